@@ -1,0 +1,34 @@
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import { defineConfig } from "prisma/config";
+
+// The Wasm schema engine reads catalog columns of the internal types "char" (OID 18) and
+// name (OID 19), which the pg adapter cannot map (prisma/orm#27403). Report them as text.
+// This patch lives in the migration CLI process only; the server never loads this file.
+interface RowDescription {
+  fields: { dataTypeID: number }[];
+}
+type HandleRowDescription = (this: unknown, msg: RowDescription) => unknown;
+const queryProto = (pg as unknown as { Query: { prototype: { handleRowDescription: HandleRowDescription } } })
+  .Query.prototype;
+const original = queryProto.handleRowDescription;
+queryProto.handleRowDescription = function (this: unknown, msg: RowDescription) {
+  for (const field of msg.fields) {
+    if (field.dataTypeID === 18 || field.dataTypeID === 19) field.dataTypeID = 25;
+  }
+  return original.call(this, msg);
+};
+
+function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL must be set for Prisma CLI commands");
+  return url;
+}
+
+export default defineConfig({
+  experimental: { adapter: true },
+  engine: "js",
+  schema: "prisma/schema.prisma",
+  migrations: { path: "prisma/migrations" },
+  adapter: () => Promise.resolve(new PrismaPg({ connectionString: databaseUrl() })),
+});

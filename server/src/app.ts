@@ -1,0 +1,162 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import * as trpcExpress from "@trpc/server/adapters/express";
+import compression from "compression";
+import cors from "cors";
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
+import helmet from "helmet";
+import { pinoHttp } from "pino-http";
+import responseTime from "response-time";
+import type { Config } from "./config.js";
+import type { Logger } from "./infra/logger.js";
+import { appRouter } from "./router.js";
+import type { Services } from "./services.js";
+import type { Context } from "./trpc/context.js";
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+export const MAX_BATCH_SIZE = 50;
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  services: Services;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+declare module "node:http" {
+  interface IncomingMessage {
+    requestId?: string;
+  }
+}
+
+const requestId: RequestHandler = (req, res, next) => {
+  const incoming = req.get("x-request-id");
+  const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+  req.requestId = id;
+  res.setHeader("X-Request-Id", id);
+  next();
+};
+
+function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+function stringParam(params: Partial<Record<string, string>> | null | undefined, key: string): string | null {
+  const value = params?.[key];
+  return typeof value === "string" && value.length > 0 ? value : null;
+}
+
+/** Builds the express app from its dependencies; no globals, so tests can build many. */
+export function createApp({ config, log, services }: AppDeps): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", config.trustProxy);
+
+  app.use(requestId);
+  app.use(
+    responseTime((_req, res, ms) => {
+      res.setHeader("Server-Timing", `app;dur=${ms.toFixed(1)}`);
+    }),
+  );
+  app.use(
+    pinoHttp({
+      logger: log,
+      genReqId: (req: IncomingMessage) => req.requestId ?? randomUUID(),
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info",
+      // Only what is needed to trace a request; never headers, which carry credentials.
+      serializers: {
+        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split("?")[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(
+    helmet({
+      // The panel and docs pages load their own inline scripts; the API itself serves JSON.
+      contentSecurityPolicy: false,
+    }),
+  );
+  app.use(
+    cors({
+      origin: (origin, cb) => {
+        cb(
+          null,
+          origin === undefined || config.corsOrigins.includes("*") || config.corsOrigins.includes(origin),
+        );
+      },
+      credentials: true,
+      exposedHeaders: ["X-Request-Id", "Server-Timing", "Retry-After"],
+    }),
+  );
+  app.use(
+    compression({
+      // Server-sent events must reach the client as they happen, not when a gzip block fills.
+      filter: (req, res) =>
+        !(req.headers.accept ?? "").includes("text/event-stream") &&
+        !String(res.getHeader("Content-Type") ?? "").includes("text/event-stream") &&
+        compression.filter(req, res),
+    }),
+  );
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    const readiness = await services.health.readiness();
+    res.status(readiness.status === "ok" ? 200 : 503).json(readiness);
+  });
+
+  app.use(
+    "/trpc",
+    trpcExpress.createExpressMiddleware({
+      router: appRouter,
+      maxBodySize: MAX_BODY_BYTES,
+      maxBatchSize: MAX_BATCH_SIZE,
+      createContext: ({ req, res, info }): Context => ({
+        services,
+        requestId: req.requestId ?? randomUUID(),
+        ip: req.ip ?? req.socket.remoteAddress ?? "unknown",
+        log: log.child({ requestId: req.requestId }),
+        credentials: {
+          // EventSource cannot send headers, so subscriptions may pass credentials as connection params.
+          bearer: bearerToken(req.get("authorization")) ?? stringParam(info.connectionParams, "token"),
+          apiKey: req.get("x-api-key") ?? stringParam(info.connectionParams, "apiKey"),
+        },
+        setHeader: (name, value) => {
+          if (!res.headersSent) res.setHeader(name, value);
+        },
+      }),
+      onError: ({ error, path, ctx }) => {
+        if (error.code === "INTERNAL_SERVER_ERROR") {
+          (ctx?.log ?? log).error({ err: error.cause ?? error, path }, "procedure failed");
+        }
+      },
+    }),
+  );
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: { code: "NOT_FOUND", message: "No such route" } });
+  });
+
+  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+    const status =
+      typeof err === "object" && err !== null && "status" in err && typeof err.status === "number"
+        ? err.status
+        : 500;
+    if (status >= 500) log.error({ err, requestId: req.requestId }, "unhandled error");
+    res.status(status).json({
+      error: {
+        code: status === 413 ? "PAYLOAD_TOO_LARGE" : status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR",
+        message: status < 500 && err instanceof Error ? err.message : "Internal server error",
+        requestId: req.requestId,
+      },
+    });
+  };
+  app.use(onError);
+
+  return app;
+}

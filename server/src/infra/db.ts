@@ -1,0 +1,127 @@
+import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { PrismaPg } from "@prisma/adapter-pg";
+import { repoRoot, type Config } from "../config.js";
+import { PrismaClient } from "../generated/prisma/client.js";
+import type { Logger } from "./logger.js";
+
+export type Db = PrismaClient<"query">;
+/** The client inside `db.$transaction(async (tx) => ...)`. */
+export type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
+export type DbOrTx = Db | Tx;
+
+export interface Database {
+  readonly prisma: Db;
+  readonly url: string;
+  readonly embedded: boolean;
+  /** Adds a listener for every SQL statement the client sends; returns a remover. */
+  onQuery(listener: (sql: string) => void): () => void;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+interface EmbeddedPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts PostgreSQL compiled to Wasm (PGlite) behind a wire-protocol socket on loopback, so
+ * the server and the Prisma migration CLI reach it exactly as they reach a real server.
+ */
+export async function startEmbeddedPostgres(dataDir: string | null, port: number): Promise<EmbeddedPostgres> {
+  if (dataDir) await mkdir(path.dirname(dataDir), { recursive: true });
+  const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 64 });
+  await server.start();
+  const address = server.getServerConn();
+  return {
+    url: `postgresql://postgres:postgres@${address}/postgres?sslmode=disable`,
+    async stop() {
+      await server.stop();
+      await db.close();
+    },
+  };
+}
+
+/** Applies committed migrations with Prisma's own CLI (`prisma migrate deploy`). */
+export async function migrateDeploy(url: string, log: Logger): Promise<void> {
+  const started = Date.now();
+  const prismaBin = path.join(repoRoot, "node_modules", ".bin", "prisma");
+  const output: string[] = [];
+  const code = await new Promise<number | null>((resolve, reject) => {
+    const child = spawn(prismaBin, ["migrate", "deploy", "--config", "prisma.config.ts"], {
+      cwd: repoRoot,
+      env: { ...process.env, DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    child.on("error", reject);
+    child.on("close", resolve);
+  });
+  if (code !== 0) {
+    throw new Error(`prisma migrate deploy failed (exit ${String(code)}):\n${output.join("")}`);
+  }
+  const applied = /(\d+) migrations? found/.exec(output.join(""));
+  log.info(
+    { ms: Date.now() - started, migrations: applied ? Number(applied[1]) : undefined },
+    "migrations applied",
+  );
+}
+
+export function createPrismaClient(url: string, poolSize: number): Db {
+  const adapter = new PrismaPg({ connectionString: url, max: poolSize });
+  return new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
+}
+
+/** Starts (embedded) or connects to (real) PostgreSQL, migrates if configured, and connects. */
+export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  const dbConfig = config.database;
+  let embedded: EmbeddedPostgres | null = null;
+  let url: string;
+  if (dbConfig.kind === "embedded") {
+    embedded = await startEmbeddedPostgres(dbConfig.dataDir, dbConfig.port);
+    url = embedded.url;
+    log.info({ dataDir: dbConfig.dataDir ?? "(in memory)" }, "embedded PostgreSQL (PGlite) started");
+  } else {
+    url = dbConfig.url;
+  }
+
+  try {
+    if (dbConfig.migrateOnStart) await migrateDeploy(url, log);
+    const prisma = createPrismaClient(url, dbConfig.poolSize);
+    const listeners = new Set<(sql: string) => void>();
+    prisma.$on("query", (event) => {
+      for (const listener of listeners) listener(event.query);
+    });
+    await prisma.$connect();
+    return {
+      prisma,
+      url,
+      embedded: embedded !== null,
+      onQuery(listener) {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+      async ping() {
+        try {
+          await prisma.$queryRaw`SELECT 1`;
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      async close() {
+        await prisma.$disconnect();
+        await embedded?.stop();
+      },
+    };
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}

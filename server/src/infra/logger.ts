@@ -1,0 +1,30 @@
+import { pino, type Logger } from "pino";
+
+export type { Logger };
+
+/**
+ * Structured JSON logs. Anything that can carry a credential is redacted by path, so a
+ * careless `log.info({ req })` still cannot leak a token, a key or a password.
+ */
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: "agora" },
+    redact: {
+      paths: [
+        "req.headers.authorization",
+        "req.headers.cookie",
+        'req.headers["x-api-key"]',
+        'res.headers["set-cookie"]',
+        "*.password",
+        "*.currentPassword",
+        "*.newPassword",
+        "*.refreshToken",
+        "*.accessToken",
+        "*.token",
+        "*.key",
+      ],
+      censor: "[redacted]",
+    },
+  });
+}

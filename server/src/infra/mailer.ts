@@ -1,0 +1,53 @@
+import { randomUUID } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import nodemailer from "nodemailer";
+
+export interface MailMessage {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+export interface Mailer {
+  send(message: MailMessage): Promise<void>;
+}
+
+/** Sends through an SMTP server (SMTP_URL). */
+export class SmtpMailer implements Mailer {
+  private readonly transport: nodemailer.Transporter;
+  constructor(
+    url: string,
+    private readonly from: string,
+  ) {
+    this.transport = nodemailer.createTransport(url);
+  }
+  async send(message: MailMessage): Promise<void> {
+    await this.transport.sendMail({ from: this.from, ...message });
+  }
+}
+
+/**
+ * Development transport: each message becomes a JSON file in a folder (`.data/outbox/`),
+ * so reset links can be read without an SMTP server and never pass through the logs.
+ */
+export class OutboxMailer implements Mailer {
+  constructor(private readonly dir: string) {}
+  async send(message: MailMessage): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const file = path.join(
+      this.dir,
+      `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomUUID()}.json`,
+    );
+    await writeFile(file, JSON.stringify(message, null, 2), { mode: 0o600 });
+  }
+}
+
+/** Keeps messages in memory; what tests read to follow a reset link. */
+export class MemoryMailer implements Mailer {
+  readonly sent: MailMessage[] = [];
+  send(message: MailMessage): Promise<void> {
+    this.sent.push(message);
+    return Promise.resolve();
+  }
+}

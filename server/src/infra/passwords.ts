@@ -1,0 +1,42 @@
+import { randomBytes } from "node:crypto";
+import { Piscina } from "piscina";
+
+/** bcrypt hashing in a pool of worker threads, so a login never stalls other requests. */
+export class PasswordHasher {
+  private readonly pool: Piscina;
+  private dummyHash: Promise<string> | null = null;
+
+  constructor(
+    private readonly cost: number,
+    workers: number,
+  ) {
+    this.pool = new Piscina({
+      filename: new URL("./password-worker.mjs", import.meta.url).href,
+      minThreads: 1,
+      maxThreads: workers,
+      idleTimeout: 60_000,
+    });
+  }
+
+  async hash(password: string): Promise<string> {
+    return (await this.pool.run({ op: "hash", password, cost: this.cost })) as string;
+  }
+
+  async verify(password: string, hash: string): Promise<boolean> {
+    return (await this.pool.run({ op: "compare", password, hash })) as boolean;
+  }
+
+  /**
+   * Spends the same time as a real comparison when there is no user to compare against,
+   * so response time does not reveal whether an email is registered.
+   */
+  async verifyAgainstDummy(password: string): Promise<false> {
+    this.dummyHash ??= this.hash(randomBytes(16).toString("hex"));
+    await this.verify(password, await this.dummyHash);
+    return false;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

@@ -1,0 +1,20 @@
+import { z } from "zod";
+import { adminProcedure, router } from "../../trpc/init.js";
+import { ApiKeyCreated, ApiKeyCreateInput, ApiKeyIdInput, ApiKeyOutput } from "./schemas.js";
+
+export const apiKeysRouter = router({
+  create: adminProcedure
+    .input(ApiKeyCreateInput)
+    .output(ApiKeyCreated)
+    .mutation(({ ctx, input }) => ctx.services.apiKeys.create(input, ctx.principal.id)),
+
+  list: adminProcedure.output(z.array(ApiKeyOutput)).query(({ ctx }) => ctx.services.apiKeys.list()),
+
+  revoke: adminProcedure
+    .input(ApiKeyIdInput)
+    .output(z.object({ success: z.literal(true) }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.services.apiKeys.revoke(input.id);
+      return { success: true as const };
+    }),
+});

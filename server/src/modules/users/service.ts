@@ -1,0 +1,110 @@
+import type { Prisma, Role, User } from "../../generated/prisma/client.js";
+import type { Db, Tx } from "../../infra/db.js";
+import { ConflictError, NotFoundError } from "../../shared/errors.js";
+import { decodeCursor, encodeCursor } from "../../shared/pagination.js";
+import { isAdmin, type Principal } from "../../shared/principal.js";
+import { isUniqueViolation } from "../../shared/prisma-errors.js";
+import type { AuthService } from "../auth/service.js";
+import type { UpdateMeInput, UserListInput, UserUpdateData } from "./schemas.js";
+
+export interface UserPageResult {
+  items: User[];
+  nextCursor: string | null;
+  total: number;
+}
+
+export class UserService {
+  constructor(
+    private readonly db: Db,
+    private readonly auth: AuthService,
+  ) {}
+
+  async byId(id: string): Promise<User> {
+    const user = await this.db.user.findUnique({ where: { id } });
+    if (!user) throw new NotFoundError("User");
+    return user;
+  }
+
+  /** Self or admin; anyone else is told the user does not exist. */
+  async update(viewer: Principal, id: string, data: UserUpdateData | UpdateMeInput): Promise<User> {
+    if (!isAdmin(viewer) && !(viewer.kind === "user" && viewer.id === id)) throw new NotFoundError("User");
+    const email = "email" in data ? data.email : undefined;
+    try {
+      return await this.db.user.update({
+        where: { id },
+        data: {
+          ...(data.name !== undefined ? { name: data.name } : {}),
+          ...(data.username !== undefined
+            ? { username: data.username, usernameLower: data.username.toLowerCase() }
+            : {}),
+          ...(email !== undefined ? { email } : {}),
+        },
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw await this.auth.describeDuplicate(this.db, email, data.username);
+      throw error;
+    }
+  }
+
+  async list(input: UserListInput): Promise<UserPageResult> {
+    const search = input.search?.trim();
+    const where: Prisma.UserWhereInput = search
+      ? {
+          OR: [
+            { usernameLower: { contains: search.toLowerCase() } },
+            { email: { contains: search.toLowerCase() } },
+            { name: { contains: search, mode: "insensitive" } },
+          ],
+        }
+      : {};
+    const after = input.cursor ? decodeCursor(input.cursor) : null;
+    const [createdAt, id] = after ?? [];
+    const keyset: Prisma.UserWhereInput =
+      typeof createdAt === "string" && typeof id === "string"
+        ? {
+            OR: [
+              { createdAt: { lt: new Date(createdAt) } },
+              { createdAt: new Date(createdAt), id: { lt: id } },
+            ],
+          }
+        : {};
+    const [rows, total] = await Promise.all([
+      this.db.user.findMany({
+        where: { AND: [where, keyset] },
+        orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+        take: input.limit + 1,
+      }),
+      this.db.user.count({ where }),
+    ]);
+    const items = rows.slice(0, input.limit);
+    const last = items.at(-1);
+    const nextCursor =
+      rows.length > input.limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null;
+    return { items, nextCursor, total };
+  }
+
+  async setRole(id: string, role: Role): Promise<User> {
+    return this.db.$transaction(async (tx) => {
+      const user = await tx.user.findUnique({ where: { id } });
+      if (!user) throw new NotFoundError("User");
+      if (user.role === "ADMIN" && role !== "ADMIN") await this.assertNotLastAdmin(tx, id);
+      return tx.user.update({ where: { id }, data: { role } });
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      const user = await tx.user.findUnique({ where: { id }, select: { role: true } });
+      if (!user) throw new NotFoundError("User");
+      if (user.role === "ADMIN") await this.assertNotLastAdmin(tx, id);
+      await tx.user.delete({ where: { id } });
+    });
+  }
+
+  /** Nobody may remove the last admin: it would lock everyone out of administration. */
+  private async assertNotLastAdmin(tx: Tx, id: string): Promise<void> {
+    // Lock the admin rows so two admins cannot demote each other at the same moment.
+    const admins = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM users WHERE role = 'ADMIN' FOR UPDATE`;
+    if (admins.every((a) => a.id === id)) throw new ConflictError("Cannot remove the last admin");
+  }
+}

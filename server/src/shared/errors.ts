@@ -1,0 +1,40 @@
+/**
+ * Domain errors: what services throw. They know nothing of HTTP or tRPC; one mapping in
+ * `trpc/errors.ts` turns them into tRPC codes.
+ */
+export abstract class DomainError extends Error {
+  abstract readonly kind: "NOT_FOUND" | "CONFLICT" | "FORBIDDEN" | "UNAUTHORIZED" | "BAD_REQUEST";
+}
+
+export class NotFoundError extends DomainError {
+  readonly kind = "NOT_FOUND";
+  constructor(what: string) {
+    super(`${what} not found`);
+  }
+}
+
+export class ConflictError extends DomainError {
+  readonly kind = "CONFLICT";
+}
+
+export class ForbiddenError extends DomainError {
+  readonly kind = "FORBIDDEN";
+  constructor(message = "You are not allowed to do this") {
+    super(message);
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  readonly kind = "UNAUTHORIZED";
+  constructor(message = "Authentication required") {
+    super(message);
+  }
+}
+
+/** Input that passed the schema but breaks a rule only the service can check. */
+export class ValidationError extends DomainError {
+  readonly kind = "BAD_REQUEST";
+  constructor(readonly fieldErrors: Record<string, string[]>) {
+    super(Object.values(fieldErrors).flat()[0] ?? "Invalid input");
+  }
+}

@@ -1,0 +1,12 @@
+import type { Role } from "../generated/prisma/enums.js";
+
+export type { Role };
+
+/** Who is calling: a signed-in user (with the session their token belongs to) or an API key. */
+export type Principal =
+  | { readonly kind: "user"; readonly id: string; readonly role: Role; readonly sessionId: string }
+  | { readonly kind: "apiKey"; readonly id: string; readonly role: Role };
+
+export function isAdmin(principal: Principal | null): boolean {
+  return principal?.role === "ADMIN";
+}

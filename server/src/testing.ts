@@ -1,0 +1,7 @@
+// What the integration tests import: the real server, its config loader, and the database
+// plumbing used to prepare one migrated template database per run.
+export { loadConfig, type Config } from "./config.js";
+export { startServer, type RunningServer } from "./server.js";
+export { migrateDeploy, startEmbeddedPostgres } from "./infra/db.js";
+export { createLogger } from "./infra/logger.js";
+export { MemoryMailer } from "./infra/mailer.js";

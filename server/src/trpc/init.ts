@@ -1,0 +1,105 @@
+import { initTRPC, TRPCError } from "@trpc/server";
+import superjson from "superjson";
+import type { RateLimiter } from "../infra/rate-limit.js";
+import type { Principal } from "../shared/principal.js";
+import type { Context } from "./context.js";
+import { fieldErrorsFromCause, toTRPCError } from "./errors.js";
+
+export interface ErrorData {
+  code: string;
+  httpStatus: number;
+  path: string | null;
+  requestId: string | null;
+  /** Set for BAD_REQUEST caused by invalid input: `{ "field.path": ["message"] }`. */
+  fieldErrors: Record<string, string[]> | null;
+}
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  // Never put stack traces in responses, whatever NODE_ENV says.
+  isDev: false,
+  errorFormatter({ shape, error, ctx }) {
+    const base = {
+      code: shape.data.code,
+      httpStatus: shape.data.httpStatus,
+      path: shape.data.path ?? null,
+      requestId: ctx?.requestId ?? null,
+    };
+    if (error.code === "INTERNAL_SERVER_ERROR") {
+      return { code: shape.code, message: "Internal server error", data: { ...base, fieldErrors: null } };
+    }
+    const fieldErrors = fieldErrorsFromCause(error.cause) ?? null;
+    const first = fieldErrors ? Object.entries(fieldErrors)[0] : undefined;
+    const message = first ? `${first[0]}: ${first[1][0] ?? "invalid"}` : shape.message;
+    return { code: shape.code, message, data: { ...base, fieldErrors } satisfies ErrorData };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const middleware = t.middleware;
+
+/** Services throw domain errors; this turns them (and Prisma's known errors) into tRPC codes. */
+const mapErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const mapped = toTRPCError(result.error.cause);
+    if (mapped) throw mapped;
+  }
+  return result;
+});
+
+export async function enforceRateLimit(ctx: Context, limiter: RateLimiter, key: string): Promise<void> {
+  const verdict = await limiter.consume(key);
+  if (!verdict.allowed) {
+    ctx.setHeader("Retry-After", String(verdict.retryAfterSeconds));
+    throw new TRPCError({
+      code: "TOO_MANY_REQUESTS",
+      message: `Too many requests, retry in ${verdict.retryAfterSeconds}s`,
+    });
+  }
+}
+
+const globalRateLimit = t.middleware(async ({ ctx, next }) => {
+  await enforceRateLimit(ctx, ctx.services.rateLimits.global, ctx.ip);
+  return next();
+});
+
+/** Resolves the caller when credentials are sent; public procedures treat bad ones as anonymous. */
+const identify = t.middleware(async ({ ctx, next }) => {
+  const { bearer, apiKey } = ctx.credentials;
+  let principal: Principal | null = null;
+  if (apiKey) principal = await ctx.services.apiKeys.authenticate(apiKey);
+  else if (bearer) principal = await ctx.services.auth.authenticateAccessToken(bearer);
+  return next({ ctx: { principal, credentialsSent: bearer !== null || apiKey !== null } });
+});
+
+export const publicProcedure = t.procedure.use(mapErrors).use(globalRateLimit).use(identify);
+
+/** A signed-in user or an API key. */
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+  if (!ctx.principal) {
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message: ctx.credentialsSent ? "Invalid or expired credentials" : "Authentication required",
+    });
+  }
+  return next({ ctx: { principal: ctx.principal } });
+});
+
+/** A signed-in person: procedures about "me" make no sense for an API key. */
+export const userProcedure = protectedProcedure.use(({ ctx, next }) => {
+  const principal = ctx.principal;
+  if (principal.kind !== "user") {
+    throw new TRPCError({
+      code: "FORBIDDEN",
+      message: "This procedure needs a user account, not an API key",
+    });
+  }
+  return next({ ctx: { principal } });
+});
+
+export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
+  if (ctx.principal.role !== "ADMIN") throw new TRPCError({ code: "FORBIDDEN", message: "Admins only" });
+  return next();
+});

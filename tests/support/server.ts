@@ -1,0 +1,151 @@
+import { randomUUID } from "node:crypto";
+import { cp, rm } from "node:fs/promises";
+import path from "node:path";
+import pg from "pg";
+import { inject } from "vitest";
+import { createAgoraClient, type AgoraClient, type RouterOutputs } from "@agora/client";
+import { loadConfig, MemoryMailer, startServer, type RunningServer } from "@agora/server/testing";
+
+/** Tests sign their own tokens (expired, foreign audience, ...) with this secret. */
+export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
+export const TEST_ISSUER = "agora";
+export const TEST_AUDIENCE = "agora-api";
+export const ADMIN = { email: "admin@agora.test", password: "AdminPassw0rd", username: "root_admin" };
+
+export interface TestServer {
+  readonly url: string;
+  readonly server: RunningServer;
+  readonly mailer: MemoryMailer;
+  readonly databaseKind: "postgres" | "embedded";
+  /** A client with no credentials, or one that sends the given access token / API key. */
+  client(auth?: { token?: string | null; apiKey?: string }): AgoraClient;
+  /** Runs `fn` and returns the SQL statements the server sent meanwhile. */
+  captureQueries<T>(fn: () => Promise<T>): Promise<{ result: T; queries: string[] }>;
+  close(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/**
+ * Starts the real server on a free port with its own fresh, migrated database. Redis is
+ * used when REDIS_URL is set (a unique key prefix keeps files apart). Extra env overrides
+ * the test defaults (e.g. `{ RATE_LIMIT_ENABLED: "true" }`).
+ */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const template = inject("dbTemplate");
+  const id = randomUUID().replace(/-/g, "").slice(0, 12);
+  const dbEnv: Record<string, string> = {};
+  let dropDatabase: () => Promise<void>;
+
+  if (template.kind === "postgres") {
+    const name = `${template.prefix}_${id}`;
+    const admin = new pg.Client({ connectionString: template.adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template.template}"`);
+    await admin.end();
+    dbEnv.DATABASE_URL = withDatabase(template.adminUrl, name);
+    dropDatabase = async () => {
+      const client = new pg.Client({ connectionString: template.adminUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await client.end();
+    };
+  } else {
+    const dir = path.join(template.workDir, `db-${id}`);
+    await cp(template.templateDir, dir, { recursive: true });
+    dbEnv.DATA_DIR = dir;
+    dropDatabase = () => rm(dir, { recursive: true, force: true });
+  }
+
+  const redisUrl = process.env.REDIS_URL;
+  const config = loadConfig({
+    NODE_ENV: "test",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    BCRYPT_COST: "4",
+    PASSWORD_WORKERS: "1",
+    JWT_SECRET: TEST_JWT_SECRET,
+    MIGRATE_ON_START: "false",
+    RATE_LIMIT_ENABLED: "false",
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    ADMIN_USERNAME: ADMIN.username,
+    ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `agora-test:${id}:` } : {}),
+    ...dbEnv,
+    ...env,
+  });
+  const mailer = new MemoryMailer();
+  let server: RunningServer;
+  try {
+    server = await startServer(config, { mailer });
+  } catch (error) {
+    await dropDatabase();
+    throw error;
+  }
+
+  return {
+    url: server.url,
+    server,
+    mailer,
+    databaseKind: template.kind,
+    client(auth = {}) {
+      return createAgoraClient({
+        url: server.url,
+        getAccessToken: () => auth.token ?? null,
+        ...(auth.apiKey ? { apiKey: auth.apiKey } : {}),
+      });
+    },
+    async captureQueries(fn) {
+      const queries: string[] = [];
+      const stop = server.infra.database.onQuery((sql) => queries.push(sql));
+      try {
+        const result = await fn();
+        return { result, queries };
+      } finally {
+        stop();
+      }
+    },
+    async close() {
+      await server.close();
+      await dropDatabase();
+    },
+  };
+}
+
+export type AuthResult = RouterOutputs["auth"]["register"];
+
+let counter = 0;
+/** A unique, valid registration; override any field. */
+export function newUserInput(
+  overrides: Partial<{ email: string; username: string; password: string; name: string }> = {},
+) {
+  counter += 1;
+  const tag = `${Date.now().toString(36)}${counter}${Math.random().toString(36).slice(2, 6)}`;
+  return {
+    email: `user_${tag}@example.com`,
+    username: `user_${tag}`.slice(0, 30),
+    password: "Passw0rdGood",
+    ...overrides,
+  };
+}
+
+/** Registers a fresh user and returns it with a client that acts as that user. */
+export async function registerUser(
+  ts: TestServer,
+  overrides: Parameters<typeof newUserInput>[0] = {},
+): Promise<AuthResult & { api: AgoraClient; input: ReturnType<typeof newUserInput> }> {
+  const input = newUserInput(overrides);
+  const result = await ts.client().auth.register.mutate(input);
+  return { ...result, api: ts.client({ token: result.tokens.accessToken }), input };
+}
+
+/** Logs in as the admin seeded from ADMIN_EMAIL/ADMIN_PASSWORD at startup. */
+export async function loginAdmin(ts: TestServer): Promise<AuthResult & { api: AgoraClient }> {
+  const result = await ts.client().auth.login.mutate({ email: ADMIN.email, password: ADMIN.password });
+  return { ...result, api: ts.client({ token: result.tokens.accessToken }) };
+}
