@@ -69,7 +69,11 @@ export function createApp({ config, log, services }: AppDeps): Express {
         err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info",
       // Only what is needed to trace a request; never headers, which carry credentials.
       serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split("?")[0] }),
+        req: (req: { id: unknown; method: string; url: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url.split("?")[0],
+        }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

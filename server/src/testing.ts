@@ -3,5 +3,6 @@
 export { loadConfig, type Config } from "./config.js";
 export { startServer, type RunningServer } from "./server.js";
 export { migrateDeploy, startEmbeddedPostgres } from "./infra/db.js";
-export { createLogger } from "./infra/logger.js";
+export { createLogger, type Logger } from "./infra/logger.js";
+export { ConfigError } from "./config.js";
 export { MemoryMailer } from "./infra/mailer.js";

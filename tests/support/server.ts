@@ -4,7 +4,7 @@ import path from "node:path";
 import pg from "pg";
 import { inject } from "vitest";
 import { createAgoraClient, type AgoraClient, type RouterOutputs } from "@agora/client";
-import { loadConfig, MemoryMailer, startServer, type RunningServer } from "@agora/server/testing";
+import { loadConfig, MemoryMailer, startServer, type Logger, type RunningServer } from "@agora/server/testing";
 
 /** Tests sign their own tokens (expired, foreign audience, ...) with this secret. */
 export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
@@ -35,7 +35,10 @@ function withDatabase(url: string, database: string): string {
  * used when REDIS_URL is set (a unique key prefix keeps files apart). Extra env overrides
  * the test defaults (e.g. `{ RATE_LIMIT_ENABLED: "true" }`).
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { log?: Logger } = {},
+): Promise<TestServer> {
   const template = inject("dbTemplate");
   const id = randomUUID().replace(/-/g, "").slice(0, 12);
   const dbEnv: Record<string, string> = {};
@@ -82,7 +85,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const mailer = new MemoryMailer();
   let server: RunningServer;
   try {
-    server = await startServer(config, { mailer });
+    server = await startServer(config, { mailer, ...(options.log ? { log: options.log } : {}) });
   } catch (error) {
     await dropDatabase();
     throw error;

@@ -1,9 +1,11 @@
 import { spawn } from "node:child_process";
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir } from "node:fs/promises";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import lockfile from "proper-lockfile";
 import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import type { Logger } from "./logger.js";
@@ -33,7 +35,16 @@ interface EmbeddedPostgres {
  * the server and the Prisma migration CLI reach it exactly as they reach a real server.
  */
 export async function startEmbeddedPostgres(dataDir: string | null, port: number): Promise<EmbeddedPostgres> {
-  if (dataDir) await mkdir(path.dirname(dataDir), { recursive: true });
+  let release: (() => Promise<void>) | null = null;
+  if (dataDir) {
+    await mkdir(dataDir, { recursive: true });
+    // Two processes on one PGlite data directory would corrupt it: hold a lock while open.
+    try {
+      release = await lockfile.lock(dataDir, { stale: 15_000, update: 5_000 });
+    } catch {
+      throw new Error(`The embedded database in ${dataDir} is in use by another Agora process`);
+    }
+  }
   const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 64 });
   await server.start();
@@ -43,8 +54,35 @@ export async function startEmbeddedPostgres(dataDir: string | null, port: number
     async stop() {
       await server.stop();
       await db.close();
+      await release?.();
     },
   };
+}
+
+const migrationsDir = path.join(repoRoot, "prisma", "migrations");
+
+/**
+ * The committed migrations the database has not finished applying. Starting the migration
+ * CLI costs seconds, so a restart against an up-to-date database skips it.
+ */
+export async function pendingMigrations(url: string): Promise<string[]> {
+  const entries = await readdir(migrationsDir, { withFileTypes: true });
+  const committed = entries.filter((e) => e.isDirectory()).map((e) => e.name);
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ migration_name: string }>(
+      "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
+    );
+    const applied = new Set(rows.map((r) => r.migration_name));
+    return committed.filter((name) => !applied.has(name));
+  } catch (error) {
+    // 42P01: no _prisma_migrations table yet, so nothing has been applied.
+    if (error instanceof Error && "code" in error && error.code === "42P01") return committed;
+    throw error;
+  } finally {
+    await client.end();
+  }
 }
 
 /** Applies committed migrations with Prisma's own CLI (`prisma migrate deploy`). */
@@ -92,7 +130,11 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   }
 
   try {
-    if (dbConfig.migrateOnStart) await migrateDeploy(url, log);
+    if (dbConfig.migrateOnStart) {
+      const pending = await pendingMigrations(url);
+      if (pending.length > 0) await migrateDeploy(url, log);
+      else log.info("database schema is up to date");
+    }
     const prisma = createPrismaClient(url, dbConfig.poolSize);
     const listeners = new Set<(sql: string) => void>();
     prisma.$on("query", (event) => {
