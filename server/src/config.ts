@@ -166,7 +166,10 @@ export function loadConfig(env: Env): Config {
         kind: "embedded",
         dataDir: e.DATA_DIR === ":memory:" ? null : dataDir,
         port: e.EMBEDDED_DB_PORT,
-        poolSize: Math.min(e.DB_POOL_SIZE, 5),
+        // One connection: pglite-socket interleaves the protocol messages of concurrent
+        // connections outside transactions (one's Bind meets another's Parse), which mixes up
+        // results. PGlite runs one query at a time anyway, so nothing is lost.
+        poolSize: 1,
         migrateOnStart: e.MIGRATE_ON_START ?? true,
       };
 

@@ -3,6 +3,7 @@ import { createServer, type Server } from "node:http";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./infra/db.js";
+import { createEventBus } from "./infra/events.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import { MemoryMailer, OutboxMailer, SmtpMailer, type Mailer } from "./infra/mailer.js";
 import { PasswordHasher } from "./infra/passwords.js";
@@ -69,11 +70,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const passwords = new PasswordHasher(config.auth.bcryptCost, config.auth.passwordWorkers);
     cleanups.push(() => passwords.close());
 
+    const events = createEventBus(redis, config.redis?.keyPrefix ?? "agora:", log);
+    cleanups.push(() => events.close());
+
     const infra: Infra = {
       config,
       log,
       database,
       redis,
+      events,
       passwords,
       mailer: options.mailer ?? chooseMailer(config),
       rateLimiter: rateLimiterFactory(redis, config.redis?.keyPrefix ?? "agora:"),
@@ -106,6 +111,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
           });
         });
         server.closeIdleConnections();
+        // Open event streams would hold the drain until the timeout: end them now.
+        await events.close();
         const timer = setTimeout(() => {
           log.warn("shutdown timeout reached: closing remaining connections");
           server.closeAllConnections();

@@ -1,5 +1,6 @@
 import type { Config } from "./config.js";
 import type { Database } from "./infra/db.js";
+import type { EventBus } from "./infra/events.js";
 import type { Logger } from "./infra/logger.js";
 import type { Mailer } from "./infra/mailer.js";
 import type { PasswordHasher } from "./infra/passwords.js";
@@ -9,6 +10,11 @@ import { ApiKeyService } from "./modules/api-keys/service.js";
 import { AuthService } from "./modules/auth/service.js";
 import { AccessTokens } from "./modules/auth/tokens.js";
 import { HealthService } from "./modules/health/service.js";
+import { MarketEvents } from "./modules/markets/events.js";
+import { MarketService } from "./modules/markets/service.js";
+import { OrderService } from "./modules/orders/service.js";
+import { PostService } from "./modules/posts/service.js";
+import { ProductService } from "./modules/products/service.js";
 import { UserService } from "./modules/users/service.js";
 
 export interface Infra {
@@ -16,6 +22,7 @@ export interface Infra {
   log: Logger;
   database: Database;
   redis: Redis | null;
+  events: EventBus;
   passwords: PasswordHasher;
   mailer: Mailer;
   rateLimiter: RateLimiterFactory;
@@ -35,6 +42,10 @@ export interface Services {
   users: UserService;
   apiKeys: ApiKeyService;
   health: HealthService;
+  markets: MarketService;
+  products: ProductService;
+  orders: OrderService;
+  posts: PostService;
   rateLimits: RateLimits;
 }
 
@@ -59,6 +70,7 @@ export function createServices(infra: Infra): Services {
     },
     infra.log,
   );
+  const marketEvents = new MarketEvents(infra.events, infra.log);
   const rl = config.rateLimit;
   const limiter = (name: string, points: number) =>
     infra.rateLimiter({
@@ -71,6 +83,10 @@ export function createServices(infra: Infra): Services {
     users: new UserService(db, auth),
     apiKeys: new ApiKeyService(db),
     health: new HealthService(() => database.ping(), redis ? () => pingRedis(redis) : null),
+    markets: new MarketService(db, marketEvents),
+    products: new ProductService(db),
+    orders: new OrderService(db, marketEvents),
+    posts: new PostService(db, marketEvents),
     rateLimits: {
       global: limiter("global", rl.max),
       loginByIp: limiter("login-ip", rl.loginMax),

@@ -4,7 +4,13 @@ import path from "node:path";
 import pg from "pg";
 import { inject } from "vitest";
 import { createAgoraClient, type AgoraClient, type RouterOutputs } from "@agora/client";
-import { loadConfig, MemoryMailer, startServer, type Logger, type RunningServer } from "@agora/server/testing";
+import {
+  loadConfig,
+  MemoryMailer,
+  startServer,
+  type Logger,
+  type RunningServer,
+} from "@agora/server/testing";
 
 /** Tests sign their own tokens (expired, foreign audience, ...) with this secret. */
 export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ValidationError } from "./errors.js";
 
 export const PageInput = z.object({
   limit: z.number().int().min(1).max(100).default(20),
@@ -32,4 +33,47 @@ export function decodeCursor(cursor: string): (string | number)[] | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The page and next cursor from `limit + 1` fetched rows: one extra row tells whether
+ * there is a next page without a second query.
+ */
+export function keysetPage<T>(
+  rows: T[],
+  limit: number,
+  cursorOf: (last: T) => readonly (string | number)[],
+): { items: T[]; nextCursor: string | null } {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return {
+    items,
+    nextCursor: rows.length > limit && last !== undefined ? encodeCursor(cursorOf(last)) : null,
+  };
+}
+
+/**
+ * Decodes a cursor made by `keysetPage` for a list whose cursors start with `tag` (which
+ * names the list and its sort, so a cursor from another sort is refused, not misread).
+ * Returns the string values after the tag, or null without a cursor.
+ */
+export function readCursor(cursor: string | undefined, tag: string, arity: number): string[] | null {
+  if (cursor === undefined) return null;
+  const values = decodeCursor(cursor);
+  if (
+    !values ||
+    values.length !== arity + 1 ||
+    values[0] !== tag ||
+    !values.every((v): v is string => typeof v === "string")
+  ) {
+    throw new ValidationError({ cursor: ["Invalid cursor"] });
+  }
+  return values.slice(1);
+}
+
+/** A timestamp out of a cursor, refusing anything that is not one. */
+export function cursorDate(value: string | undefined): Date {
+  const date = value === undefined ? new Date(Number.NaN) : new Date(value);
+  if (Number.isNaN(date.getTime())) throw new ValidationError({ cursor: ["Invalid cursor"] });
+  return date;
 }

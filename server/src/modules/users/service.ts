@@ -3,7 +3,7 @@ import type { Db, Tx } from "../../infra/db.js";
 import { ConflictError, NotFoundError } from "../../shared/errors.js";
 import { decodeCursor, encodeCursor } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
-import { isUniqueViolation } from "../../shared/prisma-errors.js";
+import { isForeignKeyViolation, isUniqueViolation } from "../../shared/prisma-errors.js";
 import type { AuthService } from "../auth/service.js";
 import type { UpdateMeInput, UserListInput, UserUpdateData } from "./schemas.js";
 
@@ -92,13 +92,24 @@ export class UserService {
     });
   }
 
+  /**
+   * Their sessions and posts go with them; markets they own and orders they placed are
+   * business records, so a user who has any cannot be deleted (CONFLICT).
+   */
   async delete(id: string): Promise<void> {
-    await this.db.$transaction(async (tx) => {
-      const user = await tx.user.findUnique({ where: { id }, select: { role: true } });
-      if (!user) throw new NotFoundError("User");
-      if (user.role === "ADMIN") await this.assertNotLastAdmin(tx, id);
-      await tx.user.delete({ where: { id } });
-    });
+    try {
+      await this.db.$transaction(async (tx) => {
+        const user = await tx.user.findUnique({ where: { id }, select: { role: true } });
+        if (!user) throw new NotFoundError("User");
+        if (user.role === "ADMIN") await this.assertNotLastAdmin(tx, id);
+        await tx.user.delete({ where: { id } });
+      });
+    } catch (error) {
+      if (isForeignKeyViolation(error)) {
+        throw new ConflictError("This user owns markets or has placed orders and cannot be deleted");
+      }
+      throw error;
+    }
   }
 
   /** Nobody may remove the last admin: it would lock everyone out of administration. */

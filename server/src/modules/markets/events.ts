@@ -1,0 +1,46 @@
+import { z } from "zod";
+import type { EventBus, SubscribeOptions } from "../../infra/events.js";
+import type { Logger } from "../../infra/logger.js";
+import { PostOutput } from "../posts/schemas.js";
+import { MarketOutput } from "./schemas.js";
+
+/** What `markets.onEvent` streams: one channel per market. */
+export const MarketEvent = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("market.updated"), market: MarketOutput }),
+  z.object({ type: z.literal("order.placed"), orderId: z.string(), volumeCents: z.number().int() }),
+  z.object({ type: z.literal("post.created"), post: PostOutput }),
+]);
+export type MarketEvent = z.infer<typeof MarketEvent>;
+
+export function marketChannel(marketId: string): string {
+  return `market:${marketId}`;
+}
+
+/** Typed publishing and subscribing of market events over the process's event bus. */
+export class MarketEvents {
+  constructor(
+    private readonly bus: EventBus,
+    private readonly log: Logger,
+  ) {}
+
+  /** Call after the transaction that caused the event has committed. */
+  publish(marketId: string, event: MarketEvent): Promise<void> {
+    return this.bus.publish(marketChannel(marketId), event);
+  }
+
+  /** Resolves once listening: nothing published after that is missed. */
+  async subscribe(
+    marketId: string,
+    options: SubscribeOptions,
+  ): Promise<AsyncIterable<{ id: string; event: MarketEvent }>> {
+    const events = await this.bus.subscribe(marketChannel(marketId), options);
+    const log = this.log;
+    return (async function* () {
+      for await (const { id, data } of events) {
+        const parsed = MarketEvent.safeParse(data);
+        if (parsed.success) yield { id, event: parsed.data };
+        else log.warn({ marketId, id }, "malformed market event skipped");
+      }
+    })();
+  }
+}

@@ -1,0 +1,21 @@
+import type { Prisma } from "../../generated/prisma/client.js";
+import { userRefSelect } from "../../shared/schemas.js";
+import type { MarketOutput } from "./schemas.js";
+
+/** Loads the owner with the market in the same query. */
+export const marketInclude = { owner: userRefSelect } satisfies Prisma.MarketInclude;
+export type MarketRow = Prisma.MarketGetPayload<{ include: typeof marketInclude }>;
+
+export function toMarket(row: MarketRow): MarketOutput {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    status: row.status,
+    // Cents of every confirmed order: far below 2^53 for any plausible market.
+    volumeCents: Number(row.volumeCents),
+    owner: { id: row.owner.id, username: row.owner.username },
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}

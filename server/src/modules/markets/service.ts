@@ -1,0 +1,193 @@
+import { Prisma } from "../../generated/prisma/client.js";
+import type { Db, Tx } from "../../infra/db.js";
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../shared/errors.js";
+import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
+import type { Principal } from "../../shared/principal.js";
+import { canManageMarket, canSeeMarket, visibleMarketsWhere, type MarketAccess } from "./access.js";
+import type { MarketEvent, MarketEvents } from "./events.js";
+import { marketInclude, toMarket, type MarketRow } from "./presenter.js";
+import type { MarketCreateInput, MarketListInput, MarketStatus, MarketUpdateData } from "./schemas.js";
+
+export interface MarketPageResult {
+  items: MarketRow[];
+  nextCursor: string | null;
+  total: number;
+}
+
+/** DRAFT→ACTIVE, ACTIVE→CLOSED, DRAFT→CLOSED; CLOSED is final. */
+const TRANSITIONS: Record<MarketStatus, readonly MarketStatus[]> = {
+  DRAFT: ["ACTIVE", "CLOSED"],
+  ACTIVE: ["CLOSED"],
+  CLOSED: [],
+};
+
+/** Reads a market's access columns and locks the row against concurrent writers. */
+export async function lockMarket(
+  tx: Tx,
+  id: string,
+  mode: "FOR UPDATE" | "FOR NO KEY UPDATE",
+): Promise<MarketAccess | null> {
+  const rows = await tx.$queryRaw<MarketAccess[]>`
+    SELECT owner_id AS "ownerId", status::text AS status FROM markets WHERE id = ${id} ${Prisma.raw(mode)}`;
+  return rows[0] ?? null;
+}
+
+export class MarketService {
+  constructor(
+    private readonly db: Db,
+    private readonly events: MarketEvents,
+  ) {}
+
+  async list(viewer: Principal | null, input: MarketListInput): Promise<MarketPageResult> {
+    const where: Prisma.MarketWhereInput = {
+      AND: [
+        visibleMarketsWhere(viewer),
+        input.status ? { status: input.status } : {},
+        input.ownerId ? { ownerId: input.ownerId } : {},
+        input.search
+          ? {
+              OR: [
+                { name: { contains: input.search, mode: "insensitive" } },
+                { description: { contains: input.search, mode: "insensitive" } },
+              ],
+            }
+          : {},
+      ],
+    };
+    const tag = `markets:${input.sort}:${input.order}`;
+    const after = readCursor(input.cursor, tag, 2);
+    const dir = input.order;
+    const [rows, total] = await Promise.all([
+      this.db.market.findMany({
+        where: after ? { AND: [where, keyset(input.sort, dir, after)] } : where,
+        orderBy: [sortColumn(input.sort, dir), { id: dir }],
+        take: input.limit + 1,
+        include: marketInclude,
+      }),
+      this.db.market.count({ where }),
+    ]);
+    const page = keysetPage(rows, input.limit, (last) => [tag, sortValue(input.sort, last), last.id]);
+    return { ...page, total };
+  }
+
+  async byId(viewer: Principal | null, id: string): Promise<MarketRow> {
+    const market = await this.db.market.findUnique({ where: { id }, include: marketInclude });
+    if (!market || !canSeeMarket(viewer, market)) throw new NotFoundError("Market");
+    return market;
+  }
+
+  async create(ownerId: string, input: MarketCreateInput): Promise<MarketRow> {
+    return this.db.market.create({
+      data: {
+        name: input.name,
+        description: input.description ?? null,
+        status: input.status,
+        ownerId,
+      },
+      include: marketInclude,
+    });
+  }
+
+  async update(viewer: Principal, id: string, data: MarketUpdateData): Promise<MarketRow> {
+    const market = await this.db.$transaction(async (tx) => {
+      // FOR UPDATE waits for orders in flight (they hold the row FOR NO KEY UPDATE), so a
+      // market never closes under an order that already saw it ACTIVE.
+      const current = await lockMarket(tx, id, "FOR UPDATE");
+      if (!current || !canSeeMarket(viewer, current)) throw new NotFoundError("Market");
+      if (!canManageMarket(viewer, current))
+        throw new ForbiddenError("Only the owner or an admin may do this");
+      if (data.status !== undefined && data.status !== current.status) {
+        if (!TRANSITIONS[current.status].includes(data.status)) {
+          throw new ConflictError(`A ${current.status} market cannot become ${data.status}`);
+        }
+      }
+      return tx.market.update({
+        where: { id },
+        data: {
+          ...(data.name !== undefined ? { name: data.name } : {}),
+          ...(data.description !== undefined ? { description: data.description } : {}),
+          ...(data.status !== undefined ? { status: data.status } : {}),
+        },
+        include: marketInclude,
+      });
+    });
+    await this.publish(market.id, { type: "market.updated", market: toMarket(market) });
+    return market;
+  }
+
+  async delete(viewer: Principal, id: string): Promise<void> {
+    await this.db.$transaction(async (tx) => {
+      const current = await lockMarket(tx, id, "FOR UPDATE");
+      if (!current || !canSeeMarket(viewer, current)) throw new NotFoundError("Market");
+      if (!canManageMarket(viewer, current))
+        throw new ForbiddenError("Only the owner or an admin may do this");
+      const order = await tx.order.findFirst({ where: { marketId: id }, select: { id: true } });
+      if (order) throw new ConflictError("A market with orders cannot be deleted; close it instead");
+      // Products and posts of the market go with it (ON DELETE CASCADE).
+      await tx.market.delete({ where: { id } });
+    });
+  }
+
+  /** Checks that the viewer may see the market now, then streams its events. */
+  async subscribe(
+    viewer: Principal | null,
+    marketId: string,
+    options: { lastEventId?: string | null; signal?: AbortSignal },
+  ): Promise<AsyncIterable<{ id: string; event: MarketEvent }>> {
+    await this.byId(viewer, marketId);
+    return this.events.subscribe(marketId, options);
+  }
+
+  publish(marketId: string, event: MarketEvent): Promise<void> {
+    return this.events.publish(marketId, event);
+  }
+}
+
+function sortColumn(
+  sort: MarketListInput["sort"],
+  dir: Prisma.SortOrder,
+): Prisma.MarketOrderByWithRelationInput {
+  switch (sort) {
+    case "createdAt":
+      return { createdAt: dir };
+    case "volume":
+      return { volumeCents: dir };
+    case "name":
+      return { name: dir };
+  }
+}
+
+function sortValue(sort: MarketListInput["sort"], row: MarketRow): string {
+  switch (sort) {
+    case "createdAt":
+      return row.createdAt.toISOString();
+    case "volume":
+      return row.volumeCents.toString();
+    case "name":
+      return row.name;
+  }
+}
+
+/** Rows strictly after the cursor's (value, id) in the list's order. */
+function keyset(
+  sort: MarketListInput["sort"],
+  dir: Prisma.SortOrder,
+  after: string[],
+): Prisma.MarketWhereInput {
+  const [value, id] = after;
+  if (value === undefined || id === undefined) throw new ValidationError({ cursor: ["Invalid cursor"] });
+  const beyond = <T>(v: T): { lt: T } | { gt: T } => (dir === "desc" ? { lt: v } : { gt: v });
+  switch (sort) {
+    case "createdAt": {
+      const v = cursorDate(value);
+      return { OR: [{ createdAt: beyond(v) }, { createdAt: v, id: beyond(id) }] };
+    }
+    case "volume": {
+      if (!/^\d{1,20}$/.test(value)) throw new ValidationError({ cursor: ["Invalid cursor"] });
+      const v = BigInt(value);
+      return { OR: [{ volumeCents: beyond(v) }, { volumeCents: v, id: beyond(id) }] };
+    }
+    case "name":
+      return { OR: [{ name: beyond(value) }, { name: value, id: beyond(id) }] };
+  }
+}

@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { PageInput, pageOutput } from "../../shared/pagination.js";
+import { Id, UserRef } from "../../shared/schemas.js";
+
+export const PostOutput = z.object({
+  id: z.string(),
+  title: z.string(),
+  content: z.string(),
+  published: z.boolean(),
+  marketId: z.string().nullable(),
+  author: UserRef,
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
+export type PostOutput = z.infer<typeof PostOutput>;
+
+const Title = z.string().trim().min(1).max(200);
+const Content = z.string().min(1).max(20_000);
+
+export const PostCreateInput = z.object({
+  title: Title,
+  content: Content,
+  marketId: Id.optional(),
+  published: z.boolean().default(true),
+});
+export type PostCreateInput = z.infer<typeof PostCreateInput>;
+
+export const PostUpdateInput = z.object({
+  id: Id,
+  data: z.object({
+    title: Title.optional(),
+    content: Content.optional(),
+    published: z.boolean().optional(),
+  }),
+});
+export type PostUpdateData = z.infer<typeof PostUpdateInput>["data"];
+
+export const PostListInput = PageInput.extend({ marketId: Id.optional(), authorId: Id.optional() });
+export type PostListInput = z.infer<typeof PostListInput>;
+
+export const PostPage = pageOutput(PostOutput);
+
+export const PostIdInput = z.object({ id: Id });
