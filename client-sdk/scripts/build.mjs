@@ -1,0 +1,93 @@
+// Builds the publishable package: dist/index.js (ESM) and one self-contained dist/index.d.ts.
+//
+// The router's types live in the server's source and reach Prisma, zod and the request
+// context. tsc's declaration emit already expands every procedure's input and output into
+// plain object types; only the router's `ctx` still points into the server. So:
+//   1. emit the server's declarations, 2. replace the request context with an opaque type
+//   (clients never see it), 3. compile the SDK against those declarations, 4. bundle the JS
+//   and the declarations (rollup-plugin-dts inlines the router's types), 5. check that the
+//   bundle imports nothing but the package's declared dependencies.
+/* global console, performance, process */
+import { execFileSync } from "node:child_process";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { rollup } from "rollup";
+import { dts } from "rollup-plugin-dts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const buildDir = path.join(root, ".tmp/build");
+const distDir = path.join(root, "dist");
+const tsc = path.join(root, "node_modules/typescript/bin/tsc");
+const pkg = JSON.parse(await readFile(path.join(root, "package.json"), "utf8"));
+
+/** What the built files may import: the package's own dependencies and peers. */
+const allowed = [...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.peerDependencies ?? {})];
+const isExternal = (id) => allowed.some((dep) => id === dep || id.startsWith(`${dep}/`));
+
+function step(label, fn) {
+  const started = performance.now();
+  return Promise.resolve(fn()).then((result) => {
+    console.log(`  ${label} (${((performance.now() - started) / 1000).toFixed(1)}s)`);
+    return result;
+  });
+}
+
+function run(args, cwd = root) {
+  execFileSync(process.execPath, [tsc, ...args], { cwd, stdio: "inherit" });
+}
+
+console.log("building @agora/client");
+await rm(buildDir, { recursive: true, force: true });
+await rm(distDir, { recursive: true, force: true });
+
+await step("server declarations", () => run(["-p", path.join(root, "tsconfig.router-types.json")]));
+
+await step("opaque request context", async () => {
+  const file = path.join(buildDir, "server/trpc/context.d.ts");
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(
+    file,
+    "/** The server's per-request context: internal to the server, opaque to clients. */\n" +
+      "export interface Context {}\n",
+  );
+});
+
+await step("compile the SDK", () => run(["-p", path.join(root, "tsconfig.build.json")]));
+
+const routerTypes = {
+  name: "agora-router-types",
+  resolveId(id) {
+    return id === "@agora/server/router" ? path.join(buildDir, "server/router.d.ts") : null;
+  },
+};
+
+await step("bundle dist/index.js", async () => {
+  const bundle = await rollup({ input: path.join(buildDir, "sdk/index.js"), external: isExternal });
+  await bundle.write({ file: path.join(distDir, "index.js"), format: "es" });
+  await bundle.close();
+});
+
+await step("bundle dist/index.d.ts", async () => {
+  const bundle = await rollup({
+    input: path.join(buildDir, "sdk/index.d.ts"),
+    external: isExternal,
+    plugins: [routerTypes, dts()],
+  });
+  await bundle.write({ file: path.join(distDir, "index.d.ts"), format: "es" });
+  await bundle.close();
+});
+
+await step("check the bundle is self-contained", async () => {
+  for (const file of ["index.js", "index.d.ts"]) {
+    const text = await readFile(path.join(distDir, file), "utf8");
+    const specifiers = [...text.matchAll(/(?:from\s+|import\s*\(\s*)["']([^"']+)["']/g)].map((m) => m[1]);
+    const foreign = specifiers.filter((s) => !isExternal(s));
+    if (foreign.length > 0) throw new Error(`dist/${file} imports undeclared modules: ${foreign.join(", ")}`);
+    for (const leak of ["@agora/server", "@prisma/", "generated/prisma", "PrismaClient"]) {
+      if (text.includes(leak)) throw new Error(`dist/${file} mentions ${leak}: server internals leaked`);
+    }
+  }
+});
+
+console.log("done: dist/index.js, dist/index.d.ts");

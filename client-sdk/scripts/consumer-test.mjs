@@ -1,0 +1,408 @@
+// The consumer test: what a user of the published package gets, checked from the outside.
+//
+//   1. `pnpm pack` the SDK (prepack builds dist/) and check what the tarball holds.
+//   2. A fresh project in the OS temp dir, outside the workspace, installs only the tarball
+//      (npm resolves its declared dependencies and peers from the registry) plus its own
+//      tools (typescript, @types/node).
+//   3. `tsc --noEmit` (strict, NodeNext) on consumer/good.ts, consumer/bad.ts (every
+//      `@ts-expect-error` must be used), the README's examples and consumer/live.ts; the same
+//      again as a browser project (DOM lib, bundler resolution, no Node types).
+//   4. bad.ts with its directives removed must fail, each marked line with the TS code its
+//      directive names: the expected errors are real, and for the stated reason.
+//   5. Starts the real server from the workspace and runs live.ts (compiled by the consumer's
+//      tsc) against it: register, login, batched queries, an SSE event, refresh, errors.
+//   6. Prints the tarball size and the type-check time. Exits non-zero on any failure.
+//
+// Usage: pnpm --filter @agora/client test:consumer   (KEEP_CONSUMER_DIR=1 keeps the temp dir)
+/* global console, fetch, performance, process, setTimeout */
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
+const sdkDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const repoRoot = path.resolve(sdkDir, "..");
+const TYPESCRIPT = "typescript@5.9.3";
+const NODE_TYPES = "@types/node@20.19.43";
+const started = performance.now();
+
+const log = (message) => console.log(message);
+const seconds = (ms) => `${(ms / 1000).toFixed(2)}s`;
+const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+class StepError extends Error {}
+function fail(message) {
+  throw new StepError(message);
+}
+
+/** Runs a command; resolves with its output, or fails the test with it. */
+async function run(command, args, { cwd, env, allowFailure = false, timeoutMs = 300_000 } = {}) {
+  try {
+    const { stdout, stderr } = await execFileAsync(command, args, {
+      cwd,
+      env: env ?? process.env,
+      timeout: timeoutMs,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return { ok: true, stdout, stderr };
+  } catch (error) {
+    const result = { ok: false, stdout: error.stdout ?? "", stderr: error.stderr ?? String(error) };
+    if (allowFailure) return result;
+    fail(`${command} ${args.join(" ")} failed in ${cwd}\n${result.stdout}${result.stderr}`);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const work = await mkdtemp(path.join(os.tmpdir(), "agora-consumer-"));
+if (!path.relative(repoRoot, work).startsWith("..")) fail(`temp dir ${work} is inside the workspace`);
+const app = path.join(work, "app");
+const tsc = (args, opts = {}) =>
+  run(process.execPath, [path.join(app, "node_modules/typescript/bin/tsc"), ...args], { cwd: app, ...opts });
+
+let serverProcess = null;
+let serverLog = "";
+let ok = false;
+
+let serverUrl = null;
+
+async function stopServer() {
+  const child = serverProcess;
+  if (!child) return;
+  serverProcess = null;
+  const exited =
+    child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : once(child, "exit");
+  // pnpm -> tsx -> node run in their own process group (detached): signal the whole group.
+  const signalGroup = (signal) => {
+    try {
+      process.kill(-child.pid, signal);
+    } catch {
+      // the group is gone already
+    }
+  };
+  signalGroup("SIGTERM");
+  await exited;
+  // pnpm may exit before the server finishes draining: wait until the port is closed.
+  const deadline = Date.now() + 20_000;
+  while (serverUrl && Date.now() < deadline) {
+    const up = await fetch(`${serverUrl}/healthz`).then(
+      () => true,
+      () => false,
+    );
+    if (!up) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  if (serverUrl) {
+    signalGroup("SIGKILL");
+    fail("the server did not stop within 20s of SIGTERM");
+  }
+}
+
+for (const signal of ["SIGINT", "SIGTERM"]) {
+  process.once(signal, () => {
+    void stopServer().finally(() => process.exit(130));
+  });
+}
+
+const summary = {};
+
+try {
+  log(`consumer test in ${work}`);
+
+  // 1. Pack.
+  log("\n[1/6] pnpm pack");
+  const packDir = path.join(work, "pack");
+  await mkdir(packDir);
+  await run("pnpm", ["pack", "--pack-destination", packDir], { cwd: sdkDir });
+  const [tarballName] = (await readdir(packDir)).filter((f) => f.endsWith(".tgz"));
+  if (!tarballName) fail("pnpm pack produced no tarball");
+  const tarball = path.join(packDir, tarballName);
+  summary.tarball = { name: tarballName, bytes: (await stat(tarball)).size };
+
+  const listing = (await run("tar", ["-tzvf", tarball])).stdout.trim().split("\n");
+  const files = listing.map((line) => line.split(/\s+/).at(-1)).sort();
+  const expected = [
+    "package/README.md",
+    "package/dist/index.d.ts",
+    "package/dist/index.js",
+    "package/package.json",
+  ];
+  if (JSON.stringify(files) !== JSON.stringify(expected)) {
+    fail(`the tarball should hold exactly ${expected.join(", ")}; it holds:\n${listing.join("\n")}`);
+  }
+  summary.tarball.unpacked = listing.reduce((sum, line) => sum + Number(line.split(/\s+/)[2] ?? 0), 0);
+  log(`  ${tarballName}: ${kb(summary.tarball.bytes)} packed, ${kb(summary.tarball.unpacked)} unpacked`);
+  for (const line of listing) log(`    ${line.split(/\s+/).slice(2).join(" ")}`);
+
+  // 2. A fresh project that installs only the tarball.
+  log("\n[2/6] fresh project outside the workspace, npm install <tarball>");
+  await mkdir(app);
+  await writeFile(
+    path.join(app, "package.json"),
+    JSON.stringify({ name: "agora-consumer", private: true, type: "module" }, null, 2),
+  );
+  // Its own .npmrc so no workspace or user setting leaks in; the registry is npm's default.
+  await writeFile(path.join(app, ".npmrc"), "fund=false\naudit=false\nupdate-notifier=false\n");
+  const installStarted = performance.now();
+  await run(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball, TYPESCRIPT, NODE_TYPES],
+    {
+      cwd: app,
+    },
+  );
+  log(`  installed in ${seconds(performance.now() - installStarted)}`);
+  const installed = JSON.parse(
+    await readFile(path.join(app, "node_modules/@agora/client/package.json"), "utf8"),
+  );
+  if (installed.exports?.["."]?.types !== "./dist/index.d.ts") {
+    fail(`the packed package.json must point types at dist/: ${JSON.stringify(installed.exports)}`);
+  }
+  if (JSON.stringify(installed).includes("workspace:")) fail("the packed package.json has workspace: ranges");
+  for (const pkg of ["@agora/server", "@prisma/client", ".prisma", "zod"]) {
+    const present = await stat(path.join(app, "node_modules", pkg)).then(
+      () => true,
+      () => false,
+    );
+    if (present) fail(`node_modules/${pkg} was installed: the SDK must not need it`);
+  }
+  const deps = (await run("npm", ["ls", "--all", "--omit=dev", "--parseable"], { cwd: app })).stdout
+    .trim()
+    .split("\n")
+    .slice(1)
+    .map((p) => path.relative(path.join(app, "node_modules"), p));
+  log(`  installed packages: ${deps.join(", ")}`);
+
+  // 3. Type-check.
+  log("\n[3/6] tsc --noEmit (strict)");
+  for (const file of ["good.ts", "bad.ts", "live.ts"]) {
+    await copyFile(path.join(sdkDir, "consumer", file), path.join(app, file));
+  }
+  const readme = await readFile(path.join(sdkDir, "README.md"), "utf8");
+  const main = /<!-- main-example:start -->\s*```ts\n([\s\S]*?)```\s*<!-- main-example:end -->/.exec(readme);
+  if (!main) fail("README.md has no ```ts block between the main-example markers");
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  if (!blocks.includes(main[1])) fail("could not locate the main example among the README's code blocks");
+  const readmeFiles = [];
+  for (const [i, code] of blocks.entries()) {
+    const name = code === main[1] ? "readme-main.ts" : `readme-${i + 1}.ts`;
+    // Every snippet is a module of its own (top-level await, no clashing names).
+    await writeFile(path.join(app, name), `${code}\nexport {};\n`);
+    readmeFiles.push(name);
+  }
+
+  const strict = {
+    strict: true,
+    noUncheckedIndexedAccess: true,
+    exactOptionalPropertyTypes: true,
+    noEmit: true,
+    target: "ES2022",
+  };
+  await writeFile(
+    path.join(app, "tsconfig.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          ...strict,
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          lib: ["ES2022"],
+          types: ["node"],
+          // @trpc/client's own declarations name DOM's RequestInfo, absent from a Node-only
+          // lib; the browser project below checks every declaration file, ours included.
+          skipLibCheck: true,
+        },
+        files: ["good.ts", "bad.ts", ...readmeFiles, "live.ts"],
+      },
+      null,
+      2,
+    ),
+  );
+  await writeFile(
+    path.join(app, "tsconfig.browser.json"),
+    JSON.stringify(
+      {
+        compilerOptions: {
+          ...strict,
+          module: "ESNext",
+          moduleResolution: "Bundler",
+          // @trpc/server's declarations need the Disposable types.
+          lib: ["ES2022", "DOM", "DOM.Iterable", "ESNext.Disposable"],
+          types: [],
+          // No skipping: a broken import in dist/index.d.ts must be an error, not an `any`.
+          skipLibCheck: false,
+        },
+        files: ["good.ts", "bad.ts", ...readmeFiles],
+      },
+      null,
+      2,
+    ),
+  );
+
+  const checkStarted = performance.now();
+  const check = await tsc(["-p", "tsconfig.json", "--extendedDiagnostics"], { allowFailure: true });
+  summary.typecheckMs = performance.now() - checkStarted;
+  if (!check.ok) fail(`type-check failed:\n${check.stdout}${check.stderr}`);
+  const checkTime = /^Check time:\s+([\d.]+)s/m.exec(check.stdout)?.[1];
+  summary.checkTime = checkTime ? Number(checkTime) : null;
+  log(
+    `  node project (NodeNext, @types/node): good.ts, bad.ts, ${readmeFiles.join(", ")}, live.ts: ok in ${seconds(summary.typecheckMs)}` +
+      (checkTime ? ` (tsc check time ${checkTime}s)` : ""),
+  );
+  const browserStarted = performance.now();
+  await tsc(["-p", "tsconfig.browser.json"]);
+  log(
+    `  browser project (Bundler, DOM, no Node types, skipLibCheck off): ok in ${seconds(performance.now() - browserStarted)}`,
+  );
+
+  // 4. The expected errors are real.
+  log("\n[4/6] bad.ts without its @ts-expect-error directives must fail, line by line");
+  const bad = (await readFile(path.join(app, "bad.ts"), "utf8")).split("\n");
+  const expectations = [];
+  const stripped = bad.map((line, index) => {
+    if (!/^\s*\/\/\s*@ts-expect-error\b/.test(line)) return line;
+    const code = /@ts-expect-error\s+TS(\d+)\b/.exec(line)?.[1];
+    if (!code) fail(`bad.ts:${index + 1}: name the expected error, e.g. "// @ts-expect-error TS2339 why"`);
+    expectations.push({ line: index + 2, code, why: line.trim() });
+    return line.replace("@ts-expect-error", "(expected)");
+  });
+  if (expectations.length < 5) fail(`bad.ts has only ${expectations.length} expected errors`);
+  await writeFile(path.join(app, "bad-stripped.ts"), stripped.join("\n"));
+  await writeFile(
+    path.join(app, "tsconfig.stripped.json"),
+    JSON.stringify({ extends: "./tsconfig.json", files: ["bad-stripped.ts"] }, null, 2),
+  );
+  const strippedRun = await tsc(["-p", "tsconfig.stripped.json", "--pretty", "false"], {
+    allowFailure: true,
+  });
+  if (strippedRun.ok) fail("bad.ts type-checks without its directives: its expected errors prove nothing");
+  const reported = [...strippedRun.stdout.matchAll(/^bad-stripped\.ts\((\d+),\d+\): error TS(\d+):/gm)].map(
+    (m) => ({ line: Number(m[1]), code: m[2] }),
+  );
+  for (const { line, code, why } of expectations) {
+    const here = reported.filter((r) => r.line === line);
+    if (!here.some((r) => r.code === code)) {
+      fail(
+        `bad.ts:${line}: expected TS${code} (${why}); tsc reported ${here.length ? here.map((r) => `TS${r.code}`).join(", ") : "nothing"}\n${strippedRun.stdout}`,
+      );
+    }
+  }
+  const stray = reported.filter((r) => !expectations.some((e) => e.line === r.line));
+  if (stray.length > 0) fail(`bad.ts has errors on unmarked lines:\n${strippedRun.stdout}`);
+  log(`  ${expectations.length} directives, each line fails with its named code:`);
+  for (const { line, code, why } of expectations) {
+    log(`    line ${line}: TS${code} ${why.replace(/^\/\/\s*@ts-expect-error\s+TS\d+\s*/, "")}`);
+  }
+
+  // 5. Live.
+  log("\n[5/6] live server + live.ts");
+  await writeFile(
+    path.join(app, "tsconfig.live.json"),
+    JSON.stringify(
+      { extends: "./tsconfig.json", compilerOptions: { noEmit: false, outDir: "out" }, files: ["live.ts"] },
+      null,
+      2,
+    ),
+  );
+  await tsc(["-p", "tsconfig.live.json"]);
+
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  serverUrl = url;
+  const env = {
+    ...process.env,
+    NODE_ENV: "development",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    DATA_DIR: path.join(work, "data"),
+    BCRYPT_COST: "4",
+    JWT_SECRET: `consumer-test-secret-${Math.random().toString(36).slice(2)}-0123456789abcdef`,
+    LOG_LEVEL: "warn",
+  };
+  // The embedded database, whatever the calling shell points at.
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  const serverStarted = performance.now();
+  serverProcess = spawn("pnpm", ["--filter", "@agora/server", "start"], {
+    cwd: repoRoot,
+    env,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const collect = (chunk) => {
+    serverLog = (serverLog + chunk.toString()).slice(-20_000);
+  };
+  serverProcess.stdout.on("data", collect);
+  serverProcess.stderr.on("data", collect);
+
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (!serverProcess || serverProcess.exitCode !== null) fail(`the server exited during startup`);
+    const healthy = await fetch(`${url}/healthz`).then(
+      (res) => res.ok,
+      () => false,
+    );
+    if (healthy) break;
+    if (Date.now() > deadline) fail("the server did not answer /healthz within 120s");
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  log(`  server up on ${url} in ${seconds(performance.now() - serverStarted)}`);
+
+  const live = await run(process.execPath, [path.join(app, "out/live.js")], {
+    cwd: app,
+    env: { ...process.env, AGORA_URL: url },
+    allowFailure: true,
+    timeoutMs: 90_000,
+  });
+  log(live.stdout.trimEnd().replace(/^/gm, "  "));
+  if (!live.ok) fail(`live.ts failed:\n${live.stderr}`);
+
+  const stopStarted = performance.now();
+  await stopServer();
+  log(`  server stopped (SIGTERM) in ${seconds(performance.now() - stopStarted)}`);
+
+  ok = true;
+} catch (error) {
+  console.error(
+    `\nconsumer test FAILED: ${error instanceof StepError ? error.message : (error?.stack ?? error)}`,
+  );
+  if (serverLog)
+    console.error(`\nserver output (last lines):\n${serverLog.split("\n").slice(-40).join("\n")}`);
+} finally {
+  await stopServer().catch((error) => {
+    ok = false;
+    console.error(error.message);
+  });
+  if (ok && !process.env.KEEP_CONSUMER_DIR) await rm(work, { recursive: true, force: true });
+  else log(`\n(kept ${work})`);
+}
+
+log("\n[6/6] summary");
+if (summary.tarball) {
+  log(
+    `  tarball: ${summary.tarball.name}, ${kb(summary.tarball.bytes)} packed (${summary.tarball.bytes} bytes), ${kb(summary.tarball.unpacked)} unpacked`,
+  );
+}
+if (summary.typecheckMs !== undefined) {
+  log(
+    `  consumer type-check (tsc --noEmit -p tsconfig.json: good.ts, bad.ts, README examples, live.ts): ${seconds(summary.typecheckMs)} wall` +
+      (summary.checkTime != null ? `, ${summary.checkTime}s check time` : ""),
+  );
+}
+log(`  total: ${seconds(performance.now() - started)}`);
+log(ok ? "consumer test passed" : "consumer test failed");
+process.exitCode = ok ? 0 : 1;
