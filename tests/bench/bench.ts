@@ -89,6 +89,20 @@ async function main(): Promise<void> {
       password,
     });
     const auth = { authorization: `Bearer ${tokens.accessToken}` };
+    const seller = createAgoraClient({ url, getAccessToken: () => tokens.accessToken });
+    process.stdout.write("Seeding 200 markets with one product each...\n");
+    let market = "";
+    for (let i = 0; i < 200; i += 1) {
+      const m = await seller.markets.create.mutate({ name: `Market ${i}`, status: "ACTIVE" });
+      await seller.products.create.mutate({
+        marketId: m.id,
+        name: `Item ${i}`,
+        priceCents: 100 + i,
+        stock: 1_000_000,
+      });
+      market = m.id;
+    }
+    const product = (await seller.products.list.query({ marketId: market })).items[0]?.id ?? "";
 
     const scenarios: Scenario[] = [
       { name: "health.live (framework floor)", path: "/trpc/health.live" },
@@ -101,6 +115,17 @@ async function main(): Promise<void> {
             Object.fromEntries(Array.from({ length: 10 }, (_, i) => [i, { json: { id: user.id } }])),
           ),
         )}`,
+      },
+      {
+        name: "markets.list (20 of 200, owner join, total)",
+        path: `/trpc/markets.list?input=${enc({ limit: 20 })}`,
+      },
+      {
+        name: "orders.create (1 line, transaction)",
+        method: "POST",
+        path: "/trpc/orders.create",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ json: { marketId: market, items: [{ productId: product, quantity: 1 }] } }),
       },
       {
         name: `auth.login (bcrypt cost ${env.BCRYPT_COST ?? ""} in workers)`,
