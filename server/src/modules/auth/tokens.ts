@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
 import type { Role } from "../../shared/principal.js";
 
@@ -17,10 +17,11 @@ export interface TokenSettings {
 
 /** Signs and verifies access tokens (HS256 JWTs with iss, aud, exp, iat, jti and the session id). */
 export class AccessTokens {
-  private readonly key: Uint8Array;
+  // A KeyObject made once: with raw bytes, jose would import the key again on every call.
+  private readonly key: KeyObject;
 
   constructor(private readonly settings: TokenSettings) {
-    this.key = new TextEncoder().encode(settings.secret);
+    this.key = createSecretKey(Buffer.from(settings.secret, "utf8"));
   }
 
   get ttlSeconds(): number {
