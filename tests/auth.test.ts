@@ -1,15 +1,15 @@
 import { Writable } from "node:stream";
-import { decodeJwt, SignJWT } from "jose";
+import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@agora/server/testing";
 import { expectError, expectFieldErrors } from "./support/errors.js";
+import { signTestToken } from "./support/tokens.js";
 import {
   newUserInput,
   registerUser,
   startTestServer,
   TEST_AUDIENCE,
   TEST_ISSUER,
-  TEST_JWT_SECRET,
   type TestServer,
 } from "./support/server.js";
 
@@ -29,23 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await ts.close();
 });
-
-const key = new TextEncoder().encode(TEST_JWT_SECRET);
-
-async function signToken(
-  claims: Record<string, unknown>,
-  opts: { exp?: number | string; aud?: string; iss?: string; secret?: Uint8Array } = {},
-) {
-  const jwt = new SignJWT(claims)
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setIssuedAt()
-    .setJti(crypto.randomUUID())
-    .setIssuer(opts.iss ?? TEST_ISSUER)
-    .setAudience(opts.aud ?? TEST_AUDIENCE)
-    .setExpirationTime(opts.exp ?? "5m");
-  if (typeof claims.sub === "string") jwt.setSubject(claims.sub);
-  return jwt.sign(opts.secret ?? key);
-}
 
 describe("auth.register", () => {
   it("creates a user, lower-cases the email and returns working tokens", async () => {
@@ -176,7 +159,7 @@ describe("access tokens", () => {
 
     // Sanity: a token we sign the same way as the server is accepted, so each rejection below
     // is caused by the one thing that differs.
-    const good = await signToken(base);
+    const good = await signTestToken(base);
     expect((await ts.client({ token: good }).users.me.query()).id).toBe(alice.user.id);
 
     const [header, payload] = alice.tokens.accessToken.split(".");
@@ -187,12 +170,12 @@ describe("access tokens", () => {
 
     const bad: Record<string, string | null> = {
       missing: null,
-      expired: await signToken(base, { exp: Math.floor(Date.now() / 1000) - 10 }),
+      expired: await signTestToken(base, { exp: Math.floor(Date.now() / 1000) - 10 }),
       tampered: `${header ?? ""}.${forgedPayload}.${alice.tokens.accessToken.split(".")[2] ?? ""}`,
       algNone,
-      wrongAudience: await signToken(base, { aud: "someone-else" }),
-      wrongIssuer: await signToken(base, { iss: "evil" }),
-      wrongKey: await signToken(base, {
+      wrongAudience: await signTestToken(base, { aud: "someone-else" }),
+      wrongIssuer: await signTestToken(base, { iss: "evil" }),
+      wrongKey: await signTestToken(base, {
         secret: new TextEncoder().encode("another-secret-another-secret-another!!"),
       }),
       garbage: "not.a.jwt",

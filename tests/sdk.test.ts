@@ -1,7 +1,7 @@
 // Behaviour of the client SDK itself, against the real server: batching and its cap,
 // automatic token refresh (single flight, no loops), typed errors, credentials and headers,
 // and subscriptions over server-sent events.
-import { decodeJwt, SignJWT } from "jose";
+import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   agoraErrorCode,
@@ -13,15 +13,8 @@ import {
   type SubscriptionEvent,
   type Tokens,
 } from "@agora/client";
-import {
-  loginAdmin,
-  registerUser,
-  startTestServer,
-  TEST_AUDIENCE,
-  TEST_ISSUER,
-  TEST_JWT_SECRET,
-  type TestServer,
-} from "./support/server.js";
+import { loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { signTestToken } from "./support/tokens.js";
 
 let ts: TestServer;
 beforeAll(async () => {
@@ -64,17 +57,9 @@ function recordingFetch(delay: (request: SeenRequest) => number = () => 0) {
 
 /** The same access token, but expired an hour ago: what a client holds after a long pause. */
 async function expire(accessToken: string): Promise<string> {
-  const claims = decodeJwt(accessToken);
+  const { sub, role, sid } = decodeJwt(accessToken);
   const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({ role: claims.role, sid: claims.sid })
-    .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-    .setSubject(String(claims.sub))
-    .setIssuer(TEST_ISSUER)
-    .setAudience(TEST_AUDIENCE)
-    .setIssuedAt(now - 7200)
-    .setExpirationTime(now - 3600)
-    .setJti(crypto.randomUUID())
-    .sign(new TextEncoder().encode(TEST_JWT_SECRET));
+  return signTestToken({ sub, role, sid }, { iat: now - 7200, exp: now - 3600 });
 }
 
 /** A client whose session lives in `state`, as an app would keep it. */
