@@ -2,28 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgoraClient } from "@agora/client";
 import { expectError, expectFieldErrors } from "./support/errors.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
-import {
-  loginAdmin,
-  registerUser,
-  startTestServer,
-  type AuthResult,
-  type TestServer,
-} from "./support/server.js";
+import { registerUser, startCast, type TestServer, type UserSession } from "./support/server.js";
 
 let ts: TestServer;
-let seller: AuthResult & { api: AgoraClient };
-let buyer: AuthResult & { api: AgoraClient };
-let stranger: AuthResult & { api: AgoraClient };
+let seller: UserSession;
+let buyer: UserSession;
+let stranger: UserSession;
 let admin: AgoraClient;
 let anon: AgoraClient;
 
 beforeAll(async () => {
-  ts = await startTestServer();
-  seller = await registerUser(ts);
-  buyer = await registerUser(ts);
-  stranger = await registerUser(ts);
-  admin = (await loginAdmin(ts)).api;
-  anon = ts.client();
+  ({
+    ts,
+    admin,
+    anon,
+    users: [seller, buyer, stranger],
+  } = await startCast());
 });
 afterAll(async () => {
   await ts.close();

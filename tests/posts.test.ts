@@ -2,26 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgoraClient } from "@agora/client";
 import { expectError, expectFieldErrors } from "./support/errors.js";
 import { createMarket } from "./support/marketplace.js";
-import {
-  loginAdmin,
-  registerUser,
-  startTestServer,
-  type AuthResult,
-  type TestServer,
-} from "./support/server.js";
+import { registerUser, startCast, type TestServer, type UserSession } from "./support/server.js";
 
 let ts: TestServer;
-let author: AuthResult & { api: AgoraClient };
-let other: AuthResult & { api: AgoraClient };
+let author: UserSession;
+let other: UserSession;
 let admin: AgoraClient;
 let anon: AgoraClient;
 
 beforeAll(async () => {
-  ts = await startTestServer();
-  author = await registerUser(ts);
-  other = await registerUser(ts);
-  admin = (await loginAdmin(ts)).api;
-  anon = ts.client();
+  ({
+    ts,
+    admin,
+    anon,
+    users: [author, other],
+  } = await startCast());
 });
 afterAll(async () => {
   await ts.close();

@@ -2,26 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgoraClient } from "@agora/client";
 import { expectError, expectFieldErrors } from "./support/errors.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
-import {
-  loginAdmin,
-  registerUser,
-  startTestServer,
-  type AuthResult,
-  type TestServer,
-} from "./support/server.js";
+import { startCast, type TestServer, type UserSession } from "./support/server.js";
 
 let ts: TestServer;
-let owner: AuthResult & { api: AgoraClient };
-let other: AuthResult & { api: AgoraClient };
+let owner: UserSession;
+let other: UserSession;
 let admin: AgoraClient;
 let anon: AgoraClient;
 
 beforeAll(async () => {
-  ts = await startTestServer();
-  owner = await registerUser(ts);
-  other = await registerUser(ts);
-  admin = (await loginAdmin(ts)).api;
-  anon = ts.client();
+  ({
+    ts,
+    admin,
+    anon,
+    users: [owner, other],
+  } = await startCast());
 });
 afterAll(async () => {
   await ts.close();

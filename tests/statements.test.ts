@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { AgoraClient } from "@agora/client";
 import { createMarket, createProduct } from "./support/marketplace.js";
-import { registerUser, startTestServer, type AuthResult, type TestServer } from "./support/server.js";
+import { registerUser, startTestServer, type TestServer, type UserSession } from "./support/server.js";
 
 /**
  * No N+1: a list issues the same number of SQL statements for 1 row as for 100, and placing
  * an order issues the same number for 1 line as for 10.
  */
 let ts: TestServer;
-let one: AuthResult & { api: AgoraClient };
-let many: AuthResult & { api: AgoraClient };
+let one: UserSession;
+let many: UserSession;
 
 beforeAll(async () => {
   ts = await startTestServer();

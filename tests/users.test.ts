@@ -123,8 +123,7 @@ describe("users.list", () => {
   it("validates limit and cursor", async () => {
     await expectFieldErrors(admin.api.users.list.query({ limit: 0 }), ["limit"]);
     await expectFieldErrors(admin.api.users.list.query({ limit: 101 }), ["limit"]);
-    const garbage = await admin.api.users.list.query({ cursor: "garbage" });
-    expect(garbage.items.length).toBeGreaterThan(0);
+    await expectFieldErrors(admin.api.users.list.query({ cursor: "garbage" }), ["cursor"]);
   });
 });
 

@@ -81,7 +81,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       events,
       passwords,
       mailer: options.mailer ?? chooseMailer(config),
-      rateLimiter: rateLimiterFactory(redis, config.redis?.keyPrefix ?? "agora:"),
+      rateLimiter: rateLimiterFactory(redis, config.redis?.keyPrefix ?? "agora:", config.rateLimit.enabled),
     };
     const services = createServices(infra);
 

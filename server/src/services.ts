@@ -75,7 +75,7 @@ export function createServices(infra: Infra): Services {
   const limiter = (name: string, points: number) =>
     infra.rateLimiter({
       name,
-      points: rl.enabled ? points : Number.MAX_SAFE_INTEGER,
+      points,
       durationSeconds: rl.windowSeconds,
     });
   return {

@@ -143,11 +143,13 @@ export function newUserInput(
   };
 }
 
+export type UserSession = AuthResult & { api: AgoraClient; input: ReturnType<typeof newUserInput> };
+
 /** Registers a fresh user and returns it with a client that acts as that user. */
 export async function registerUser(
   ts: TestServer,
   overrides: Parameters<typeof newUserInput>[0] = {},
-): Promise<AuthResult & { api: AgoraClient; input: ReturnType<typeof newUserInput> }> {
+): Promise<UserSession> {
   const input = newUserInput(overrides);
   const result = await ts.client().auth.register.mutate(input);
   return { ...result, api: ts.client({ token: result.tokens.accessToken }), input };
@@ -157,4 +159,20 @@ export async function registerUser(
 export async function loginAdmin(ts: TestServer): Promise<AuthResult & { api: AgoraClient }> {
   const result = await ts.client().auth.login.mutate({ email: ADMIN.email, password: ADMIN.password });
   return { ...result, api: ts.client({ token: result.tokens.accessToken }) };
+}
+
+export interface Cast {
+  ts: TestServer;
+  /** Three freshly registered users; take as many as the file needs. */
+  users: [UserSession, UserSession, UserSession];
+  /** The seeded admin's client. */
+  admin: AgoraClient;
+  anon: AgoraClient;
+}
+
+/** The usual cast of a domain test file: a server, three users, the admin and an anonymous client. */
+export async function startCast(): Promise<Cast> {
+  const ts = await startTestServer();
+  const users: Cast["users"] = [await registerUser(ts), await registerUser(ts), await registerUser(ts)];
+  return { ts, users, admin: (await loginAdmin(ts)).api, anon: ts.client() };
 }

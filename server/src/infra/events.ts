@@ -43,7 +43,7 @@ const HISTORY_TTL_SECONDS = 24 * 60 * 60;
 
 type EventId = readonly [number, number];
 
-export function parseEventId(id: string): EventId | null {
+function parseEventId(id: string): EventId | null {
   const match = /^(\d{1,16})-(\d{1,16})$/.exec(id);
   if (!match) return null;
   return [Number(match[1]), Number(match[2])];

@@ -10,9 +10,11 @@ export type RateLimitResult = { allowed: true } | { allowed: false; retryAfterSe
 
 /** A fixed-window counter per key: in process by default, shared through Redis when configured. */
 export class RateLimiter {
-  constructor(private readonly limiter: RateLimiterAbstract) {}
+  /** `null`: limiting is switched off and every call is allowed without touching a store. */
+  constructor(private readonly limiter: RateLimiterAbstract | null) {}
 
   async consume(key: string): Promise<RateLimitResult> {
+    if (!this.limiter) return { allowed: true };
     try {
       await this.limiter.consume(key);
       return { allowed: true };
@@ -33,8 +35,13 @@ export interface RateLimitRule {
 
 export type RateLimiterFactory = (rule: RateLimitRule) => RateLimiter;
 
-export function rateLimiterFactory(redis: Redis | null, keyPrefix: string): RateLimiterFactory {
+export function rateLimiterFactory(
+  redis: Redis | null,
+  keyPrefix: string,
+  enabled: boolean,
+): RateLimiterFactory {
   return (rule) => {
+    if (!enabled) return new RateLimiter(null);
     const options = {
       points: rule.points,
       duration: rule.durationSeconds,

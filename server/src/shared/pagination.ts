@@ -19,11 +19,11 @@ export function pageOutputWithTotal<T extends z.ZodType>(item: T) {
  * Keyset cursors: the sort value and id of the last row, base64url-encoded JSON. Opaque to
  * clients; stable under inserts because the next page starts strictly after that row.
  */
-export function encodeCursor(values: readonly (string | number)[]): string {
+function encodeCursor(values: readonly (string | number)[]): string {
   return Buffer.from(JSON.stringify(values)).toString("base64url");
 }
 
-export function decodeCursor(cursor: string): (string | number)[] | null {
+function decodeCursor(cursor: string): (string | number)[] | null {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
     if (Array.isArray(parsed) && parsed.every((v) => typeof v === "string" || typeof v === "number")) {

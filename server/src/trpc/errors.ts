@@ -4,7 +4,7 @@ import { DomainError, ValidationError } from "../shared/errors.js";
 import { isForeignKeyViolation, isRecordNotFound, isUniqueViolation } from "../shared/prisma-errors.js";
 
 /** Zod issues as `{ "path.to.field": ["message", ...] }`; root-level issues go under "_". */
-export function fieldErrorsOf(error: ZodError): Record<string, string[]> {
+function fieldErrorsOf(error: ZodError): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const issue of error.issues) {
     const key = issue.path.length > 0 ? issue.path.map(String).join(".") : "_";

@@ -36,8 +36,6 @@ const t = initTRPC.context<Context>().create({
 });
 
 export const router = t.router;
-export const createCallerFactory = t.createCallerFactory;
-export const middleware = t.middleware;
 
 /** Services throw domain errors; this turns them (and Prisma's known errors) into tRPC codes. */
 const mapErrors = t.middleware(async ({ next }) => {

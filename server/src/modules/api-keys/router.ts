@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { SuccessOutput } from "../../shared/schemas.js";
 import { adminProcedure, router } from "../../trpc/init.js";
 import { ApiKeyCreated, ApiKeyCreateInput, ApiKeyIdInput, ApiKeyOutput } from "./schemas.js";
 
@@ -12,7 +13,7 @@ export const apiKeysRouter = router({
 
   revoke: adminProcedure
     .input(ApiKeyIdInput)
-    .output(z.object({ success: z.literal(true) }))
+    .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.services.apiKeys.revoke(input.id);
       return { success: true as const };

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { Id } from "../../shared/schemas.js";
 import { RoleSchema } from "../users/schemas.js";
 
 export const ApiKeyCreateInput = z.object({
@@ -24,4 +25,4 @@ export const ApiKeyOutput = z.object({
   createdAt: z.date(),
 });
 
-export const ApiKeyIdInput = z.object({ id: z.string().min(1).max(100) });
+export const ApiKeyIdInput = z.object({ id: Id });

@@ -8,9 +8,9 @@ import {
   RegisterInput,
   RequestPasswordResetInput,
   ResetPasswordInput,
-  SuccessOutput,
   TokensOutput,
 } from "./schemas.js";
+import { SuccessOutput } from "../../shared/schemas.js";
 import { z } from "zod";
 
 const AuthOutput = z.object({ user: UserPublic, tokens: TokensOutput });

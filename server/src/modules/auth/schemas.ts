@@ -51,5 +51,3 @@ export const TokensOutput = z.object({
   expiresIn: z.number().int(),
 });
 export type Tokens = z.infer<typeof TokensOutput>;
-
-export const SuccessOutput = z.object({ success: z.literal(true) });

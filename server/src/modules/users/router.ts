@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { SuccessOutput } from "../../shared/schemas.js";
 import {
   adminProcedure,
   protectedProcedure,
@@ -64,7 +64,7 @@ export const usersRouter = router({
 
   delete: adminProcedure
     .input(UserIdInput)
-    .output(z.object({ success: z.literal(true) }))
+    .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.services.users.delete(input.id);
       return { success: true as const };

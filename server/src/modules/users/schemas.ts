@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { PageInput, pageOutputWithTotal } from "../../shared/pagination.js";
+import { Id } from "../../shared/schemas.js";
 import { DisplayName, Email, Username } from "../auth/schemas.js";
 
 export const RoleSchema = z.enum(["USER", "ADMIN"]);
@@ -15,7 +16,7 @@ export const UserPublic = z.object({
 });
 export type UserPublic = z.infer<typeof UserPublic>;
 
-export const UserIdInput = z.object({ id: z.string().min(1).max(100) });
+export const UserIdInput = z.object({ id: Id });
 
 export const UpdateMeInput = z.object({
   name: DisplayName.nullable().optional(),
@@ -24,7 +25,7 @@ export const UpdateMeInput = z.object({
 export type UpdateMeInput = z.infer<typeof UpdateMeInput>;
 
 export const UserUpdateInput = z.object({
-  id: z.string().min(1).max(100),
+  id: Id,
   data: z.object({
     name: DisplayName.nullable().optional(),
     username: Username.optional(),
@@ -38,4 +39,4 @@ export type UserListInput = z.infer<typeof UserListInput>;
 
 export const UserPage = pageOutputWithTotal(UserPublic);
 
-export const SetRoleInput = z.object({ id: z.string().min(1).max(100), role: RoleSchema });
+export const SetRoleInput = z.object({ id: Id, role: RoleSchema });

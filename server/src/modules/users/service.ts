@@ -1,11 +1,13 @@
 import type { Prisma, Role, User } from "../../generated/prisma/client.js";
 import type { Db, Tx } from "../../infra/db.js";
 import { ConflictError, NotFoundError } from "../../shared/errors.js";
-import { decodeCursor, encodeCursor } from "../../shared/pagination.js";
+import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import { isForeignKeyViolation, isUniqueViolation } from "../../shared/prisma-errors.js";
 import type { AuthService } from "../auth/service.js";
 import type { UpdateMeInput, UserListInput, UserUpdateData } from "./schemas.js";
+
+const CURSOR_TAG = "users";
 
 export interface UserPageResult {
   items: User[];
@@ -57,17 +59,15 @@ export class UserService {
           ],
         }
       : {};
-    const after = input.cursor ? decodeCursor(input.cursor) : null;
-    const [createdAt, id] = after ?? [];
-    const keyset: Prisma.UserWhereInput =
-      typeof createdAt === "string" && typeof id === "string"
-        ? {
-            OR: [
-              { createdAt: { lt: new Date(createdAt) } },
-              { createdAt: new Date(createdAt), id: { lt: id } },
-            ],
-          }
-        : {};
+    const after = readCursor(input.cursor, CURSOR_TAG, 2);
+    const keyset: Prisma.UserWhereInput = after
+      ? {
+          OR: [
+            { createdAt: { lt: cursorDate(after[0]) } },
+            { createdAt: cursorDate(after[0]), id: { lt: after[1] } },
+          ],
+        }
+      : {};
     const [rows, total] = await Promise.all([
       this.db.user.findMany({
         where: { AND: [where, keyset] },
@@ -76,11 +76,8 @@ export class UserService {
       }),
       this.db.user.count({ where }),
     ]);
-    const items = rows.slice(0, input.limit);
-    const last = items.at(-1);
-    const nextCursor =
-      rows.length > input.limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null;
-    return { items, nextCursor, total };
+    const page = keysetPage(rows, input.limit, (last) => [CURSOR_TAG, last.createdAt.toISOString(), last.id]);
+    return { ...page, total };
   }
 
   async setRole(id: string, role: Role): Promise<User> {
