@@ -168,8 +168,8 @@ describe("rate limits", () => {
 });
 
 describe("failures", () => {
-  it("masks internal errors: generic message plus request id, no stack; /readyz says 503", async () => {
-    // A server whose database is unreachable: every query fails inside the service.
+  it("answers SERVICE_UNAVAILABLE with Retry-After while the database is unreachable; /readyz says 503", async () => {
+    // A server whose database is unreachable: it still starts, and says so per call.
     const broken = await startTestServer({
       DATABASE_URL: "postgresql://postgres@127.0.0.1:1/none",
       MIGRATE_ON_START: "false",
@@ -179,27 +179,47 @@ describe("failures", () => {
     try {
       const res = await fetch(
         `${broken.url}/trpc/users.byId?input=${encodeURIComponent(trpcBody({ id: "x" }))}`,
-        {
-          headers: { "x-request-id": "req-broken-1" },
-        },
+        { headers: { "x-request-id": "req-broken-1" } },
       );
-      expect(res.status).toBe(500);
+      expect(res.status).toBe(503);
+      expect(res.headers.get("retry-after")).toBe("5");
       const text = await res.text();
       expect(text).not.toMatch(/stack|ECONNREFUSED|at .*\.ts/);
       const body = JSON.parse(text) as {
         error: { json: { message: string; data: Record<string, unknown> } };
       };
-      expect(body.error.json.message).toBe("Internal server error");
-      expect(body.error.json.data).toMatchObject({
-        code: "INTERNAL_SERVER_ERROR",
-        requestId: "req-broken-1",
-      });
+      expect(body.error.json.data).toMatchObject({ code: "SERVICE_UNAVAILABLE", requestId: "req-broken-1" });
+      await expectError(broken.client().markets.list.query({}), "SERVICE_UNAVAILABLE");
 
       const ready = await fetch(`${broken.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.json()).toMatchObject({ status: "degraded", checks: { database: "down" } });
     } finally {
       await broken.close();
+    }
+  });
+
+  it("masks internal errors: generic message plus request id, no stack", async () => {
+    const damaged = await startTestServer({ ADMIN_EMAIL: "", ADMIN_PASSWORD: "" });
+    try {
+      // A schema the code does not expect (a table gone): an error no mapping knows.
+      await damaged.server.infra.database.prisma.$executeRawUnsafe("ALTER TABLE posts RENAME TO posts_gone");
+      const res = await fetch(`${damaged.url}/trpc/posts.list?input=${encodeURIComponent(trpcBody({}))}`, {
+        headers: { "x-request-id": "req-broken-2" },
+      });
+      expect(res.status).toBe(500);
+      const text = await res.text();
+      expect(text).not.toMatch(/stack|posts_gone|relation|at .*\.ts/);
+      const body = JSON.parse(text) as {
+        error: { json: { message: string; data: Record<string, unknown> } };
+      };
+      expect(body.error.json.message).toBe("Internal server error");
+      expect(body.error.json.data).toMatchObject({
+        code: "INTERNAL_SERVER_ERROR",
+        requestId: "req-broken-2",
+      });
+    } finally {
+      await damaged.close();
     }
   });
 

@@ -8,6 +8,7 @@ import helmet from "helmet";
 import { pinoHttp } from "pino-http";
 import responseTime from "response-time";
 import type { Config } from "./config.js";
+import { metricsHandler } from "./http/metrics.js";
 import type { Logger } from "./infra/logger.js";
 import { appRouter } from "./router.js";
 import type { Services } from "./services.js";
@@ -114,6 +115,8 @@ export function createApp({ config, log, services }: AppDeps): Express {
     res.status(readiness.status === "ok" ? 200 : 503).json(readiness);
   });
 
+  app.get("/metrics", metricsHandler(config, services.metrics));
+
   app.use(
     "/trpc",
     trpcExpress.createExpressMiddleware({
@@ -137,6 +140,8 @@ export function createApp({ config, log, services }: AppDeps): Express {
       onError: ({ error, path, ctx }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") {
           (ctx?.log ?? log).error({ err: error.cause ?? error, path }, "procedure failed");
+        } else if (error.code === "SERVICE_UNAVAILABLE") {
+          (ctx?.log ?? log).warn({ err: error.cause ?? error, path }, "database unavailable");
         }
       },
     }),

@@ -64,6 +64,19 @@ const envSchema = z.object({
   ADMIN_PASSWORD: optionalString,
   ADMIN_USERNAME: z.string().default("admin"),
 
+  CACHE_ENABLED: bool,
+  CACHE_TTL_SECONDS: int(1, 86_400).default(60),
+  CACHE_MAX_ENTRIES: int(100, 10_000_000).default(50_000),
+  SESSION_CACHE_TTL_SECONDS: int(1, 3600).default(300),
+
+  JOB_WORKERS: bool,
+  JOB_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
+  JOB_RETRY_LIMIT: int(0, 100).default(5),
+  JOB_RETRY_DELAY_SECONDS: int(1, 86_400).default(30),
+  CLEANUP_CRON: z.string().trim().min(9).default("17 * * * *"),
+
+  METRICS_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+
   SMTP_URL: optionalString.pipe(z.url({ protocol: /^smtps?$/ }).optional()),
   MAIL_FROM: z.string().default("Agora <no-reply@agora.local>"),
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
@@ -113,6 +126,26 @@ export interface Config {
     readonly passwordResetMax: number;
   };
   readonly shutdownTimeoutMs: number;
+  readonly cache: {
+    /** Hot reads (markets, products, users); session checks are cached either way. */
+    readonly enabled: boolean;
+    readonly ttlSeconds: number;
+    readonly maxEntries: number;
+    readonly sessionTtlSeconds: number;
+  };
+  readonly jobs: {
+    /** Whether this instance processes jobs (every instance can enqueue). */
+    readonly workers: boolean;
+    readonly pollIntervalSeconds: number;
+    readonly retryLimit: number;
+    readonly retryDelaySeconds: number;
+    readonly cleanupCron: string;
+  };
+  readonly metrics: {
+    /** Off in production unless a token is set; when set, scrapes must send it as a Bearer token. */
+    readonly enabled: boolean;
+    readonly token: string | null;
+  };
   readonly admin: { readonly email: string; readonly password: string; readonly username: string } | null;
   readonly mail: {
     readonly smtpUrl: string | null;
@@ -202,6 +235,23 @@ export function loadConfig(env: Env): Config {
       passwordResetMax: e.RATE_LIMIT_PASSWORD_RESET_MAX,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    cache: {
+      enabled: e.CACHE_ENABLED ?? true,
+      ttlSeconds: e.CACHE_TTL_SECONDS,
+      maxEntries: e.CACHE_MAX_ENTRIES,
+      sessionTtlSeconds: e.SESSION_CACHE_TTL_SECONDS,
+    },
+    jobs: {
+      workers: e.JOB_WORKERS ?? true,
+      pollIntervalSeconds: e.JOB_POLL_INTERVAL_SECONDS,
+      retryLimit: e.JOB_RETRY_LIMIT,
+      retryDelaySeconds: e.JOB_RETRY_DELAY_SECONDS,
+      cleanupCron: e.CLEANUP_CRON,
+    },
+    metrics: {
+      enabled: !production || e.METRICS_TOKEN !== undefined,
+      token: e.METRICS_TOKEN ?? null,
+    },
     admin:
       e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined
         ? { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD, username: e.ADMIN_USERNAME }

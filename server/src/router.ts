@@ -1,6 +1,7 @@
 import { apiKeysRouter } from "./modules/api-keys/router.js";
 import { authRouter } from "./modules/auth/router.js";
 import { healthRouter } from "./modules/health/router.js";
+import { jobsRouter } from "./modules/jobs/router.js";
 import { marketsRouter } from "./modules/markets/router.js";
 import { ordersRouter } from "./modules/orders/router.js";
 import { postsRouter } from "./modules/posts/router.js";
@@ -17,6 +18,7 @@ export const appRouter = router({
   products: productsRouter,
   orders: ordersRouter,
   posts: postsRouter,
+  jobs: jobsRouter,
 });
 
 export type AppRouter = typeof appRouter;

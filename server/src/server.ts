@@ -2,15 +2,12 @@ import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
-import { openDatabase, type Database } from "./infra/db.js";
-import { createEventBus } from "./infra/events.js";
+import { createInfra, type Infra } from "./infra/index.js";
 import { createLogger, type Logger } from "./infra/logger.js";
-import { MemoryMailer, OutboxMailer, SmtpMailer, type Mailer } from "./infra/mailer.js";
-import { PasswordHasher } from "./infra/passwords.js";
-import { rateLimiterFactory } from "./infra/rate-limit.js";
-import { connectRedis, type Redis } from "./infra/redis.js";
+import type { Mailer } from "./infra/mailer.js";
+import { defineJobs } from "./jobs.js";
 import { Password } from "./modules/auth/schemas.js";
-import { createServices, type Infra, type Services } from "./services.js";
+import { createServices, type Services } from "./services.js";
 
 export interface RunningServer {
   readonly url: string;
@@ -26,12 +23,6 @@ export interface StartOptions {
   mailer?: Mailer;
 }
 
-function chooseMailer(config: Config): Mailer {
-  if (config.mail.smtpUrl) return new SmtpMailer(config.mail.smtpUrl, config.mail.from);
-  if (config.mail.outboxDir) return new OutboxMailer(config.mail.outboxDir);
-  return new MemoryMailer();
-}
-
 async function listen(server: Server, host: string, port: number): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -43,59 +34,28 @@ async function listen(server: Server, host: string, port: number): Promise<numbe
   return (server.address() as AddressInfo).port;
 }
 
+async function ensureAdmin(config: Config, services: Services, log: Logger): Promise<void> {
+  if (!config.admin) return;
+  const admin = Password.safeParse(config.admin.password);
+  if (!admin.success)
+    throw new Error(`ADMIN_PASSWORD: ${admin.error.issues.map((i) => i.message).join("; ")}`);
+  const outcome = await services.auth.ensureAdmin(
+    config.admin.email,
+    config.admin.username,
+    config.admin.password,
+  );
+  log.info({ email: config.admin.email, outcome }, "admin account ensured");
+}
+
+/** createInfra → createServices → createApp, then listen; `close` drains in the reverse order. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
-  const cleanups: (() => Promise<void>)[] = [];
-  const cleanup = async () => {
-    for (const fn of cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        log.error({ err }, "error while closing a resource");
-      }
-    }
-  };
-
+  const infra = await createInfra(config, { log, ...(options.mailer ? { mailer: options.mailer } : {}) });
   try {
-    const database: Database = await openDatabase(config, log);
-    cleanups.push(() => database.close());
-    let redis: Redis | null = null;
-    if (config.redis) {
-      const client = await connectRedis(config.redis.url, log);
-      redis = client;
-      cleanups.push(async () => {
-        await client.quit();
-      });
-    }
-    const passwords = new PasswordHasher(config.auth.bcryptCost, config.auth.passwordWorkers);
-    cleanups.push(() => passwords.close());
-
-    const events = createEventBus(redis, config.redis?.keyPrefix ?? "agora:", log);
-    cleanups.push(() => events.close());
-
-    const infra: Infra = {
-      config,
-      log,
-      database,
-      redis,
-      events,
-      passwords,
-      mailer: options.mailer ?? chooseMailer(config),
-      rateLimiter: rateLimiterFactory(redis, config.redis?.keyPrefix ?? "agora:", config.rateLimit.enabled),
-    };
     const services = createServices(infra);
-
-    if (config.admin) {
-      const admin = Password.safeParse(config.admin.password);
-      if (!admin.success)
-        throw new Error(`ADMIN_PASSWORD: ${admin.error.issues.map((i) => i.message).join("; ")}`);
-      const outcome = await services.auth.ensureAdmin(
-        config.admin.email,
-        config.admin.username,
-        config.admin.password,
-      );
-      log.info({ email: config.admin.email, outcome }, "admin account ensured");
-    }
+    defineJobs(services, config, log);
+    await infra.jobs.start();
+    await ensureAdmin(config, services, log);
 
     const server = createServer(createApp({ config, log, services }));
     server.keepAliveTimeout = 5_000;
@@ -112,21 +72,21 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         });
         server.closeIdleConnections();
         // Open event streams would hold the drain until the timeout: end them now.
-        await events.close();
+        await infra.events.close();
         const timer = setTimeout(() => {
           log.warn("shutdown timeout reached: closing remaining connections");
           server.closeAllConnections();
         }, config.shutdownTimeoutMs);
         await drained;
         clearTimeout(timer);
-        await cleanup();
+        await infra.close();
       })();
       return closing;
     };
 
     return { url: `http://${host}:${port}`, port, services, infra, close };
   } catch (error) {
-    await cleanup();
+    await infra.close();
     throw error;
   }
 }

@@ -1,11 +1,8 @@
-import type { Config } from "./config.js";
-import type { Database } from "./infra/db.js";
-import type { EventBus } from "./infra/events.js";
-import type { Logger } from "./infra/logger.js";
-import type { Mailer } from "./infra/mailer.js";
-import type { PasswordHasher } from "./infra/passwords.js";
-import type { RateLimiter, RateLimiterFactory } from "./infra/rate-limit.js";
-import { pingRedis, type Redis } from "./infra/redis.js";
+import type { Infra } from "./infra/index.js";
+import type { JobQueue } from "./infra/jobs.js";
+import type { Metrics } from "./infra/metrics.js";
+import type { RateLimiter } from "./infra/rate-limit.js";
+import { pingRedis } from "./infra/redis.js";
 import { ApiKeyService } from "./modules/api-keys/service.js";
 import { AuthService } from "./modules/auth/service.js";
 import { AccessTokens } from "./modules/auth/tokens.js";
@@ -17,16 +14,7 @@ import { PostService } from "./modules/posts/service.js";
 import { ProductService } from "./modules/products/service.js";
 import { UserService } from "./modules/users/service.js";
 
-export interface Infra {
-  config: Config;
-  log: Logger;
-  database: Database;
-  redis: Redis | null;
-  events: EventBus;
-  passwords: PasswordHasher;
-  mailer: Mailer;
-  rateLimiter: RateLimiterFactory;
-}
+export type { Infra };
 
 export interface RateLimits {
   global: RateLimiter;
@@ -47,10 +35,13 @@ export interface Services {
   orders: OrderService;
   posts: PostService;
   rateLimits: RateLimits;
+  /** The job queue, for the admin's view of it (`jobs.stats`). */
+  jobs: JobQueue;
+  metrics: Metrics;
 }
 
 export function createServices(infra: Infra): Services {
-  const { config, database, redis } = infra;
+  const { config, database, redis, cache, jobs } = infra;
   const db = database.prisma;
   const accessTokens = new AccessTokens({
     secret: config.auth.jwtSecret,
@@ -65,12 +56,17 @@ export function createServices(infra: Infra): Services {
     infra.mailer,
     {
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+      accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
       passwordResetTtlSeconds: config.auth.passwordResetTtlSeconds,
+      sessionCacheTtlSeconds: config.cache.sessionTtlSeconds,
       publicUrl: config.publicUrl,
     },
     infra.log,
+    cache,
+    jobs,
   );
   const marketEvents = new MarketEvents(infra.events, infra.log);
+  const markets = new MarketService(db, marketEvents, cache);
   const rl = config.rateLimit;
   const limiter = (name: string, points: number) =>
     infra.rateLimiter({
@@ -80,12 +76,12 @@ export function createServices(infra: Infra): Services {
     });
   return {
     auth,
-    users: new UserService(db, auth),
-    apiKeys: new ApiKeyService(db),
+    users: new UserService(db, auth, markets, cache),
+    apiKeys: new ApiKeyService(db, cache),
     health: new HealthService(() => database.ping(), redis ? () => pingRedis(redis) : null),
-    markets: new MarketService(db, marketEvents),
-    products: new ProductService(db),
-    orders: new OrderService(db, marketEvents),
+    markets,
+    products: new ProductService(db, markets, cache),
+    orders: new OrderService(db, marketEvents, markets, jobs, infra.mailer),
     posts: new PostService(db, marketEvents),
     rateLimits: {
       global: limiter("global", rl.max),
@@ -94,5 +90,7 @@ export function createServices(infra: Infra): Services {
       register: limiter("register", rl.registerMax),
       passwordReset: limiter("password-reset", rl.passwordResetMax),
     },
+    jobs,
+    metrics: infra.metrics,
   };
 }

@@ -5,4 +5,4 @@ export { startServer, type RunningServer } from "./server.js";
 export { migrateDeploy, startEmbeddedPostgres } from "./infra/db.js";
 export { createLogger, type Logger } from "./infra/logger.js";
 export { ConfigError } from "./config.js";
-export { MemoryMailer } from "./infra/mailer.js";
+export { MemoryMailer, type MailMessage } from "./infra/mailer.js";

@@ -9,6 +9,7 @@ import {
   MemoryMailer,
   startServer,
   type Logger,
+  type MailMessage,
   type RunningServer,
 } from "@agora/server/testing";
 
@@ -25,6 +26,13 @@ export interface TestServer {
   readonly databaseKind: "postgres" | "embedded";
   /** A client with no credentials, or one that sends the given access token / API key. */
   client(auth?: { token?: string | null; apiKey?: string }): AgoraClient;
+  /**
+   * The first mail to `to` sent after `after` mails had been sent (mail goes out from
+   * background jobs, so it arrives a moment after the call that asked for it).
+   */
+  waitForMail(to: string, after: number, timeoutMs?: number): Promise<MailMessage>;
+  /** Resolves once no job is waiting, retrying or running (background work has settled). */
+  waitForIdleJobs(timeoutMs?: number): Promise<void>;
   /** Runs `fn` and returns the SQL statements the server sent meanwhile. */
   captureQueries<T>(fn: () => Promise<T>): Promise<{ result: T; queries: string[] }>;
   close(): Promise<void>;
@@ -81,6 +89,8 @@ export async function startTestServer(
     JWT_SECRET: TEST_JWT_SECRET,
     MIGRATE_ON_START: "false",
     RATE_LIMIT_ENABLED: "false",
+    JOB_POLL_INTERVAL_SECONDS: "0.5",
+    JOB_RETRY_DELAY_SECONDS: "1",
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     ADMIN_USERNAME: ADMIN.username,
@@ -109,6 +119,23 @@ export async function startTestServer(
         ...(auth.apiKey ? { apiKey: auth.apiKey } : {}),
       });
     },
+    async waitForMail(to, after, timeoutMs = 15_000) {
+      return waitFor(() => mailer.sent.slice(after).find((m) => m.to === to), timeoutMs, `a mail to ${to}`);
+    },
+    async waitForIdleJobs(timeoutMs = 30_000) {
+      await waitFor(
+        async () => {
+          const counts = await server.services.jobs.counts();
+          // The dead-letter queue has no worker: what lands there stays, by design.
+          const busy = counts
+            .filter((q) => q.queue !== "dead-letter")
+            .some((q) => q.created + q.retry + q.active > 0);
+          return busy ? undefined : true;
+        },
+        timeoutMs,
+        "background jobs to finish",
+      );
+    },
     async captureQueries(fn) {
       const queries: string[] = [];
       const stop = server.infra.database.onQuery((sql) => queries.push(sql));
@@ -124,6 +151,21 @@ export async function startTestServer(
       await dropDatabase();
     },
   };
+}
+
+/** Polls `probe` until it returns something, or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export type AuthResult = RouterOutputs["auth"]["register"];

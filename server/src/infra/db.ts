@@ -17,6 +17,8 @@ export type DbOrTx = Db | Tx;
 
 export interface Database {
   readonly prisma: Db;
+  /** The connection pool Prisma runs on; the job queue shares it (the embedded database allows one connection). */
+  readonly pool: pg.Pool;
   readonly url: string;
   readonly embedded: boolean;
   /** Adds a listener for every SQL statement the client sends; returns a remover. */
@@ -111,9 +113,8 @@ export async function migrateDeploy(url: string, log: Logger): Promise<void> {
   );
 }
 
-export function createPrismaClient(url: string, poolSize: number): Db {
-  const adapter = new PrismaPg({ connectionString: url, max: poolSize });
-  return new PrismaClient({ adapter, log: [{ emit: "event", level: "query" }] });
+export function createPrismaClient(pool: pg.Pool): Db {
+  return new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }] });
 }
 
 /** Starts (embedded) or connects to (real) PostgreSQL, migrates if configured, and connects. */
@@ -135,7 +136,11 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
       if (pending.length > 0) await migrateDeploy(url, log);
       else log.info("database schema is up to date");
     }
-    const prisma = createPrismaClient(url, dbConfig.poolSize);
+    const pool = new pg.Pool({ connectionString: url, max: dbConfig.poolSize });
+    pool.on("error", (err) => {
+      log.warn({ err: { message: err.message } }, "idle database connection failed");
+    });
+    const prisma = createPrismaClient(pool);
     const listeners = new Set<(sql: string) => void>();
     prisma.$on("query", (event) => {
       for (const listener of listeners) listener(event.query);
@@ -143,6 +148,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     await prisma.$connect();
     return {
       prisma,
+      pool,
       url,
       embedded: embedded !== null,
       onQuery(listener) {
@@ -159,6 +165,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
       },
       async close() {
         await prisma.$disconnect();
+        await pool.end();
         await embedded?.stop();
       },
     };

@@ -1,7 +1,15 @@
 import { TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
 import { DomainError, ValidationError } from "../shared/errors.js";
-import { isForeignKeyViolation, isRecordNotFound, isUniqueViolation } from "../shared/prisma-errors.js";
+import {
+  isDatabaseUnavailable,
+  isForeignKeyViolation,
+  isRecordNotFound,
+  isUniqueViolation,
+} from "../shared/prisma-errors.js";
+
+/** How long a client should wait before retrying a call that found the database unreachable. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
 
 /** Zod issues as `{ "path.to.field": ["message", ...] }`; root-level issues go under "_". */
 function fieldErrorsOf(error: ZodError): Record<string, string[]> {
@@ -24,6 +32,13 @@ export function toTRPCError(error: unknown): TRPCError | null {
     return new TRPCError({ code: "NOT_FOUND", message: "Not found", cause: error });
   if (isForeignKeyViolation(error)) {
     return new TRPCError({ code: "CONFLICT", message: "Still referenced by other records", cause: error });
+  }
+  if (isDatabaseUnavailable(error)) {
+    return new TRPCError({
+      code: "SERVICE_UNAVAILABLE",
+      message: "The database is unavailable; retry shortly",
+      cause: error,
+    });
   }
   return null;
 }

@@ -3,7 +3,7 @@ import superjson from "superjson";
 import type { RateLimiter } from "../infra/rate-limit.js";
 import type { Principal } from "../shared/principal.js";
 import type { Context } from "./context.js";
-import { fieldErrorsFromCause, toTRPCError } from "./errors.js";
+import { fieldErrorsFromCause, toTRPCError, UNAVAILABLE_RETRY_AFTER_SECONDS } from "./errors.js";
 
 export interface ErrorData {
   code: string;
@@ -37,11 +37,27 @@ const t = initTRPC.context<Context>().create({
 
 export const router = t.router;
 
+/** Counts every call by outcome and times it (Prometheus, at /metrics). */
+const observe = t.middleware(async ({ ctx, path, type, next }) => {
+  const started = performance.now();
+  const result = await next();
+  ctx.services.metrics.observeCall(
+    path,
+    type,
+    result.ok ? "OK" : result.error.code,
+    (performance.now() - started) / 1000,
+  );
+  return result;
+});
+
 /** Services throw domain errors; this turns them (and Prisma's known errors) into tRPC codes. */
-const mapErrors = t.middleware(async ({ next }) => {
+const mapErrors = t.middleware(async ({ ctx, next }) => {
   const result = await next();
   if (!result.ok) {
     const mapped = toTRPCError(result.error.cause);
+    if (mapped?.code === "SERVICE_UNAVAILABLE") {
+      ctx.setHeader("Retry-After", String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+    }
     if (mapped) throw mapped;
   }
   return result;
@@ -72,7 +88,7 @@ const identify = t.middleware(async ({ ctx, next }) => {
   return next({ ctx: { principal, credentialsSent: bearer !== null || apiKey !== null } });
 });
 
-export const publicProcedure = t.procedure.use(mapErrors).use(globalRateLimit).use(identify);
+export const publicProcedure = t.procedure.use(observe).use(mapErrors).use(globalRateLimit).use(identify);
 
 /** A signed-in user or an API key. */
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {

@@ -1,15 +1,27 @@
 import type { ApiKey } from "../../generated/prisma/client.js";
+import type { Cache } from "../../infra/cache.js";
 import type { Db } from "../../infra/db.js";
+import { cacheGroups } from "../../shared/cache-groups.js";
 import { NotFoundError } from "../../shared/errors.js";
-import type { Principal } from "../../shared/principal.js";
+import type { Principal, Role } from "../../shared/principal.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
 import type { ApiKeyCreateInput } from "./schemas.js";
 
 const KEY_PREFIX = "agk_";
+const RECORD_USE_EVERY_MS = 60_000;
+
+/** What authenticating a key needs, cached by key hash; null for an unknown key. */
+type KeyCheck = { id: string; role: Role; revoked: boolean; expiresAt: Date | null } | null;
 
 /** API keys for internal services: shown once at creation, stored as SHA-256 only. */
 export class ApiKeyService {
-  constructor(private readonly db: Db) {}
+  /** When this instance last recorded each key's use. */
+  private readonly lastRecorded = new Map<string, number>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly cache: Cache,
+  ) {}
 
   async create(
     input: ApiKeyCreateInput,
@@ -41,17 +53,35 @@ export class ApiKeyService {
     if (result.count === 0 && !(await this.db.apiKey.findUnique({ where: { id }, select: { id: true } }))) {
       throw new NotFoundError("API key");
     }
+    // A revoked key must stop working on every instance before this returns.
+    await this.cache.invalidateOrThrow([cacheGroups.apiKeys]);
   }
 
   async authenticate(key: string): Promise<Principal | null> {
     if (!key.startsWith(KEY_PREFIX)) return null;
-    const row = await this.db.apiKey.findUnique({ where: { keyHash: hashSecret(key) } });
-    const now = new Date();
-    if (!row || row.revokedAt || (row.expiresAt && row.expiresAt <= now)) return null;
-    // Record use at most once a minute: enough to spot stale keys, no write on every call.
-    if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > 60_000) {
-      await this.db.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: now } });
+    const keyHash = hashSecret(key);
+    const check = await this.cache.getOrLoad<KeyCheck>(
+      "api-key",
+      `api-key:${keyHash}`,
+      [cacheGroups.apiKeys],
+      async () => {
+        const row = await this.db.apiKey.findUnique({
+          where: { keyHash },
+          select: { id: true, role: true, revokedAt: true, expiresAt: true },
+        });
+        return (
+          row && { id: row.id, role: row.role, revoked: row.revokedAt !== null, expiresAt: row.expiresAt }
+        );
+      },
+      { alwaysOn: true },
+    );
+    const now = Date.now();
+    if (!check || check.revoked || (check.expiresAt && check.expiresAt.getTime() <= now)) return null;
+    // Record use at most once a minute per instance: enough to spot stale keys, no write per call.
+    if (now - (this.lastRecorded.get(check.id) ?? 0) > RECORD_USE_EVERY_MS) {
+      this.lastRecorded.set(check.id, now);
+      await this.db.apiKey.update({ where: { id: check.id }, data: { lastUsedAt: new Date(now) } });
     }
-    return { kind: "apiKey", id: row.id, role: row.role };
+    return { kind: "apiKey", id: check.id, role: check.role };
   }
 }

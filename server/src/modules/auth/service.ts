@@ -1,19 +1,30 @@
 import type { User } from "../../generated/prisma/client.js";
+import type { Cache } from "../../infra/cache.js";
 import type { Db, DbOrTx } from "../../infra/db.js";
+import type { JobQueue } from "../../infra/jobs.js";
 import type { Logger } from "../../infra/logger.js";
 import type { Mailer } from "../../infra/mailer.js";
 import type { PasswordHasher } from "../../infra/passwords.js";
+import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, UnauthorizedError, ValidationError } from "../../shared/errors.js";
-import type { Principal } from "../../shared/principal.js";
+import type { Principal, Role } from "../../shared/principal.js";
 import { isUniqueViolation } from "../../shared/prisma-errors.js";
 import type { RegisterInput, Tokens } from "./schemas.js";
 import { hashSecret, newSecret, type AccessTokens } from "./tokens.js";
 
 export interface AuthSettings {
   refreshTokenTtlSeconds: number;
+  accessTokenTtlSeconds: number;
   passwordResetTtlSeconds: number;
+  sessionCacheTtlSeconds: number;
   publicUrl: string;
 }
+
+/** The queue of password-reset mails: the job makes the token, so no secret waits in the queue. */
+export const PASSWORD_RESET_QUEUE = "password-reset-mail";
+
+/** What a live-session check needs, cached per session; null for a dead session. */
+type LiveSession = { userId: string; role: Role } | null;
 
 export interface AuthResult {
   user: User;
@@ -30,6 +41,8 @@ export class AuthService {
     private readonly mailer: Mailer,
     private readonly settings: AuthSettings,
     private readonly log: Logger,
+    private readonly cache: Cache,
+    private readonly jobs: JobQueue,
   ) {}
 
   async register(input: RegisterInput): Promise<AuthResult> {
@@ -127,7 +140,7 @@ export class AuthService {
             where: { id: row.sessionId, revokedAt: null },
             data: { revokedAt: now },
           });
-          return { kind: "reused" as const, sessionId: row.sessionId };
+          return { kind: "reused" as const, sessionId: row.sessionId, userId: row.session.user.id };
         }
         return { kind: "invalid" as const };
       }
@@ -149,6 +162,7 @@ export class AuthService {
     });
 
     if (outcome.kind === "reused") {
+      await this.sessionsRevoked(outcome.userId);
       this.log.warn({ sessionId: outcome.sessionId }, "refresh token reused: session revoked");
     }
     if (outcome.kind !== "rotated") throw new UnauthorizedError("Invalid or expired refresh token");
@@ -157,10 +171,11 @@ export class AuthService {
 
   /** Ends the session a refresh token belongs to, if it is the caller's; silent otherwise. */
   async logout(userId: string, refreshToken: string): Promise<void> {
-    await this.db.authSession.updateMany({
+    const revoked = await this.db.authSession.updateMany({
       where: { userId, revokedAt: null, refreshTokens: { some: { tokenHash: hashSecret(refreshToken) } } },
       data: { revokedAt: new Date() },
     });
+    if (revoked.count > 0) await this.sessionsRevoked(userId);
   }
 
   /** Revokes every session: their refresh tokens and (through `sid`) their access tokens. */
@@ -169,6 +184,17 @@ export class AuthService {
       where: { userId, revokedAt: null },
       data: { revokedAt: new Date() },
     });
+    await this.sessionsRevoked(userId);
+  }
+
+  /**
+   * Every cached live-session check of the user is dropped, on every instance, before the
+   * revoking call returns: revocation stays immediate although checks skip the database.
+   * A failure throws, so the caller learns the revocation may not have reached the cache
+   * (retrying is safe: revoking twice changes nothing).
+   */
+  private async sessionsRevoked(userId: string): Promise<void> {
+    await this.cache.invalidateOrThrow([cacheGroups.sessionsOf(userId)]);
   }
 
   async changePassword(
@@ -189,19 +215,35 @@ export class AuthService {
         data: { revokedAt: new Date() },
       }),
     ]);
+    await this.sessionsRevoked(user.id);
   }
 
-  /** Always succeeds; a mail goes out only when the email belongs to someone. */
+  /**
+   * Always succeeds; a mail is owed only when the email belongs to someone. The mail is a
+   * durable job (retried with backoff), so neither the caller's wait nor its answer depends
+   * on the mail server, and the caller cannot learn from either whether the address exists.
+   */
   async requestPasswordReset(email: string): Promise<void> {
-    const user = await this.db.user.findUnique({ where: { email }, select: { id: true, email: true } });
+    const user = await this.db.user.findUnique({ where: { email }, select: { id: true } });
     if (!user) return;
+    await this.jobs.enqueue(this.db, PASSWORD_RESET_QUEUE, { userId: user.id });
+  }
+
+  /**
+   * The job behind PASSWORD_RESET_QUEUE. Each attempt makes a fresh token and mails it; if the
+   * mail fails the token is deleted (nobody received it) and the job is retried.
+   */
+  async sendPasswordResetMail(userId: string): Promise<void> {
+    const user = await this.db.user.findUnique({ where: { id: userId }, select: { id: true, email: true } });
+    if (!user) return; // deleted since the request: nothing to send
     const token = newSecret();
-    await this.db.passwordResetToken.create({
+    const row = await this.db.passwordResetToken.create({
       data: {
         userId: user.id,
         tokenHash: hashSecret(token),
         expiresAt: new Date(Date.now() + this.settings.passwordResetTtlSeconds * 1000),
       },
+      select: { id: true },
     });
     const link = new URL("/reset-password", this.settings.publicUrl);
     link.searchParams.set("token", token);
@@ -213,9 +255,33 @@ export class AuthService {
         text: `Someone asked to reset the password of your Agora account.\n\nReset token: ${token}\nOr open: ${link.href}\n\nIt works once and expires in ${minutes} minutes. If it was not you, ignore this message.`,
       });
     } catch (error) {
-      // The caller must not learn whether the address exists, so a mail failure is logged, not returned.
-      this.log.error({ err: error, userId: user.id }, "password reset mail could not be sent");
+      await this.db.passwordResetToken.delete({ where: { id: row.id } });
+      throw error;
     }
+  }
+
+  /**
+   * The periodic clean-up job: expired refresh and reset tokens, used reset tokens, and
+   * sessions that can no longer authenticate anything (revoked, or with every refresh token
+   * expired) once their last access token has expired too.
+   */
+  async cleanupExpired(
+    now = new Date(),
+  ): Promise<{ refreshTokens: number; resetTokens: number; sessions: number }> {
+    const accessTokensGone = new Date(now.getTime() - this.settings.accessTokenTtlSeconds * 1000);
+    const refreshTokens = await this.db.refreshToken.deleteMany({ where: { expiresAt: { lt: now } } });
+    const resetTokens = await this.db.passwordResetToken.deleteMany({
+      where: { OR: [{ expiresAt: { lt: now } }, { usedAt: { not: null } }] },
+    });
+    const sessions = await this.db.authSession.deleteMany({
+      where: {
+        OR: [
+          { revokedAt: { lt: accessTokensGone } },
+          { lastUsedAt: { lt: accessTokensGone }, refreshTokens: { none: {} } },
+        ],
+      },
+    });
+    return { refreshTokens: refreshTokens.count, resetTokens: resetTokens.count, sessions: sessions.count };
   }
 
   async resetPassword(token: string, newPassword: string): Promise<void> {
@@ -227,7 +293,7 @@ export class AuthService {
         where: { tokenHash, usedAt: null, expiresAt: { gt: now } },
         data: { usedAt: now },
       });
-      if (spent.count !== 1) return false;
+      if (spent.count !== 1) return null;
       const row = await tx.passwordResetToken.findUniqueOrThrow({
         where: { tokenHash },
         select: { userId: true },
@@ -237,9 +303,10 @@ export class AuthService {
         where: { userId: row.userId, revokedAt: null },
         data: { revokedAt: now },
       });
-      return true;
+      return row.userId;
     });
     if (!done) throw new ValidationError({ token: ["Invalid or expired reset token"] });
+    await this.sessionsRevoked(done);
   }
 
   private async startSession(user: User): Promise<Tokens> {
@@ -264,16 +331,29 @@ export class AuthService {
     return { accessToken, refreshToken, tokenType: "Bearer", expiresIn: this.accessTokens.ttlSeconds };
   }
 
-  /** Resolves an access token to the caller, checking its session is still live. */
+  /**
+   * Resolves an access token to the caller, checking its session is still live. The check is
+   * cached per session (in Redis when shared) and dropped by every revocation and role change
+   * before that call returns, so it needs no database round trip and stays immediate.
+   */
   async authenticateAccessToken(token: string): Promise<Principal | null> {
     const claims = await this.accessTokens.verify(token);
     if (!claims) return null;
-    const session = await this.db.authSession.findUnique({
-      where: { id: claims.sessionId },
-      select: { userId: true, revokedAt: true, user: { select: { role: true } } },
-    });
-    if (!session || session.revokedAt || session.userId !== claims.userId) return null;
-    // The role comes from the database, so a demotion takes effect at once.
-    return { kind: "user", id: claims.userId, role: session.user.role, sessionId: claims.sessionId };
+    const session = await this.cache.getOrLoad<LiveSession>(
+      "session",
+      `session:${claims.sessionId}`,
+      [cacheGroups.sessionsOf(claims.userId)],
+      async () => {
+        const row = await this.db.authSession.findUnique({
+          where: { id: claims.sessionId },
+          select: { userId: true, revokedAt: true, user: { select: { role: true } } },
+        });
+        return row && !row.revokedAt ? { userId: row.userId, role: row.user.role } : null;
+      },
+      { alwaysOn: true, ttlMs: this.settings.sessionCacheTtlSeconds * 1000 },
+    );
+    if (!session || session.userId !== claims.userId) return null;
+    // The role comes from the session check, not the token, so a demotion takes effect at once.
+    return { kind: "user", id: claims.userId, role: session.role, sessionId: claims.sessionId };
   }
 }

@@ -3,7 +3,6 @@ import { trackedEvents } from "../../shared/async-iterable.js";
 import { SuccessOutput } from "../../shared/schemas.js";
 import { protectedProcedure, publicProcedure, router, userProcedure } from "../../trpc/init.js";
 import { MarketEvent } from "./events.js";
-import { toMarket } from "./presenter.js";
 import {
   MarketCreateInput,
   MarketEventInput,
@@ -18,27 +17,22 @@ export const marketsRouter = router({
   list: publicProcedure
     .input(MarketListInput)
     .output(MarketPage)
-    .query(async ({ ctx, input }) => {
-      const page = await ctx.services.markets.list(ctx.principal, input);
-      return { ...page, items: page.items.map(toMarket) };
-    }),
+    .query(({ ctx, input }) => ctx.services.markets.list(ctx.principal, input)),
 
   byId: publicProcedure
     .input(MarketIdInput)
     .output(MarketOutput)
-    .query(async ({ ctx, input }) => toMarket(await ctx.services.markets.byId(ctx.principal, input.id))),
+    .query(({ ctx, input }) => ctx.services.markets.byId(ctx.principal, input.id)),
 
   create: userProcedure
     .input(MarketCreateInput)
     .output(MarketOutput)
-    .mutation(async ({ ctx, input }) => toMarket(await ctx.services.markets.create(ctx.principal.id, input))),
+    .mutation(({ ctx, input }) => ctx.services.markets.create(ctx.principal.id, input)),
 
   update: protectedProcedure
     .input(MarketUpdateInput)
     .output(MarketOutput)
-    .mutation(async ({ ctx, input }) =>
-      toMarket(await ctx.services.markets.update(ctx.principal, input.id, input.data)),
-    ),
+    .mutation(({ ctx, input }) => ctx.services.markets.update(ctx.principal, input.id, input.data)),
 
   delete: protectedProcedure
     .input(MarketIdInput)

@@ -1,17 +1,44 @@
 import { Prisma } from "../../generated/prisma/client.js";
+import type { Cache } from "../../infra/cache.js";
 import type { Db, Tx } from "../../infra/db.js";
+import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
-import type { Principal } from "../../shared/principal.js";
+import { isAdmin, type Principal } from "../../shared/principal.js";
 import { canManageMarket, canSeeMarket, visibleMarketsWhere, type MarketAccess } from "./access.js";
 import type { MarketEvent, MarketEvents } from "./events.js";
 import { marketInclude, toMarket, type MarketRow } from "./presenter.js";
-import type { MarketCreateInput, MarketListInput, MarketStatus, MarketUpdateData } from "./schemas.js";
+import type {
+  MarketCreateInput,
+  MarketListInput,
+  MarketOutput,
+  MarketStatus,
+  MarketUpdateData,
+} from "./schemas.js";
 
 export interface MarketPageResult {
-  items: MarketRow[];
+  items: MarketOutput[];
   nextCursor: string | null;
   total: number;
+}
+
+/** The columns visibility rules read, from a market as clients see it. */
+export function accessOf(market: MarketOutput): MarketAccess {
+  return { ownerId: market.owner.id, status: market.status };
+}
+
+/**
+ * Who sees the same first page of `markets.list` for this input, as part of a cache key; null
+ * when the page is not cached (later pages and searches are too varied to be worth it).
+ * Visibility differs only in DRAFT markets: a filter that excludes them looks the same to
+ * everyone; otherwise admins see all, a user also sees their own drafts, others see none.
+ */
+function listAudience(viewer: Principal | null, input: MarketListInput): string | null {
+  if (input.cursor !== undefined || input.search !== undefined) return null;
+  if (input.status === "ACTIVE" || input.status === "CLOSED") return "all";
+  if (isAdmin(viewer)) return "admin";
+  if (viewer?.kind === "user") return `user:${viewer.id}`;
+  return "public";
 }
 
 /** DRAFT→ACTIVE, ACTIVE→CLOSED, DRAFT→CLOSED; CLOSED is final. */
@@ -36,9 +63,27 @@ export class MarketService {
   constructor(
     private readonly db: Db,
     private readonly events: MarketEvents,
+    private readonly cache: Cache,
   ) {}
 
   async list(viewer: Principal | null, input: MarketListInput): Promise<MarketPageResult> {
+    const audience = listAudience(viewer, input);
+    if (audience === null) return this.loadPage(viewer, input);
+    const key = [
+      "markets",
+      audience,
+      input.status ?? "",
+      input.ownerId ?? "",
+      input.sort,
+      input.order,
+      input.limit,
+    ].join(":");
+    return this.cache.getOrLoad("markets.list", key, [cacheGroups.marketLists], () =>
+      this.loadPage(viewer, input),
+    );
+  }
+
+  private async loadPage(viewer: Principal | null, input: MarketListInput): Promise<MarketPageResult> {
     const where: Prisma.MarketWhereInput = {
       AND: [
         visibleMarketsWhere(viewer),
@@ -67,17 +112,26 @@ export class MarketService {
       this.db.market.count({ where }),
     ]);
     const page = keysetPage(rows, input.limit, (last) => [tag, sortValue(input.sort, last), last.id]);
-    return { ...page, total };
+    return { items: page.items.map(toMarket), nextCursor: page.nextCursor, total };
   }
 
-  async byId(viewer: Principal | null, id: string): Promise<MarketRow> {
-    const market = await this.db.market.findUnique({ where: { id }, include: marketInclude });
-    if (!market || !canSeeMarket(viewer, market)) throw new NotFoundError("Market");
+  /** A market as anyone may get it from the cache; visibility is the caller's to check. */
+  find(id: string): Promise<MarketOutput | null> {
+    return this.cache.getOrLoad("market", `market:${id}`, [cacheGroups.market(id)], async () => {
+      const row = await this.db.market.findUnique({ where: { id }, include: marketInclude });
+      return row && toMarket(row);
+    });
+  }
+
+  async byId(viewer: Principal | null, id: string): Promise<MarketOutput> {
+    const market = await this.find(id);
+    // Visibility is decided after the cache, per caller: a cached DRAFT stays its owner's.
+    if (!market || !canSeeMarket(viewer, accessOf(market))) throw new NotFoundError("Market");
     return market;
   }
 
-  async create(ownerId: string, input: MarketCreateInput): Promise<MarketRow> {
-    return this.db.market.create({
+  async create(ownerId: string, input: MarketCreateInput): Promise<MarketOutput> {
+    const row = await this.db.market.create({
       data: {
         name: input.name,
         description: input.description ?? null,
@@ -86,9 +140,11 @@ export class MarketService {
       },
       include: marketInclude,
     });
+    await this.cache.invalidate([cacheGroups.marketLists]);
+    return toMarket(row);
   }
 
-  async update(viewer: Principal, id: string, data: MarketUpdateData): Promise<MarketRow> {
+  async update(viewer: Principal, id: string, data: MarketUpdateData): Promise<MarketOutput> {
     const market = await this.db.$transaction(async (tx) => {
       // FOR UPDATE waits for orders in flight (they hold the row FOR NO KEY UPDATE), so a
       // market never closes under an order that already saw it ACTIVE.
@@ -111,8 +167,10 @@ export class MarketService {
         include: marketInclude,
       });
     });
-    await this.publish(market.id, { type: "market.updated", market: toMarket(market) });
-    return market;
+    const output = toMarket(market);
+    await this.cache.invalidate([cacheGroups.market(id), cacheGroups.marketLists]);
+    await this.publish(market.id, { type: "market.updated", market: output });
+    return output;
   }
 
   async delete(viewer: Principal, id: string): Promise<void> {
@@ -126,6 +184,27 @@ export class MarketService {
       // Products and posts of the market go with it (ON DELETE CASCADE).
       await tx.market.delete({ where: { id } });
     });
+    await this.cache.invalidate([
+      cacheGroups.market(id),
+      cacheGroups.marketLists,
+      cacheGroups.productsOf(id),
+    ]);
+  }
+
+  /** A user's new username shows in every market they own. */
+  async ownerRenamed(ownerId: string): Promise<void> {
+    const owned = await this.db.market.findMany({ where: { ownerId }, select: { id: true } });
+    await this.cache.invalidate([...owned.map((m) => cacheGroups.market(m.id)), cacheGroups.marketLists]);
+  }
+
+  /** After an order or a cancel: the market's volume and its products' stock changed. */
+  async ordersChanged(marketId: string, productIds: readonly string[]): Promise<void> {
+    await this.cache.invalidate([
+      cacheGroups.market(marketId),
+      cacheGroups.marketLists,
+      cacheGroups.productsOf(marketId),
+      ...productIds.map((id) => cacheGroups.product(id)),
+    ]);
   }
 
   /** Checks that the viewer may see the market now, then streams its events. */

@@ -1,17 +1,21 @@
 import { Prisma } from "../../generated/prisma/client.js";
 import type { Db, Tx } from "../../infra/db.js";
+import type { JobQueue } from "../../infra/jobs.js";
+import type { Mailer } from "../../infra/mailer.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor, type PageInput } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import { isUniqueViolation } from "../../shared/prisma-errors.js";
 import { canManageMarket, canSeeMarket, isUser } from "../markets/access.js";
 import type { MarketEvents } from "../markets/events.js";
-import { marketInclude, toMarket } from "../markets/presenter.js";
-import { lockMarket } from "../markets/service.js";
+import { lockMarket, type MarketService } from "../markets/service.js";
 import { orderInclude, type OrderRow } from "./presenter.js";
 import type { OrderCreateInput, OrderListForMarketInput } from "./schemas.js";
 
 type UserPrincipal = Principal & { kind: "user" };
+
+/** The queue of the buyer's confirmation mail, enqueued by the transaction that places the order. */
+export const ORDER_CONFIRMATION_QUEUE = "order-confirmation-mail";
 
 export interface OrderPageResult {
   items: OrderRow[];
@@ -27,6 +31,9 @@ export class OrderService {
   constructor(
     private readonly db: Db,
     private readonly events: MarketEvents,
+    private readonly markets: MarketService,
+    private readonly jobs: JobQueue,
+    private readonly mailer: Mailer,
   ) {}
 
   async create(viewer: UserPrincipal, input: OrderCreateInput): Promise<OrderRow> {
@@ -46,6 +53,10 @@ export class OrderService {
       }
       throw error;
     }
+    await this.markets.ordersChanged(
+      placed.order.marketId,
+      placed.order.items.map((i) => i.productId),
+    );
     await this.events.publish(placed.order.marketId, {
       type: "order.placed",
       orderId: placed.order.id,
@@ -91,6 +102,8 @@ export class OrderService {
       include: orderInclude,
     });
     const volumeCents = await addVolume(tx, input.marketId, totalCents);
+    // Same transaction: the mail is owed exactly when the order exists, even if we crash next.
+    await this.jobs.enqueue(tx, ORDER_CONFIRMATION_QUEUE, { orderId: order.id });
     return { order, volumeCents };
   }
 
@@ -211,10 +224,44 @@ export class OrderService {
       await addVolume(tx, head.marketId, -cancelled.totalCents);
       return { order: cancelled, marketId: head.marketId };
     });
-    const market = await this.db.market.findUnique({ where: { id: marketId }, include: marketInclude });
-    if (market) await this.events.publish(marketId, { type: "market.updated", market: toMarket(market) });
+    await this.markets.ordersChanged(
+      marketId,
+      order.items.map((i) => i.productId),
+    );
+    const market = await this.markets.find(marketId);
+    if (market) await this.events.publish(marketId, { type: "market.updated", market });
     return order;
   }
+
+  /** The job behind ORDER_CONFIRMATION_QUEUE: mails the buyer what they ordered. */
+  async sendConfirmation(orderId: string): Promise<void> {
+    const order = await this.db.order.findUnique({
+      where: { id: orderId },
+      include: {
+        user: { select: { email: true, username: true } },
+        market: { select: { name: true } },
+        items: { orderBy: { productId: "asc" }, include: { product: { select: { name: true } } } },
+      },
+    });
+    if (!order) return; // nothing left to confirm
+    const lines = order.items.map(
+      (i) => `- ${String(i.quantity)} x ${i.product.name} at ${formatCents(i.unitPriceCents)}`,
+    );
+    await this.mailer.send({
+      to: order.user.email,
+      subject: `Your Agora order ${order.id}`,
+      text:
+        `Hello ${order.user.username},\n\nThank you for your order ${order.id} in "${order.market.name}":\n\n` +
+        `${lines.join("\n")}\n\nTotal: ${formatCents(order.totalCents)}\n`,
+    });
+  }
+}
+
+function formatCents(cents: number | bigint): string {
+  const value = BigInt(cents);
+  const sign = value < 0n ? "-" : "";
+  const abs = value < 0n ? -value : value;
+  return `${sign}${String(abs / 100n)}.${String(abs % 100n).padStart(2, "0")}`;
 }
 
 async function addVolume(tx: Tx, marketId: string, deltaCents: bigint): Promise<bigint> {

@@ -1,23 +1,46 @@
 import type { Product } from "../../generated/prisma/client.js";
+import type { Cache } from "../../infra/cache.js";
 import type { Db } from "../../infra/db.js";
+import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import type { Principal } from "../../shared/principal.js";
 import { isForeignKeyViolation } from "../../shared/prisma-errors.js";
 import { canManageMarket, canSeeMarket, type MarketAccess } from "../markets/access.js";
+import { accessOf, type MarketService } from "../markets/service.js";
 import type { ProductCreateInput, ProductListInput, ProductUpdateData } from "./schemas.js";
 
 const marketAccess = { select: { ownerId: true, status: true } } as const;
 
-/** Products are seen by whoever may see their market and managed by its owner or an admin. */
-export class ProductService {
-  constructor(private readonly db: Db) {}
+export interface ProductPageResult {
+  items: Product[];
+  nextCursor: string | null;
+}
 
-  async list(
-    viewer: Principal | null,
-    input: ProductListInput,
-  ): Promise<{ items: Product[]; nextCursor: string | null }> {
-    await this.visibleMarket(viewer, input.marketId);
+/**
+ * Products are seen by whoever may see their market and managed by its owner or an admin.
+ * Reads are cached; visibility is checked after the cache, against the (cached) market, so a
+ * market turning DRAFT hides its products at once. Writes check access against the database.
+ */
+export class ProductService {
+  constructor(
+    private readonly db: Db,
+    private readonly markets: MarketService,
+    private readonly cache: Cache,
+  ) {}
+
+  async list(viewer: Principal | null, input: ProductListInput): Promise<ProductPageResult> {
+    await this.markets.byId(viewer, input.marketId);
+    if (input.cursor !== undefined) return this.loadPage(input);
+    return this.cache.getOrLoad(
+      "products.list",
+      `products:${input.marketId}:${input.limit}`,
+      [cacheGroups.productsOf(input.marketId)],
+      () => this.loadPage(input),
+    );
+  }
+
+  private async loadPage(input: ProductListInput): Promise<ProductPageResult> {
     const after = readCursor(input.cursor, "products", 2);
     const rows = await this.db.product.findMany({
       where: {
@@ -38,16 +61,18 @@ export class ProductService {
   }
 
   async byId(viewer: Principal | null, id: string): Promise<Product> {
-    const row = await this.db.product.findUnique({ where: { id }, include: { market: marketAccess } });
-    if (!row || !canSeeMarket(viewer, row.market)) throw new NotFoundError("Product");
-    const { market: _market, ...product } = row;
+    const product = await this.cache.getOrLoad("product", `product:${id}`, [cacheGroups.product(id)], () =>
+      this.db.product.findUnique({ where: { id } }),
+    );
+    const market = product && (await this.markets.find(product.marketId));
+    if (!product || !market || !canSeeMarket(viewer, accessOf(market))) throw new NotFoundError("Product");
     return product;
   }
 
   async create(viewer: Principal, input: ProductCreateInput): Promise<Product> {
     const market = await this.visibleMarket(viewer, input.marketId);
     assertManager(viewer, market);
-    return this.db.product.create({
+    const product = await this.db.product.create({
       data: {
         marketId: input.marketId,
         name: input.name,
@@ -56,11 +81,13 @@ export class ProductService {
         stock: input.stock,
       },
     });
+    await this.cache.invalidate([cacheGroups.productsOf(input.marketId)]);
+    return product;
   }
 
   async update(viewer: Principal, id: string, data: ProductUpdateData): Promise<Product> {
     await this.managedProduct(viewer, id);
-    return this.db.product.update({
+    const product = await this.db.product.update({
       where: { id },
       data: {
         ...(data.name !== undefined ? { name: data.name } : {}),
@@ -69,10 +96,12 @@ export class ProductService {
         ...(data.stock !== undefined ? { stock: data.stock } : {}),
       },
     });
+    await this.cache.invalidate([cacheGroups.product(id), cacheGroups.productsOf(product.marketId)]);
+    return product;
   }
 
   async delete(viewer: Principal, id: string): Promise<void> {
-    await this.managedProduct(viewer, id);
+    const { marketId } = await this.managedProduct(viewer, id);
     try {
       await this.db.product.delete({ where: { id } });
     } catch (error) {
@@ -82,6 +111,7 @@ export class ProductService {
       }
       throw error;
     }
+    await this.cache.invalidate([cacheGroups.product(id), cacheGroups.productsOf(marketId)]);
   }
 
   private async visibleMarket(viewer: Principal | null, marketId: string): Promise<MarketAccess> {
@@ -90,13 +120,14 @@ export class ProductService {
     return market;
   }
 
-  private async managedProduct(viewer: Principal, id: string): Promise<void> {
+  private async managedProduct(viewer: Principal, id: string): Promise<{ marketId: string }> {
     const row = await this.db.product.findUnique({
       where: { id },
-      select: { market: marketAccess },
+      select: { marketId: true, market: marketAccess },
     });
     if (!row || !canSeeMarket(viewer, row.market)) throw new NotFoundError("Product");
     assertManager(viewer, row.market);
+    return { marketId: row.marketId };
   }
 }
 

@@ -1,10 +1,14 @@
 import type { Prisma, Role, User } from "../../generated/prisma/client.js";
+import type { Cache } from "../../infra/cache.js";
 import type { Db, Tx } from "../../infra/db.js";
+import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import { isForeignKeyViolation, isUniqueViolation } from "../../shared/prisma-errors.js";
 import type { AuthService } from "../auth/service.js";
+import type { MarketService } from "../markets/service.js";
+import { toUserView, userViewSelect, type UserView } from "./presenter.js";
 import type { UpdateMeInput, UserListInput, UserUpdateData } from "./schemas.js";
 
 const CURSOR_TAG = "users";
@@ -19,10 +23,15 @@ export class UserService {
   constructor(
     private readonly db: Db,
     private readonly auth: AuthService,
+    private readonly markets: MarketService,
+    private readonly cache: Cache,
   ) {}
 
-  async byId(id: string): Promise<User> {
-    const user = await this.db.user.findUnique({ where: { id } });
+  /** Cached: `users.byId` and `users.me` are among the hottest reads. */
+  async byId(id: string): Promise<UserView> {
+    const user = await this.cache.getOrLoad("user", `user:${id}`, [cacheGroups.user(id)], () =>
+      this.db.user.findUnique({ where: { id }, select: userViewSelect }).then((u) => u && toUserView(u)),
+    );
     if (!user) throw new NotFoundError("User");
     return user;
   }
@@ -31,8 +40,9 @@ export class UserService {
   async update(viewer: Principal, id: string, data: UserUpdateData | UpdateMeInput): Promise<User> {
     if (!isAdmin(viewer) && !(viewer.kind === "user" && viewer.id === id)) throw new NotFoundError("User");
     const email = "email" in data ? data.email : undefined;
+    let user: User;
     try {
-      return await this.db.user.update({
+      user = await this.db.user.update({
         where: { id },
         data: {
           ...(data.name !== undefined ? { name: data.name } : {}),
@@ -46,6 +56,10 @@ export class UserService {
       if (isUniqueViolation(error)) throw await this.auth.describeDuplicate(this.db, email, data.username);
       throw error;
     }
+    await this.cache.invalidate([cacheGroups.user(id)]);
+    // Markets show their owner's username.
+    if (data.username !== undefined) await this.markets.ownerRenamed(id);
+    return user;
   }
 
   async list(input: UserListInput): Promise<UserPageResult> {
@@ -81,12 +95,15 @@ export class UserService {
   }
 
   async setRole(id: string, role: Role): Promise<User> {
-    return this.db.$transaction(async (tx) => {
-      const user = await tx.user.findUnique({ where: { id } });
-      if (!user) throw new NotFoundError("User");
-      if (user.role === "ADMIN" && role !== "ADMIN") await this.assertNotLastAdmin(tx, id);
+    const user = await this.db.$transaction(async (tx) => {
+      const current = await tx.user.findUnique({ where: { id } });
+      if (!current) throw new NotFoundError("User");
+      if (current.role === "ADMIN" && role !== "ADMIN") await this.assertNotLastAdmin(tx, id);
       return tx.user.update({ where: { id }, data: { role } });
     });
+    // Live-session checks carry the role: a demotion must take effect on the next call.
+    await this.cache.invalidateOrThrow([cacheGroups.user(id), cacheGroups.sessionsOf(id)]);
+    return user;
   }
 
   /**
@@ -107,6 +124,7 @@ export class UserService {
       }
       throw error;
     }
+    await this.cache.invalidateOrThrow([cacheGroups.user(id), cacheGroups.sessionsOf(id)]);
   }
 
   /** Nobody may remove the last admin: it would lock everyone out of administration. */

@@ -1,0 +1,261 @@
+import { LRUCache } from "lru-cache";
+import superjson from "superjson";
+import type { Logger } from "./logger.js";
+import type { Redis } from "./redis.js";
+
+/**
+ * Cache-aside with generation-checked entries.
+ *
+ * Every entry belongs to one or more *groups* (`market:<id>`, `markets`, `sessions:<userId>`).
+ * A write that changes what a group's entries say *bumps* the group's generation after it
+ * commits. An entry remembers the generations it was loaded under, read *before* the loader
+ * ran; it is served only while they are all still current. So an entry can never outlive a
+ * write: not even one loaded by a request that read the database just before the write
+ * committed and stored its result just after the bump (the race that plain "delete the key
+ * on write" and timestamp tags both lose).
+ *
+ * Two stores, chosen in one place (`createCacheStore`): in-process (LRU) when there is no
+ * Redis, and Redis when there is. The Redis store has no in-process tier on purpose: a bump
+ * is then visible to every instance the moment it returns, where a bus-invalidated local
+ * tier would serve stale entries until the message arrives.
+ */
+
+/** What a store keeps per key: the value and the group generations it was loaded under. */
+export interface StoredEntry {
+  readonly value: unknown;
+  readonly gens: readonly string[];
+}
+
+export interface CacheStore {
+  readonly kind: "memory" | "redis";
+  /** The entry under `key` (or null) and the current generation of each group, in one round trip. */
+  read(key: string, groups: readonly string[]): Promise<{ entry: StoredEntry | null; gens: string[] }>;
+  write(key: string, entry: StoredEntry, ttlMs: number): Promise<void>;
+  /** Makes every entry of these groups stale, on every instance. */
+  bump(groups: readonly string[]): Promise<void>;
+}
+
+/**
+ * One process: entries in an LRU with TTLs; generations in a larger LRU. When a generation
+ * is evicted, `floor` rises to its value, and a missing generation reads as the floor, so an
+ * entry loaded before an evicted bump can never look current again.
+ */
+export class MemoryCacheStore implements CacheStore {
+  readonly kind = "memory";
+  private readonly entries: LRUCache<string, StoredEntry>;
+  private readonly gens: LRUCache<string, number>;
+  private seq = 0;
+  private floor = 0;
+
+  constructor(maxEntries: number) {
+    this.entries = new LRUCache({ max: maxEntries });
+    this.gens = new LRUCache({
+      max: maxEntries * 4,
+      dispose: (value, _key, reason) => {
+        if (reason === "evict" && value > this.floor) this.floor = value;
+      },
+    });
+  }
+
+  private gen(group: string): string {
+    return String(this.gens.get(group) ?? this.floor);
+  }
+
+  read(key: string, groups: readonly string[]): Promise<{ entry: StoredEntry | null; gens: string[] }> {
+    return Promise.resolve({ entry: this.entries.get(key) ?? null, gens: groups.map((g) => this.gen(g)) });
+  }
+
+  write(key: string, entry: StoredEntry, ttlMs: number): Promise<void> {
+    this.entries.set(key, entry, { ttl: ttlMs });
+    return Promise.resolve();
+  }
+
+  bump(groups: readonly string[]): Promise<void> {
+    for (const group of groups) {
+      this.seq += 1;
+      this.gens.set(group, this.seq);
+    }
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Shared by every instance. Generations are Redis counters that live longer than any entry
+ * (`genTtlMs`), so one expiring can only ever orphan entries that have expired already.
+ * Eviction under memory pressure would break that: Redis must run with `noeviction` (see README).
+ */
+export class RedisCacheStore implements CacheStore {
+  readonly kind = "redis";
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly genTtlMs: number,
+  ) {}
+
+  private entryKey(key: string): string {
+    return `${this.prefix}c:${key}`;
+  }
+  private genKey(group: string): string {
+    return `${this.prefix}g:${group}`;
+  }
+
+  async read(key: string, groups: readonly string[]): Promise<{ entry: StoredEntry | null; gens: string[] }> {
+    const [raw, ...gens] = await this.redis.mget(this.entryKey(key), ...groups.map((g) => this.genKey(g)));
+    return { entry: raw ? decodeEntry(raw) : null, gens: gens.map((g) => g ?? "0") };
+  }
+
+  async write(key: string, entry: StoredEntry, ttlMs: number): Promise<void> {
+    await this.redis.set(this.entryKey(key), superjson.stringify(entry), "PX", ttlMs);
+  }
+
+  async bump(groups: readonly string[]): Promise<void> {
+    if (groups.length === 0) return;
+    const multi = this.redis.multi();
+    for (const group of groups) multi.incr(this.genKey(group)).pexpire(this.genKey(group), this.genTtlMs);
+    const results = await multi.exec();
+    const failed = results?.find(([err]) => err !== null);
+    if (!results || failed) throw failed?.[0] ?? new Error("Redis transaction was discarded");
+  }
+}
+
+function decodeEntry(raw: string): StoredEntry | null {
+  try {
+    const parsed: unknown = superjson.parse(raw);
+    if (typeof parsed === "object" && parsed !== null && "value" in parsed && "gens" in parsed) {
+      const gens = parsed.gens;
+      if (Array.isArray(gens) && gens.every((g) => typeof g === "string")) {
+        return { value: parsed.value, gens };
+      }
+    }
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+export interface CacheObserver {
+  hit(cache: string): void;
+  miss(cache: string): void;
+  error(cache: string): void;
+}
+
+export interface CacheOptions {
+  /** Data caches on or off; session checks (`alwaysOn`) are cached either way. */
+  enabled: boolean;
+  ttlMs: number;
+  log: Logger;
+  observer?: CacheObserver;
+}
+
+export interface LoadOptions {
+  ttlMs?: number;
+  /** Cache even when data caching is switched off (the session check relies on this). */
+  alwaysOn?: boolean;
+}
+
+function sameGens(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((g, i) => g === b[i]);
+}
+
+export class Cache {
+  /** Loads in flight per key and generation snapshot: concurrent misses share one load. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+  private lastWarning = 0;
+
+  constructor(
+    readonly store: CacheStore,
+    private readonly options: CacheOptions,
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.enabled;
+  }
+
+  /**
+   * The cached value of `key`, or what `load` returns (then cached under the generations of
+   * `groups` read before it ran). `name` labels the metrics. A store failure never fails the
+   * call: it is logged and the value is loaded without caching.
+   */
+  async getOrLoad<T>(
+    name: string,
+    key: string,
+    groups: readonly string[],
+    load: () => Promise<T>,
+    options: LoadOptions = {},
+  ): Promise<T> {
+    if (!this.options.enabled && options.alwaysOn !== true) return load();
+    let snapshot: { entry: StoredEntry | null; gens: string[] };
+    try {
+      snapshot = await this.store.read(key, groups);
+    } catch (err) {
+      this.warn(name, err);
+      return load();
+    }
+    const { entry, gens } = snapshot;
+    if (entry && sameGens(entry.gens, gens)) {
+      this.options.observer?.hit(name);
+      return entry.value as T;
+    }
+    this.options.observer?.miss(name);
+    // Joining a load is safe only if it started under the same generations: one that began
+    // before a bump may have read the database before the write.
+    const flightKey = `${key}\u0000${gens.join(",")}`;
+    const pending = this.inflight.get(flightKey);
+    if (pending) return pending as Promise<T>;
+    const loading = (async () => {
+      try {
+        const value = await load();
+        try {
+          await this.store.write(key, { value, gens }, options.ttlMs ?? this.options.ttlMs);
+        } catch (err) {
+          this.warn(name, err);
+        }
+        return value;
+      } finally {
+        this.inflight.delete(flightKey);
+      }
+    })();
+    this.inflight.set(flightKey, loading);
+    return loading;
+  }
+
+  /**
+   * Marks the groups' entries stale after a committed write. A failure is logged, not thrown:
+   * the write has happened, and failing the call would invite a retry that repeats it. The
+   * entries then age out within their TTL.
+   */
+  async invalidate(groups: readonly string[]): Promise<void> {
+    try {
+      await this.store.bump(groups);
+    } catch (err) {
+      this.options.observer?.error("invalidate");
+      this.options.log.error(
+        { err, groups },
+        "cache invalidation failed: entries may be stale until their TTL",
+      );
+    }
+  }
+
+  /** Like `invalidate`, but throws: for revocations, whose callers may safely retry. */
+  async invalidateOrThrow(groups: readonly string[]): Promise<void> {
+    await this.store.bump(groups);
+  }
+
+  private warn(name: string, err: unknown): void {
+    this.options.observer?.error(name);
+    const now = Date.now();
+    if (now - this.lastWarning < 10_000) return;
+    this.lastWarning = now;
+    this.options.log.warn({ err, cache: name }, "cache store unavailable: reading from the database");
+  }
+}
+
+/** The one place that picks the store: Redis when configured, else in-process. */
+export function createCacheStore(
+  redis: Redis | null,
+  options: { keyPrefix: string; maxEntries: number; longestTtlMs: number },
+): CacheStore {
+  return redis
+    ? new RedisCacheStore(redis, `${options.keyPrefix}cache:`, options.longestTtlMs * 2 + 60_000)
+    : new MemoryCacheStore(options.maxEntries);
+}

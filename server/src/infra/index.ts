@@ -1,0 +1,120 @@
+import type { Config } from "../config.js";
+import { Cache, createCacheStore } from "./cache.js";
+import { openDatabase, type Database } from "./db.js";
+import { createEventBus, type EventBus } from "./events.js";
+import { JobQueue } from "./jobs.js";
+import type { Logger } from "./logger.js";
+import { MemoryMailer, OutboxMailer, SmtpMailer, type Mailer } from "./mailer.js";
+import { Metrics } from "./metrics.js";
+import { PasswordHasher } from "./passwords.js";
+import { rateLimiterFactory, type RateLimiterFactory } from "./rate-limit.js";
+import { connectRedis, type Redis } from "./redis.js";
+
+/**
+ * Everything the services stand on, each concern with an embedded implementation (no
+ * REDIS_URL: in-process cache, limiter and pub/sub; no DATABASE_URL: PGlite) and a shared
+ * one, chosen here and nowhere else.
+ */
+export interface Infra {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly database: Database;
+  readonly redis: Redis | null;
+  readonly events: EventBus;
+  readonly passwords: PasswordHasher;
+  readonly mailer: Mailer;
+  readonly rateLimiter: RateLimiterFactory;
+  readonly cache: Cache;
+  readonly jobs: JobQueue;
+  readonly metrics: Metrics;
+  /** Closes what was opened, in reverse order. */
+  close(): Promise<void>;
+}
+
+export interface InfraOptions {
+  log: Logger;
+  /** Replaces the configured mail transport (tests read mail from a MemoryMailer). */
+  mailer?: Mailer;
+}
+
+function chooseMailer(config: Config): Mailer {
+  if (config.mail.smtpUrl) return new SmtpMailer(config.mail.smtpUrl, config.mail.from);
+  if (config.mail.outboxDir) return new OutboxMailer(config.mail.outboxDir);
+  return new MemoryMailer();
+}
+
+export async function createInfra(config: Config, options: InfraOptions): Promise<Infra> {
+  const { log } = options;
+  const closers: { name: string; close: () => Promise<void> }[] = [];
+  const close = async () => {
+    for (const { name, close: fn } of closers.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.error({ err, resource: name }, "error while closing a resource");
+      }
+    }
+  };
+
+  try {
+    const database = await openDatabase(config, log);
+    closers.push({ name: "database", close: () => database.close() });
+
+    let redis: Redis | null = null;
+    if (config.redis) {
+      const client = await connectRedis(config.redis.url, log);
+      redis = client;
+      closers.push({
+        name: "redis",
+        close: async () => {
+          await client.quit();
+        },
+      });
+    }
+    const keyPrefix = config.redis?.keyPrefix ?? "agora:";
+
+    const passwords = new PasswordHasher(config.auth.bcryptCost, config.auth.passwordWorkers);
+    closers.push({ name: "password workers", close: () => passwords.close() });
+
+    const events = createEventBus(redis, keyPrefix, log);
+    closers.push({ name: "event bus", close: () => events.close() });
+
+    const metrics: Metrics = new Metrics({
+      pool: database.pool,
+      poolSize: config.database.poolSize,
+      // Read at scrape time, when `jobs` exists.
+      jobCounts: () => jobs.counts(),
+      log,
+    });
+    const jobs: JobQueue = new JobQueue(database.pool, { ...config.jobs, log, observer: metrics });
+    // Stopped before the database closes: running jobs finish on a live pool.
+    closers.push({ name: "job queue", close: () => jobs.stop(config.shutdownTimeoutMs) });
+
+    const cache = new Cache(
+      createCacheStore(redis, {
+        keyPrefix,
+        maxEntries: config.cache.maxEntries,
+        longestTtlMs: Math.max(config.cache.ttlSeconds, config.cache.sessionTtlSeconds) * 1000,
+      }),
+      { enabled: config.cache.enabled, ttlMs: config.cache.ttlSeconds * 1000, log, observer: metrics },
+    );
+
+    return {
+      config,
+      log,
+      database,
+      redis,
+      events,
+      passwords,
+      mailer: options.mailer ?? chooseMailer(config),
+      rateLimiter: rateLimiterFactory(redis, keyPrefix, config.rateLimit.enabled),
+      cache,
+      jobs,
+      metrics,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
