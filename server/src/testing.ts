@@ -6,3 +6,5 @@ export { migrateDeploy, startEmbeddedPostgres } from "./infra/db.js";
 export { createLogger, type Logger } from "./infra/logger.js";
 export { ConfigError } from "./config.js";
 export { MemoryMailer, type MailMessage } from "./infra/mailer.js";
+export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./infra/cache.js";
+export { connectRedis } from "./infra/redis.js";
