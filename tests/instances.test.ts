@@ -77,7 +77,8 @@ describe.runIf(shared)("two instances on one PostgreSQL and one Redis", () => {
 
   afterAll(async () => {
     const codes = await Promise.all([a.stop(), b.stop()]);
-    expect(codes).toEqual([0, 0]);
+    // A clean drain on SIGTERM exits 0; anything else, show what the servers said.
+    expect(codes, `A:\n${a.output()}\nB:\n${b.output()}`).toEqual([0, 0]);
     await smtp.close();
     await dropDatabase?.();
   });

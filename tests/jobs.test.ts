@@ -1,4 +1,6 @@
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger, JobQueue } from "@agora/server/testing";
 import { expectError } from "./support/errors.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
 import {
@@ -7,6 +9,7 @@ import {
   startCast,
   startTestServer,
   waitFor,
+  createTestDatabase,
   type Cast,
   type TestServer,
 } from "./support/server.js";
@@ -209,5 +212,37 @@ describe("clean-up of expired credentials", () => {
     // The live session still works, refresh included.
     await alice.api.users.me.query();
     await cast.ts.client().auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+  });
+});
+
+describe("instances starting together on a new database", () => {
+  // One process per embedded database, so this needs PostgreSQL.
+  it.runIf(process.env.DATABASE_URL)("all start: the job schema is created once, not raced", async () => {
+    const database = await createTestDatabase();
+    if (!("DATABASE_URL" in database.env)) throw new Error("expected a PostgreSQL database");
+    const url = database.env.DATABASE_URL;
+    const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: url, max: 2 }));
+    const queues = pools.map(
+      (pool) =>
+        new JobQueue(pool, {
+          workers: true,
+          pollIntervalSeconds: 1,
+          retryLimit: 1,
+          retryDelaySeconds: 1,
+          log: createLogger("silent"),
+        }),
+    );
+    for (const queue of queues) {
+      for (const name of ["first", "second", "third"]) queue.define({ name, handler: () => Promise.resolve() });
+    }
+    try {
+      await Promise.all(queues.map((q) => q.start()));
+      const counts = await queues[0]?.counts();
+      expect(counts?.map((c) => c.queue)).toEqual(["first", "second", "third", "dead-letter"]);
+    } finally {
+      await Promise.all(queues.map((q) => q.stop(1000)));
+      await Promise.all(pools.map((p) => p.end()));
+      await database.drop();
+    }
   });
 });

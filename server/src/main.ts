@@ -21,7 +21,13 @@ if (config.auth.jwtSecretGenerated) {
 try {
   const server = await startServer(config, { log });
   log.info(
-    { url: server.url, database: config.database.kind, redis: config.redis ? "redis" : "embedded" },
+    {
+      url: server.url,
+      database: config.database.kind,
+      redis: config.redis ? "redis" : "embedded",
+      // Since the process started: module loading included.
+      startup: { ...server.startup, sinceProcessStartMs: Math.round(performance.now()) },
+    },
     `Agora listening on ${server.url} (tRPC at /trpc)`,
   );
 
