@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgoraClient, type AgoraClient } from "@agora/client";
 import { expectError } from "./support/errors.js";
 import { createMarket, createProduct, watchMarket } from "./support/marketplace.js";
-import { startServerProcess, type ServerProcess } from "./support/process.js";
+import { repoRoot, startServerProcess, type ServerProcess } from "./support/process.js";
 import {
   ADMIN,
   createTestDatabase,
@@ -189,4 +189,69 @@ describe.runIf(shared)("two instances on one PostgreSQL and one Redis", () => {
     const mailed = confirmations().map((m) => /order (\S+)/.exec(m.subject)?.[1]);
     expect(mailed.sort()).toEqual(orders.map((o) => o.id).sort());
   });
+});
+
+describe("WEB_CONCURRENCY", () => {
+  it("refuses more than one worker on the embedded database or without Redis, naming the variable", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH ?? "", NODE_ENV: "development", ...env },
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+    const embedded = run({ WEB_CONCURRENCY: "2" });
+    expect(embedded.status).toBe(1);
+    expect(embedded.stderr).toContain("WEB_CONCURRENCY: more than one worker needs DATABASE_URL");
+    const noRedis = run({ WEB_CONCURRENCY: "2", DATABASE_URL: "postgresql://postgres@127.0.0.1:5432/x" });
+    expect(noRedis.status).toBe(1);
+    expect(noRedis.stderr).toContain("WEB_CONCURRENCY: more than one worker needs REDIS_URL");
+  }, 120_000);
+
+  it.runIf(shared)(
+    "runs two workers on one port that share the generated JWT secret, and drain on SIGTERM",
+    async () => {
+      const database = await createTestDatabase();
+      try {
+        const server = await startServerProcess({
+          NODE_ENV: "development", // no JWT_SECRET: the primary generates one for all workers
+          LOG_LEVEL: "info",
+          ...database.env,
+          REDIS_URL: process.env.REDIS_URL ?? "",
+          REDIS_KEY_PREFIX: `agora-test:${randomUUID()}:`,
+          MIGRATE_ON_START: "false",
+          BCRYPT_COST: "4",
+          WEB_CONCURRENCY: "2",
+        });
+        try {
+          await waitFor(
+            () => ((server.output().match(/Agora listening/g) ?? []).length >= 2 ? true : undefined),
+            60_000,
+            "both workers to listen",
+          );
+          const user = await register(server);
+          // Fresh connections are spread over the workers; every one accepts the token.
+          for (let i = 0; i < 20; i += 1) {
+            const res = await fetch(`${server.url}/trpc/users.me`, {
+              headers: { authorization: `Bearer ${user.tokens.accessToken}`, connection: "close" },
+            });
+            expect(res.status).toBe(200);
+          }
+          const served = new Set(
+            server
+              .output()
+              .split("\n")
+              .filter((line) => line.includes('"url":"/trpc/users.me"'))
+              .map((line) => (JSON.parse(line) as { worker?: number }).worker),
+          );
+          expect(served).toEqual(new Set([1, 2]));
+        } finally {
+          expect(await server.stop(), server.output()).toBe(0);
+        }
+      } finally {
+        await database.drop();
+      }
+    },
+  );
 });

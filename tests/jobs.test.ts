@@ -233,7 +233,8 @@ describe("instances starting together on a new database", () => {
         }),
     );
     for (const queue of queues) {
-      for (const name of ["first", "second", "third"]) queue.define({ name, handler: () => Promise.resolve() });
+      for (const name of ["first", "second", "third"])
+        queue.define({ name, handler: () => Promise.resolve() });
     }
     try {
       await Promise.all(queues.map((q) => q.start()));
