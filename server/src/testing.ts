@@ -10,3 +10,4 @@ export { MemoryMailer, type MailMessage } from "./infra/mailer.js";
 export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./infra/cache.js";
 export { connectRedis } from "./infra/redis.js";
 export { JobQueue } from "./infra/jobs.js";
+export { createApp } from "./app.js";
