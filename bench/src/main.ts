@@ -235,6 +235,7 @@ const fmt = (v: number) => Math.round(v).toLocaleString("en-US");
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
+  const loadAtStart = os.loadavg()[0] ?? 0;
   if (!(await hasCommand("wrk"))) throw new Error(INSTALL_WRK);
   if (!process.env.DATABASE_URL && !(await findPostgresBin())) throw new Error(INSTALL_POSTGRES);
 
@@ -395,6 +396,7 @@ async function main(): Promise<void> {
       redis: redis ? redis.source : "none",
       wrk: `wrk -t1 -c${knobs.connections} --latency`,
       notes,
+      loadAverage: [loadAtStart, os.loadavg()[0] ?? 0],
     };
     const rows = buildRows(measurements, skipped, labelOf);
     const eventLoop = eventLoopPerRound(measurements);

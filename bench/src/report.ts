@@ -68,6 +68,8 @@ export interface Meta {
   redis: string;
   wrk: string;
   notes: string[];
+  /** 1-minute load average at the start and the end: how busy the (shared) machine was. */
+  loadAverage?: [number, number];
   totalSeconds?: number;
 }
 
@@ -404,6 +406,11 @@ export function renderHeader(meta: Meta): string {
   return [
     `${meta.date}: ${meta.cpus} x ${meta.cpuModel}, Node ${meta.node}, PostgreSQL ${meta.postgres}, Redis ${meta.redis}`,
     `${meta.wrk}, ${meta.rounds} interleaved rounds of ${meta.warmupSeconds} s warm-up + ${meta.durationSeconds} s measured; medians`,
+    ...(meta.loadAverage
+      ? [
+          `machine load average (1 min): ${meta.loadAverage[0].toFixed(1)} at the start, ${meta.loadAverage[1].toFixed(1)} at the end`,
+        ]
+      : []),
     ...meta.notes.map((n) => `note: ${n}`),
   ].join("\n");
 }

@@ -116,14 +116,14 @@ function panels(report: Report): Panel[] {
     const idle = median(report.eventLoop.map((e) => e.idleP99Ms));
     const loaded = median(report.eventLoop.map((e) => e.loadedP99Ms));
     out.push({
-      title: `health.live p99 while ${report.meta.loginRate} logins/s run (bcrypt cost ${report.meta.bcryptCost})`,
+      title: `health.live p99 while another process sends ${report.meta.loginRate} auth.login/s (bcrypt cost ${report.meta.bcryptCost})`,
       unit: "p99 latency in ms, lower is better",
       bars: [
         { label: "idle", value: idle, text: `${idle.toFixed(1)} ms`, color: COLORS.agora },
         {
-          label: `with ${report.meta.loginRate} logins/s`,
+          label: `with ${report.meta.loginRate} logins/s sent`,
           value: loaded,
-          text: `${loaded.toFixed(1)} ms`,
+          text: `${loaded.toFixed(1)} ms (${median(report.eventLoop.map((e) => e.loginsOkPerSec)).toFixed(1)} logins/s completed)`,
           color: COLORS.agora,
         },
       ],
@@ -178,7 +178,9 @@ export function renderSvg(report: Report): string {
   const subtitle = [
     `${m.date} · ${m.cpus} x ${m.cpuModel} · Node ${m.node} · PostgreSQL ${m.postgres}`,
     `${m.wrk} · median of ${m.rounds} interleaved rounds, each ${m.warmupSeconds} s warm-up + ${m.durationSeconds} s measured`,
-    "Absolute numbers drift between runs on shared machines; compare ratios within one run.",
+    `Absolute numbers drift between runs on shared machines; compare ratios within one run.${
+      m.loadAverage ? ` Load average ${m.loadAverage[0].toFixed(1)} -> ${m.loadAverage[1].toFixed(1)}.` : ""
+    }`,
     ...m.notes.filter((n) => n.startsWith("†")),
   ];
   y += 4;
