@@ -91,3 +91,6 @@ const port = Number(process.env.PORT ?? 3003);
 server.listen(port, process.env.HOST ?? "127.0.0.1", () => {
   process.stdout.write(`node:http+pg listening on ${port}\n`);
 });
+
+// Exit cleanly on SIGTERM, so `node --cpu-prof` writes its profile when the bench stops the peer.
+process.once("SIGTERM", () => process.exit(0));
