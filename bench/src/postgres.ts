@@ -3,7 +3,7 @@ import { chown, mkdtemp, readdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { freePort, log, run, runOrThrow } from "./procs.js";
+import { freePort, hasCommand, log, run, runOrThrow } from "./procs.js";
 
 export interface BenchDatabase {
   /** URL of the bench's own database (created for this run). */
@@ -80,6 +80,11 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
   const bin = await findPostgresBin();
   if (!bin) throw new Error(INSTALL_POSTGRES);
   const root = typeof process.getuid === "function" && process.getuid() === 0;
+  if (root && !(await hasCommand("runuser"))) {
+    throw new Error(
+      "Running as root, the bench starts PostgreSQL with `runuser -u postgres`, which was not found",
+    );
+  }
   // initdb refuses to run as root: run the server as the `postgres` user, in a directory it owns.
   const asPostgres = async (tool: string, args: string[]) =>
     root
