@@ -274,7 +274,9 @@ async function main(): Promise<void> {
       if (s.needsRedis && !redis) skipped.set(s.id, "no Redis (set REDIS_URL or install redis-server)");
     }
     if (!redis)
-      log("  note: no Redis (REDIS_URL unset, no redis-server): the agora+cache and x2 rows are skipped");
+      log(
+        "  note: no Redis (REDIS_URL unset, no redis-server): the agora+cache (Redis) and x2 rows are skipped",
+      );
 
     const needed = SERVERS.filter(
       (s) => wanted(s.id) && !skipped.has(s.id) && scenarios.some((sc) => sc.servers.includes(s.id)),
@@ -374,7 +376,7 @@ async function main(): Promise<void> {
     }
     for (const [id, reason] of skipped) notes.push(`${serverDef(id).label} skipped: ${reason}`);
     notes.push(
-      `Agora: node server/dist/main.js, NODE_ENV=production, default LOG_LEVEL (info, to a file), rate limiting off; agora+cache adds CACHE_ENABLED=true and REDIS_URL, agora x2 workers adds WEB_CONCURRENCY=2 and REDIS_URL`,
+      `Agora: node server/dist/main.js, NODE_ENV=production, default LOG_LEVEL (info, to a file), rate limiting off; agora+cache adds CACHE_ENABLED=true (in-process cache), agora+cache (Redis) adds CACHE_ENABLED=true and REDIS_URL, agora x2 workers adds WEB_CONCURRENCY=2 and REDIS_URL`,
     );
     notes.push(
       "ten reads: ms of server capacity per ten users.byId reads, from the req/s of one batch of ten vs of single calls",

@@ -313,6 +313,13 @@ export function buildTargets(
       0.5,
       "node:http + pg",
     ),
+    ratioTarget(
+      "agora+cache (Redis) markets.byId vs node:http+pg",
+      find(rows, "markets.byId", "agora+cache+redis"),
+      find(rows, "markets.byId", "node-pg"),
+      0.5,
+      "node:http + pg",
+    ),
   );
 
   if (embedded) {

@@ -2,7 +2,8 @@ import superjson from "superjson";
 import type { SeedData } from "./seed.js";
 import type { HttpRequest } from "./wrk.js";
 
-export type ServerId = "agora" | "agora+cache" | "agora-x2" | "express-prisma" | "express-bare" | "node-pg";
+export type ServerId =
+  "agora" | "agora+cache" | "agora+cache+redis" | "agora-x2" | "express-prisma" | "express-bare" | "node-pg";
 
 export interface ServerDef {
   id: ServerId;
@@ -28,8 +29,18 @@ export const SERVERS: readonly ServerDef[] = [
     readyPath: "/healthz",
   },
   {
+    // One instance, its cache in process (no REDIS_URL): the single-instance default.
     id: "agora+cache",
     label: "agora+cache",
+    kind: "agora",
+    needsRedis: false,
+    agoraEnv: { CACHE_ENABLED: "true" },
+    readyPath: "/healthz",
+  },
+  {
+    // The cache shared through Redis, as several instances run it.
+    id: "agora+cache+redis",
+    label: "agora+cache (Redis)",
     kind: "agora",
     needsRedis: true,
     agoraEnv: { CACHE_ENABLED: "true" },
@@ -148,7 +159,7 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-const AGORA_VARIANTS = ["agora", "agora+cache", "agora-x2"] as const;
+const AGORA_VARIANTS = ["agora", "agora+cache", "agora+cache+redis", "agora-x2"] as const;
 const DB_PEERS = ["express-prisma", "node-pg"] as const;
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -176,13 +187,13 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     id: "users.me",
     title: "users.me (authenticated: JWT + session check + read; 16 users)",
-    servers: ["agora"],
+    servers: ["agora", "agora+cache"],
     requests: (_s, fx) => fx.buyerTokens.map((t) => trpcGet("users.me", undefined, bearer(t))),
   },
   {
     id: "users.byId",
     title: "users.byId (anonymous; id varies over 100 users)",
-    servers: ["agora"],
+    servers: ["agora", "agora+cache"],
     requests: (_s, fx) => fx.seed.userIds.map((id) => trpcGet("users.byId", { id })),
   },
   {

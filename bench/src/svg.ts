@@ -6,6 +6,7 @@ import type { ScenarioId, ServerId } from "./scenarios.js";
 const COLORS: Record<ServerId | "derived", string> = {
   agora: "#2563eb",
   "agora+cache": "#7c3aed",
+  "agora+cache+redis": "#c026d3",
   "agora-x2": "#0891b2",
   "express-prisma": "#ea580c",
   "express-bare": "#65a30d",
