@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "./infra/logger.js";
 import type { Mailer } from "./infra/mailer.js";
 import { defineJobs } from "./jobs.js";
 import { Password } from "./modules/auth/schemas.js";
+import { seedDemoOnFirstStart } from "./seed/demo.js";
 import { createServices, type Services } from "./services.js";
 
 export interface RunningServer {
@@ -56,6 +57,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     defineJobs(services, config, log);
     await infra.jobs.start();
     await ensureAdmin(config, services, log);
+    await seedDemoOnFirstStart({ config, log, services, db: infra.database.prisma });
 
     const server = createServer(createApp({ config, log, services }));
     server.keepAliveTimeout = 5_000;

@@ -6,3 +6,4 @@ export { migrateDeploy, startEmbeddedPostgres } from "./infra/db.js";
 export { createLogger, type Logger } from "./infra/logger.js";
 export { ConfigError } from "./config.js";
 export { MemoryMailer, type MailMessage } from "./infra/mailer.js";
+export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";
