@@ -8,8 +8,8 @@
 #   docker build -t agora .
 #   docker run -p 3000:3000 -e JWT_SECRET=... -e DATABASE_URL=postgresql://... agora
 #
-# Without DATABASE_URL the server uses the embedded database in /app/.data (mount a volume
-# there to keep it); production deployments should use PostgreSQL (see docker-compose.yml).
+# Without DATABASE_URL the server uses the embedded database in /data/agora (mount a volume
+# at /data to keep it); production deployments should use PostgreSQL (docker-compose.yml).
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -36,6 +36,7 @@ FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
+    DATA_DIR=/data/agora \
     CHECKPOINT_DISABLE=1 \
     PRISMA_HIDE_UPDATE_MESSAGE=1
 WORKDIR /app
@@ -49,8 +50,10 @@ COPY --from=builder /app/server/dist ./server/dist
 COPY --from=builder /app/prisma.config.ts ./prisma.config.ts
 COPY --from=builder /app/prisma/schema.prisma ./prisma/schema.prisma
 COPY --from=builder /app/prisma/migrations ./prisma/migrations
-# The embedded database's home when DATABASE_URL is unset: the only place the app writes.
-RUN mkdir -p /app/.data && chown node:node /app/.data
+# The only place the app writes: the embedded database (when DATABASE_URL is unset) and the
+# mail outbox (when SMTP_URL is unset). Its lock is made beside DATA_DIR, so the parent is
+# the user's too.
+RUN mkdir -p /data && chown node:node /data
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \

@@ -1,5 +1,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { cp, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  chown,
+  cp,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -24,7 +36,7 @@ const runtime = stages.at(-1);
 const BUILDER_WORKDIR = "/app";
 
 let work: string;
-let image: string;
+let image: Image;
 let db: TestDatabase;
 
 /** The builder's `pnpm ... deploy ... <dir>`, run on a copy of the workspace manifests. */
@@ -58,13 +70,40 @@ async function deployProductionDependencies(target: string): Promise<{ from: str
   return { from: dir, to: target };
 }
 
-/** Lays out the runtime stage: its COPY --from=builder steps, builder paths mapped to here. */
-async function assembleRuntimeImage(): Promise<string> {
+interface Image {
+  /** The image's filesystem root on this machine. */
+  readonly root: string;
+  /** WORKDIR, where CMD runs. */
+  readonly cwd: string;
+  /** ENV, with the image paths in it mapped under `root`. */
+  readonly env: Readonly<Record<string, string>>;
+  /** Who runs it: the image's USER is unprivileged, so as root this test runs it as `nobody`. */
+  readonly user: { uid: number; gid: number } | null;
+}
+
+async function unprivilegedUser(): Promise<{ uid: number; gid: number } | null> {
+  if (process.getuid?.() !== 0) return null; // already not root
+  const passwd = await readFile("/etc/passwd", "utf8");
+  const entry = passwd.split("\n").find((line) => line.startsWith("nobody:"));
+  const [, , uid, gid] = entry?.split(":") ?? [];
+  if (uid === undefined || gid === undefined)
+    throw new Error("no nobody user to stand in for the image's user");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/**
+ * Lays out the runtime stage: its COPY --from=builder steps (builder paths mapped to the
+ * repository and the deploy output) and its RUN steps, which may only make directories and
+ * give them to the image's user.
+ */
+async function assembleRuntimeImage(): Promise<Image> {
   if (!runtime) throw new Error("the Dockerfile has no stage");
   await ensureServerBuild();
   const deployed = await deployProductionDependencies(path.join(work, "deployed"));
   const workdir = stepsOf(runtime, "WORKDIR").at(-1)?.content ?? "/";
   const root = path.join(work, "image");
+  const inImage = (p: string) => path.join(root, path.resolve(workdir, p));
+  const user = await unprivilegedUser();
   const fromBuilder = (source: string) => {
     if (source === deployed.from || source.startsWith(`${deployed.from}/`)) {
       return path.join(deployed.to, path.relative(deployed.from, source));
@@ -74,27 +113,47 @@ async function assembleRuntimeImage(): Promise<string> {
       return path.join(repoRoot, path.relative(BUILDER_WORKDIR, source));
     throw new Error(`the builder makes no ${source}`);
   };
-  for (const step of stepsOf(runtime, "COPY")) {
-    if (step.from !== "builder") throw new Error(`line ${step.line}: COPY from outside the builder`);
-    const [source, destination] = step.args;
-    if (step.args.length !== 2 || !source || !destination)
-      throw new Error(`line ${step.line}: one source expected`);
-    const target = path.join(root, path.resolve(workdir, destination));
-    await mkdir(path.dirname(target), { recursive: true });
-    const from = fromBuilder(source);
-    if (from.startsWith(`${deployed.to}${path.sep}`) && (await stat(from)).isDirectory()) {
-      // The deployed node_modules is ours alone and large: move it rather than copy it.
-      await rename(from, target);
-    } else {
-      // pnpm's node_modules is a tree of relative links: copy them as links, as Docker does.
-      await cp(from, target, { recursive: true, verbatimSymlinks: true });
+  for (const step of runtime.steps) {
+    if (step.keyword === "COPY") {
+      if (step.from !== "builder") throw new Error(`line ${step.line}: COPY from outside the builder`);
+      const [source, destination] = step.args;
+      if (step.args.length !== 2 || !source || !destination)
+        throw new Error(`line ${step.line}: one source expected`);
+      const target = inImage(destination);
+      await mkdir(path.dirname(target), { recursive: true });
+      const from = fromBuilder(source);
+      if (from.startsWith(`${deployed.to}${path.sep}`) && (await stat(from)).isDirectory()) {
+        // The deployed node_modules is ours alone and large: move it rather than copy it.
+        await rename(from, target);
+      } else {
+        // pnpm's node_modules is a tree of relative links: copy them as links, as Docker does.
+        await cp(from, target, { recursive: true, verbatimSymlinks: true });
+      }
+    } else if (step.keyword === "RUN") {
+      for (const command of step.content.split("&&").map((c) => c.trim().split(/\s+/))) {
+        const [program, ...args] = command;
+        if (program === "mkdir" && args[0] === "-p") {
+          for (const dir of args.slice(1)) await mkdir(inImage(dir), { recursive: true });
+        } else if (program === "chown" && args.length >= 2) {
+          if (user) for (const target of args.slice(1)) await chown(inImage(target), user.uid, user.gid);
+        } else {
+          throw new Error(`line ${step.line}: this test cannot emulate "${command.join(" ")}"`);
+        }
+      }
     }
   }
-  return path.join(root, workdir);
+  // The image's user has a home of its own (node's is /home/node).
+  const home = path.join(root, "home");
+  await mkdir(home, { recursive: true });
+  if (user) await chown(home, user.uid, user.gid);
+  const env: Record<string, string> = { ...envOf(runtime), HOME: home };
+  if (env.DATA_DIR?.startsWith("/")) env.DATA_DIR = inImage(env.DATA_DIR);
+  return { root, cwd: inImage("."), env, user };
 }
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), "agora-image-"));
+  await chmod(work, 0o755); // the image's user must reach its files
   image = await assembleRuntimeImage();
   db = await createTestDatabase({ migrated: false });
 }, 300_000);
@@ -110,10 +169,12 @@ function runHealthcheck(port: number): Promise<number | null> {
   if (!step) throw new Error("no HEALTHCHECK");
   const [command, ...args] = execForm(step);
   if (!command) throw new Error("empty HEALTHCHECK");
+  // As Docker runs it: inside the container, as its user, with its environment.
   const child = spawn(command, args, {
-    cwd: image,
-    env: { PATH: process.env.PATH ?? "", ...envOf(runtime), PORT: String(port) },
+    cwd: image.cwd,
+    env: { PATH: process.env.PATH ?? "", ...image.env, PORT: String(port) },
     stdio: "ignore",
+    ...(image.user ?? {}),
   });
   return new Promise((resolve, reject) => {
     child.on("error", reject);
@@ -142,16 +203,16 @@ it("starts as the image does: migrates an empty database, serves, passes its hea
   if (!command) throw new Error("empty CMD");
   const redisUrl = process.env.REDIS_URL;
   const child: ChildProcess = spawn(command, args, {
-    cwd: image,
+    cwd: image.cwd,
+    ...(image.user ?? {}),
     env: {
       PATH: process.env.PATH ?? "",
-      HOME: process.env.HOME ?? os.tmpdir(),
-      ...envOf(runtime),
+      ...image.env,
       // What `docker run -e` would add: the secret, the database, loopback and any free port.
       JWT_SECRET: "production-test-secret-0123456789-abcdefghij",
       HOST: "127.0.0.1",
       PORT: "0",
-      // The embedded database lives in the image's own /app/.data, as without DATABASE_URL.
+      // Without DATABASE_URL the embedded database lives in the image's DATA_DIR.
       ...(db.kind === "postgres" ? db.env : {}),
       ...(redisUrl
         ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `agora-prod-test:${process.pid.toString()}:` }
@@ -231,7 +292,7 @@ it("starts as the image does: migrates an empty database, serves, passes its hea
     await client.end();
     expect(rows[0]?.n).toBeGreaterThan(0);
   } else {
-    const embedded = await startEmbeddedPostgres(path.join(image, ".data"), 0);
+    const embedded = await startEmbeddedPostgres(image.env.DATA_DIR ?? path.join(image.cwd, ".data"), 0);
     try {
       const client = new pg.Client({ connectionString: embedded.url });
       await client.connect();
