@@ -76,15 +76,12 @@ export async function seedDemo({ services, db }: SeedDeps): Promise<DemoSeedRepo
     const known = principals.get(key);
     if (known) return known;
     const user = demoUser(key);
-    let tokens;
-    try {
-      ({ tokens } = await services.auth.login(user.email, user.password));
-    } catch {
+    const session = await services.auth.login(user.email, user.password).catch(() => {
       throw new Error(
         `The demo account ${user.email} exists but does not accept the demo password, so no demo data can be added in its name`,
       );
-    }
-    return signIn(tokens.accessToken, key);
+    });
+    return signIn(session.tokens.accessToken, key);
   };
   const idOf = (key: UserKey): string => {
     const id = userIds.get(key);
