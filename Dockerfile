@@ -2,8 +2,7 @@
 #
 # Agora's production image: `node server/dist/main.js` on Node 20, as the unprivileged `node`
 # user, with production dependencies only. It applies pending migrations at start
-# (MIGRATE_ON_START, default true) with the Prisma CLI, so the CLI, its config and the
-# migrations are part of the image.
+# (MIGRATE_ON_START, default true) from prisma/migrations, in-process.
 #
 #   docker build -t agora .
 #   docker run -p 3000:3000 -e JWT_SECRET=... -e DATABASE_URL=postgresql://... agora
@@ -25,11 +24,12 @@ WORKDIR /app
 COPY pnpm-lock.yaml pnpm-workspace.yaml ./
 RUN pnpm fetch
 COPY . .
-# The root postinstall runs `prisma generate` (the client is compiled into dist/).
+# The root postinstall runs `prisma generate` (the client is compiled into dist/) and builds
+# the embedded database template (a development shortcut the image does not use).
 RUN pnpm install --frozen-lockfile --offline
 RUN pnpm --filter @agora/server build
-# The server's production dependencies alone, in a self-contained node_modules. They include
-# the Prisma CLI, @prisma/adapter-pg and pg, which prisma.config.ts needs for migrations.
+# The server's production dependencies alone, in a self-contained node_modules (the Prisma
+# CLI among them, with @prisma/adapter-pg and pg that prisma.config.ts loads).
 RUN pnpm --filter @agora/server deploy --prod --legacy --offline /prod/server
 
 FROM ${NODE_IMAGE} AS runtime
@@ -40,10 +40,12 @@ ENV NODE_ENV=production \
     CHECKPOINT_DISABLE=1 \
     PRISMA_HIDE_UPDATE_MESSAGE=1
 WORKDIR /app
-# The server finds the repository root two levels above server/dist/ and runs
-# `node_modules/.bin/prisma migrate deploy --config prisma.config.ts` there, so the image
-# keeps that layout: /app/node_modules, /app/prisma.config.ts, /app/prisma/, /app/server/dist/.
-# Everything is owned by root and read-only to the `node` user that runs it.
+# The server takes the directory two levels above server/dist/ for the repository root and
+# reads the migrations from prisma/migrations there, so the image keeps the repository's
+# layout. prisma.config.ts and the schema are not needed to start; they are here for the
+# Prisma CLI in operations (`node_modules/.bin/prisma migrate status --config prisma.config.ts`,
+# or `migrate resolve` after a failed migration). Everything is owned by root and read-only to
+# the `node` user that runs it.
 COPY --from=builder /prod/server/node_modules ./node_modules
 COPY --from=builder /prod/server/package.json ./server/package.json
 COPY --from=builder /app/server/dist ./server/dist

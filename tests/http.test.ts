@@ -62,17 +62,34 @@ describe("HTTP plumbing", () => {
     expect(tooMany.status).toBe(400);
   });
 
-  it("gzips JSON responses for clients that accept it", async () => {
+  it("gzips JSON responses of 1 KiB or more for clients that accept it, not tiny ones", async () => {
     const alice = await registerUser(ts);
-    const res = await fetch(
+    for (let i = 0; i < 10; i += 1) {
+      await alice.api.markets.create.mutate({
+        name: `Gzip market ${String(i)}`,
+        description: "x".repeat(100),
+      });
+    }
+    const big = await fetch(
+      `${ts.url}/trpc/markets.list?input=${encodeURIComponent(trpcBody({ ownerId: alice.user.id }))}`,
+      {
+        headers: { "accept-encoding": "gzip", authorization: `Bearer ${alice.tokens.accessToken}` },
+      },
+    );
+    // fetch decodes transparently; check the header and that the body is a real tRPC answer.
+    expect(big.headers.get("content-encoding")).toBe("gzip");
+    expect(
+      ((await big.json()) as { result: { data: { json: { total: number } } } }).result.data.json.total,
+    ).toBe(10);
+
+    const small = await fetch(
       `${ts.url}/trpc/users.byId?input=${encodeURIComponent(trpcBody({ id: alice.user.id }))}`,
       {
         headers: { "accept-encoding": "gzip" },
       },
     );
-    // fetch decodes transparently; check the header and that the body is a real tRPC answer.
-    expect(res.headers.get("content-encoding")).toBe("gzip");
-    expect(((await res.json()) as { result: unknown }).result).toBeDefined();
+    expect(small.headers.get("content-encoding")).toBeNull();
+    expect(((await small.json()) as { result: unknown }).result).toBeDefined();
   });
 
   it("allows only configured CORS origins", async () => {

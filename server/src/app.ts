@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
+import type { TRPCError } from "@trpc/server";
 import * as trpcExpress from "@trpc/server/adapters/express";
 import compression from "compression";
 import cors from "cors";
@@ -9,6 +10,7 @@ import { pinoHttp } from "pino-http";
 import responseTime from "response-time";
 import type { Config } from "./config.js";
 import { metricsHandler } from "./http/metrics.js";
+import { fastTrpcHandler } from "./http/trpc.js";
 import type { Logger } from "./infra/logger.js";
 import { appRouter } from "./router.js";
 import type { Services } from "./services.js";
@@ -51,7 +53,16 @@ function stringParam(params: Partial<Record<string, string>> | null | undefined,
 }
 
 /** Builds the express app from its dependencies; no globals, so tests can build many. */
-export function createApp({ config, log, services }: AppDeps): Express {
+export interface AppOptions {
+  /**
+   * "official": serve every /trpc call with tRPC's express adapter. By default the fast
+   * handler serves plain queries and mutations and hands the rest to that adapter; the
+   * option exists so tests can compare the two.
+   */
+  trpcAdapter?: "fast" | "official";
+}
+
+export function createApp({ config, log, services }: AppDeps, options: AppOptions = {}): Express {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", config.trustProxy);
@@ -117,34 +128,61 @@ export function createApp({ config, log, services }: AppDeps): Express {
 
   app.get("/metrics", metricsHandler(config, services.metrics));
 
+  const createContext = (
+    req: express.Request,
+    res: express.Response,
+    connectionParams: Partial<Record<string, string>> | null,
+  ): Context => ({
+    services,
+    requestId: req.requestId ?? randomUUID(),
+    ip: req.ip ?? req.socket.remoteAddress ?? "unknown",
+    // pino-http's logger of this request (it carries the request id).
+    log: req.log,
+    credentials: {
+      // EventSource cannot send headers, so subscriptions may pass credentials as connection params.
+      bearer: bearerToken(req.get("authorization")) ?? stringParam(connectionParams, "token"),
+      apiKey: req.get("x-api-key") ?? stringParam(connectionParams, "apiKey"),
+    },
+    setHeader: (name, value) => {
+      if (!res.headersSent) res.setHeader(name, value);
+    },
+  });
+  const onProcedureError = ({
+    error,
+    path,
+    ctx,
+  }: {
+    error: TRPCError;
+    path: string | undefined;
+    ctx?: Context;
+  }) => {
+    if (error.code === "INTERNAL_SERVER_ERROR") {
+      (ctx?.log ?? log).error({ err: error.cause ?? error, path }, "procedure failed");
+    } else if (error.code === "SERVICE_UNAVAILABLE") {
+      (ctx?.log ?? log).warn({ err: error.cause ?? error, path }, "database unavailable");
+    }
+  };
+  const officialAdapter = trpcExpress.createExpressMiddleware({
+    router: appRouter,
+    maxBodySize: MAX_BODY_BYTES,
+    maxBatchSize: MAX_BATCH_SIZE,
+    createContext: ({ req, res, info }): Context => createContext(req, res, info.connectionParams),
+    onError: onProcedureError,
+  });
   app.use(
     "/trpc",
-    trpcExpress.createExpressMiddleware({
-      router: appRouter,
-      maxBodySize: MAX_BODY_BYTES,
-      maxBatchSize: MAX_BATCH_SIZE,
-      createContext: ({ req, res, info }): Context => ({
-        services,
-        requestId: req.requestId ?? randomUUID(),
-        ip: req.ip ?? req.socket.remoteAddress ?? "unknown",
-        log: log.child({ requestId: req.requestId }),
-        credentials: {
-          // EventSource cannot send headers, so subscriptions may pass credentials as connection params.
-          bearer: bearerToken(req.get("authorization")) ?? stringParam(info.connectionParams, "token"),
-          apiKey: req.get("x-api-key") ?? stringParam(info.connectionParams, "apiKey"),
-        },
-        setHeader: (name, value) => {
-          if (!res.headersSent) res.setHeader(name, value);
-        },
-      }),
-      onError: ({ error, path, ctx }) => {
-        if (error.code === "INTERNAL_SERVER_ERROR") {
-          (ctx?.log ?? log).error({ err: error.cause ?? error, path }, "procedure failed");
-        } else if (error.code === "SERVICE_UNAVAILABLE") {
-          (ctx?.log ?? log).warn({ err: error.cause ?? error, path }, "database unavailable");
-        }
-      },
-    }),
+    options.trpcAdapter === "official"
+      ? officialAdapter
+      : fastTrpcHandler({
+          router: appRouter,
+          maxBodySize: MAX_BODY_BYTES,
+          maxBatchSize: MAX_BATCH_SIZE,
+          createContext: (req, res) => createContext(req, res, null),
+          onError: ({ error, path, ctx }) => {
+            onProcedureError({ error, path, ...(ctx ? { ctx } : {}) });
+          },
+          fallback: officialAdapter,
+        }),
   );
 
   app.use((_req, res) => {

@@ -59,6 +59,7 @@ const envSchema = z.object({
   RATE_LIMIT_PASSWORD_RESET_MAX: int(1, 1_000_000).default(5),
 
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  WEB_CONCURRENCY: int(1, 64).default(1),
 
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
   ADMIN_PASSWORD: optionalString,
@@ -127,6 +128,8 @@ export interface Config {
     readonly passwordResetMax: number;
   };
   readonly shutdownTimeoutMs: number;
+  /** Worker processes (node:cluster) sharing the port; 1 runs the server in this process. */
+  readonly webConcurrency: number;
   readonly cache: {
     /** Hot reads (markets, products, users); session checks are cached either way. */
     readonly enabled: boolean;
@@ -186,6 +189,16 @@ export function loadConfig(env: Env): Config {
   if (production && !e.JWT_SECRET) {
     throw new ConfigError("Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production");
   }
+  if (e.WEB_CONCURRENCY > 1 && !e.DATABASE_URL) {
+    throw new ConfigError(
+      "Invalid configuration:\n  WEB_CONCURRENCY: more than one worker needs DATABASE_URL (the embedded database serves a single process)",
+    );
+  }
+  if (e.WEB_CONCURRENCY > 1 && !e.REDIS_URL) {
+    throw new ConfigError(
+      "Invalid configuration:\n  WEB_CONCURRENCY: more than one worker needs REDIS_URL (rate limits, cache and events must be shared between workers)",
+    );
+  }
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError("Invalid configuration:\n  ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither");
   }
@@ -238,6 +251,7 @@ export function loadConfig(env: Env): Config {
       passwordResetMax: e.RATE_LIMIT_PASSWORD_RESET_MAX,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    webConcurrency: e.WEB_CONCURRENCY,
     cache: {
       enabled: e.CACHE_ENABLED ?? true,
       ttlSeconds: e.CACHE_TTL_SECONDS,

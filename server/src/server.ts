@@ -15,6 +15,8 @@ export interface RunningServer {
   readonly port: number;
   readonly services: Services;
   readonly infra: Infra;
+  /** Milliseconds each start-up step took, for the start-up log line. */
+  readonly startup: Record<string, number>;
   /** Stops accepting connections, lets in-flight requests finish, then closes every resource. */
   close(): Promise<void>;
 }
@@ -51,13 +53,24 @@ async function ensureAdmin(config: Config, services: Services, log: Logger): Pro
 /** createInfra → createServices → createApp, then listen; `close` drains in the reverse order. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
+  const startup: Record<string, number> = {};
+  let mark = performance.now();
+  const step = (name: string) => {
+    const now = performance.now();
+    startup[name] = Math.round(now - mark);
+    mark = now;
+  };
   const infra = await createInfra(config, { log, ...(options.mailer ? { mailer: options.mailer } : {}) });
+  step("infraMs");
   try {
     const services = createServices(infra);
     defineJobs(services, config, log);
     await infra.jobs.start();
+    step("jobsMs");
     await ensureAdmin(config, services, log);
+    step("adminMs");
     await seedDemoOnFirstStart({ config, log, services, db: infra.database.prisma });
+    step("demoMs");
 
     const server = createServer(createApp({ config, log, services }));
     server.keepAliveTimeout = 5_000;
@@ -86,7 +99,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closing;
     };
 
-    return { url: `http://${host}:${port}`, port, services, infra, close };
+    step("listenMs");
+    return { url: `http://${host}:${port}`, port, services, infra, startup, close };
   } catch (error) {
     await infra.close();
     throw error;

@@ -3,7 +3,12 @@
 export { loadConfig, type Config } from "./config.js";
 export { startServer, type RunningServer } from "./server.js";
 export { migrateDeploy, startEmbeddedPostgres } from "./infra/db.js";
+export { applyMigrations } from "./infra/migrate.js";
 export { createLogger, type Logger } from "./infra/logger.js";
 export { ConfigError } from "./config.js";
 export { MemoryMailer, type MailMessage } from "./infra/mailer.js";
+export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./infra/cache.js";
+export { connectRedis } from "./infra/redis.js";
+export { JobQueue } from "./infra/jobs.js";
+export { createApp } from "./app.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { createLogger, migrateDeploy, startEmbeddedPostgres } from "@agora/server/testing";
+import { applyMigrations, createLogger, startEmbeddedPostgres } from "@agora/server/testing";
 
 export type DatabaseTemplate =
   | { kind: "postgres"; adminUrl: string; template: string; prefix: string }
@@ -22,8 +22,8 @@ function withDatabase(url: string, database: string): string {
 }
 
 /**
- * Migrates one template database per run with the same `prisma migrate deploy` the server
- * uses; every test file then gets its own copy (CREATE DATABASE ... TEMPLATE, or a copied
+ * Migrates one template database per run with the same in-process migrator the server uses
+ * (tests/migrations.test.ts checks it agrees with `prisma migrate`); every test file then gets its own copy (CREATE DATABASE ... TEMPLATE, or a copied
  * PGlite data directory), so files run in parallel and never see each other's rows.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
@@ -38,7 +38,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await admin.connect();
     await admin.query(`CREATE DATABASE "${template}"`);
     await admin.end();
-    await migrateDeploy(withDatabase(adminUrl, template), log);
+    await applyMigrations(withDatabase(adminUrl, template), log);
     project.provide("dbTemplate", { kind: "postgres", adminUrl, template, prefix });
     return async () => {
       const client = new pg.Client({ connectionString: adminUrl });
@@ -56,7 +56,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const templateDir = path.join(workDir, "template");
   const embedded = await startEmbeddedPostgres(templateDir, 0);
   try {
-    await migrateDeploy(embedded.url, log);
+    await applyMigrations(embedded.url, log);
   } finally {
     await embedded.stop();
   }

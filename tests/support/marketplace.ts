@@ -35,7 +35,7 @@ export async function createProduct(
  * A client that also speaks SSE subscriptions (Node 20 has no global EventSource). The
  * access token goes in the connection params, since EventSource cannot send headers.
  */
-export function subscriptionClient(ts: TestServer, token?: string) {
+export function subscriptionClient(ts: { url: string }, token?: string) {
   const url = `${ts.url}/trpc`;
   return createTRPCClient<AppRouter>({
     links: [
@@ -71,7 +71,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
 
 /** Subscribes to a market's events and collects them; `next(n)` waits until n have arrived. */
 export async function watchMarket(
-  ts: TestServer,
+  ts: { url: string },
   input: { marketId: string; lastEventId?: string | null },
   token?: string,
 ) {

@@ -45,38 +45,50 @@ function withDatabase(url: string, database: string): string {
 }
 
 /**
- * Starts the real server on a free port with its own fresh, migrated database. Redis is
- * used when REDIS_URL is set (a unique key prefix keeps files apart). Extra env overrides
- * the test defaults (e.g. `{ RATE_LIMIT_ENABLED: "true" }`).
+ * A fresh database copied from the migrated template of this run: a PostgreSQL database
+ * (CREATE DATABASE ... TEMPLATE) or a PGlite data directory. `env` points a server at it.
  */
-export async function startTestServer(
-  env: Record<string, string> = {},
-  options: { log?: Logger } = {},
-): Promise<TestServer> {
+export async function createTestDatabase(): Promise<{
+  env: { DATABASE_URL: string } | { DATA_DIR: string };
+  drop: () => Promise<void>;
+}> {
   const template = inject("dbTemplate");
   const id = randomUUID().replace(/-/g, "").slice(0, 12);
-  const dbEnv: Record<string, string> = {};
-  let dropDatabase: () => Promise<void>;
-
   if (template.kind === "postgres") {
     const name = `${template.prefix}_${id}`;
     const admin = new pg.Client({ connectionString: template.adminUrl });
     await admin.connect();
     await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template.template}"`);
     await admin.end();
-    dbEnv.DATABASE_URL = withDatabase(template.adminUrl, name);
-    dropDatabase = async () => {
-      const client = new pg.Client({ connectionString: template.adminUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-      await client.end();
+    return {
+      env: { DATABASE_URL: withDatabase(template.adminUrl, name) },
+      drop: async () => {
+        const client = new pg.Client({ connectionString: template.adminUrl });
+        await client.connect();
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        await client.end();
+      },
     };
-  } else {
-    const dir = path.join(template.workDir, `db-${id}`);
-    await cp(template.templateDir, dir, { recursive: true });
-    dbEnv.DATA_DIR = dir;
-    dropDatabase = () => rm(dir, { recursive: true, force: true });
   }
+  const dir = path.join(template.workDir, `db-${id}`);
+  await cp(template.templateDir, dir, { recursive: true });
+  return { env: { DATA_DIR: dir }, drop: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Starts the real server on a free port with its own fresh, migrated database. Redis is
+ * used when REDIS_URL is set (a unique key prefix keeps files apart). Extra env overrides
+ * the test defaults (e.g. `{ RATE_LIMIT_ENABLED: "true" }`).
+ */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: {
+    log?: Logger;
+    /** "configured": use the mail transport the config selects (SMTP_URL), not the in-memory one. */
+    mail?: "memory" | "configured";
+  } = {},
+): Promise<TestServer> {
+  const { env: dbEnv, drop: dropDatabase } = await createTestDatabase();
 
   const redisUrl = process.env.REDIS_URL;
   const config = loadConfig({
@@ -94,14 +106,17 @@ export async function startTestServer(
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     ADMIN_USERNAME: ADMIN.username,
-    ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `agora-test:${id}:` } : {}),
+    ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `agora-test:${randomUUID()}:` } : {}),
     ...dbEnv,
     ...env,
   });
   const mailer = new MemoryMailer();
   let server: RunningServer;
   try {
-    server = await startServer(config, { mailer, ...(options.log ? { log: options.log } : {}) });
+    server = await startServer(config, {
+      ...(options.mail === "configured" ? {} : { mailer }),
+      ...(options.log ? { log: options.log } : {}),
+    });
   } catch (error) {
     await dropDatabase();
     throw error;
@@ -111,7 +126,7 @@ export async function startTestServer(
     url: server.url,
     server,
     mailer,
-    databaseKind: template.kind,
+    databaseKind: "DATABASE_URL" in dbEnv ? "postgres" : "embedded",
     client(auth = {}) {
       return createAgoraClient({
         url: server.url,

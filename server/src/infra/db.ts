@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdir, readdir } from "node:fs/promises";
+import { access, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
@@ -8,7 +8,9 @@ import pg from "pg";
 import lockfile from "proper-lockfile";
 import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { readTemplate } from "./embedded-template.js";
 import type { Logger } from "./logger.js";
+import { applyMigrations } from "./migrate.js";
 
 export type Db = PrismaClient<"query">;
 /** The client inside `db.$transaction(async (tx) => ...)`. */
@@ -27,6 +29,15 @@ export interface Database {
   close(): Promise<void>;
 }
 
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 interface EmbeddedPostgres {
   url: string;
   stop(): Promise<void>;
@@ -36,7 +47,11 @@ interface EmbeddedPostgres {
  * Starts PostgreSQL compiled to Wasm (PGlite) behind a wire-protocol socket on loopback, so
  * the server and the Prisma migration CLI reach it exactly as they reach a real server.
  */
-export async function startEmbeddedPostgres(dataDir: string | null, port: number): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  dataDir: string | null,
+  port: number,
+  options: { useTemplate?: boolean } = {},
+): Promise<EmbeddedPostgres> {
   let release: (() => Promise<void>) | null = null;
   if (dataDir) {
     await mkdir(dataDir, { recursive: true });
@@ -47,7 +62,13 @@ export async function startEmbeddedPostgres(dataDir: string | null, port: number
       throw new Error(`The embedded database in ${dataDir} is in use by another Agora process`);
     }
   }
-  const db = dataDir ? await PGlite.create(dataDir) : await PGlite.create();
+  // A new database starts from the migrated template when there is one (see embedded-template.ts).
+  const fresh = dataDir === null || !(await exists(path.join(dataDir, "PG_VERSION")));
+  const template = fresh && options.useTemplate !== false ? await readTemplate() : null;
+  const db = await PGlite.create({
+    ...(dataDir ? { dataDir } : {}),
+    ...(template ? { loadDataDir: template } : {}),
+  });
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 64 });
   await server.start();
   const address = server.getServerConn();
@@ -61,33 +82,10 @@ export async function startEmbeddedPostgres(dataDir: string | null, port: number
   };
 }
 
-const migrationsDir = path.join(repoRoot, "prisma", "migrations");
-
 /**
- * The committed migrations the database has not finished applying. Starting the migration
- * CLI costs seconds, so a restart against an up-to-date database skips it.
+ * Applies committed migrations with Prisma's own CLI (`prisma migrate deploy`). The server
+ * uses the in-process `applyMigrations` instead; this stays for checking that both agree.
  */
-export async function pendingMigrations(url: string): Promise<string[]> {
-  const entries = await readdir(migrationsDir, { withFileTypes: true });
-  const committed = entries.filter((e) => e.isDirectory()).map((e) => e.name);
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ migration_name: string }>(
-      "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
-    );
-    const applied = new Set(rows.map((r) => r.migration_name));
-    return committed.filter((name) => !applied.has(name));
-  } catch (error) {
-    // 42P01: no _prisma_migrations table yet, so nothing has been applied.
-    if (error instanceof Error && "code" in error && error.code === "42P01") return committed;
-    throw error;
-  } finally {
-    await client.end();
-  }
-}
-
-/** Applies committed migrations with Prisma's own CLI (`prisma migrate deploy`). */
 export async function migrateDeploy(url: string, log: Logger): Promise<void> {
   const started = Date.now();
   const prismaBin = path.join(repoRoot, "node_modules", ".bin", "prisma");
@@ -131,11 +129,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   }
 
   try {
-    if (dbConfig.migrateOnStart) {
-      const pending = await pendingMigrations(url);
-      if (pending.length > 0) await migrateDeploy(url, log);
-      else log.info("database schema is up to date");
-    }
+    if (dbConfig.migrateOnStart) await applyMigrations(url, log);
     const pool = new pg.Pool({ connectionString: url, max: dbConfig.poolSize });
     pool.on("error", (err) => {
       log.warn({ err: { message: err.message } }, "idle database connection failed");

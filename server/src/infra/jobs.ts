@@ -21,6 +21,8 @@ import type { Logger } from "./logger.js";
 export const DEAD_LETTER_QUEUE = "dead-letter";
 const SCHEMA = "pgboss";
 const START_RETRY_MS = 5_000;
+/** Serialises the first creation of the job schema among instances starting together. */
+const INSTALL_LOCK = 0x61676f72; // "agor"
 /** Jobs claimed per poll; they run concurrently (mail sends overlap their network waits). */
 const BATCH_SIZE = 10;
 
@@ -142,11 +144,11 @@ export class JobQueue {
   }
 
   private async startNow(): Promise<void> {
+    await this.install();
     await this.boss.start();
-    await this.boss.createQueue(DEAD_LETTER_QUEUE);
+    await this.createQueue(DEAD_LETTER_QUEUE, {});
     for (const queue of this.queues.values()) {
-      await this.boss.createQueue(queue.name, {
-        name: queue.name,
+      await this.createQueue(queue.name, {
         retryLimit: this.options.retryLimit,
         retryDelay: this.options.retryDelaySeconds,
         retryBackoff: true,
@@ -168,6 +170,48 @@ export class JobQueue {
         { pollingIntervalSeconds: this.options.pollIntervalSeconds, batchSize: BATCH_SIZE },
         (jobs) => this.run(queue, jobs, workerId),
       );
+    }
+  }
+
+  /**
+   * Creating a queue is DDL (a partition of the job table); instances starting together can
+   * deadlock on it. PostgreSQL then aborts one of them, and that one simply tries again:
+   * by then the queue exists and creating it is a no-op.
+   */
+  private async createQueue(name: string, options: Omit<PgBoss.Queue, "name">): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.boss.createQueue(name, { name, ...options });
+        return;
+      } catch (err) {
+        const code = err instanceof Error && "code" in err ? err.code : null;
+        const transient = code === "40P01" || code === "23505" || code === "42P07";
+        if (!transient || attempt >= 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt + Math.random() * 100));
+      }
+    }
+  }
+
+  /**
+   * Creates pg-boss's schema if it is missing, under a lock. pg-boss checks "installed?" before
+   * taking its own lock, so two instances starting on a new database would both try to create
+   * it and one would fail. Done on one connection, which the embedded pool (one) also allows.
+   */
+  private async install(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("SELECT pg_advisory_lock($1)", [INSTALL_LOCK]);
+      try {
+        const { rows } = await client.query<{ installed: string | null }>(
+          "SELECT to_regclass($1) AS installed",
+          [`${SCHEMA}.version`],
+        );
+        if (!rows[0]?.installed) await client.query(PgBoss.getConstructionPlans(SCHEMA));
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [INSTALL_LOCK]);
+      }
+    } finally {
+      client.release();
     }
   }
 

@@ -96,18 +96,33 @@ export class AuthService {
     if (existing) {
       if (existing.role === "ADMIN") return "unchanged";
       await this.db.user.update({ where: { id: existing.id }, data: { role: "ADMIN" } });
+      await this.cache.invalidateOrThrow([
+        cacheGroups.user(existing.id),
+        cacheGroups.sessionsOf(existing.id),
+      ]);
       return "promoted";
     }
-    await this.db.user.create({
-      data: {
-        email,
-        username,
-        usernameLower: username.toLowerCase(),
-        passwordHash: await this.passwords.hash(password),
-        role: "ADMIN",
-      },
-    });
-    return "created";
+    try {
+      await this.db.user.create({
+        data: {
+          email,
+          username,
+          usernameLower: username.toLowerCase(),
+          passwordHash: await this.passwords.hash(password),
+          role: "ADMIN",
+        },
+      });
+      return "created";
+    } catch (error) {
+      // Several instances starting together: one creates the admin, the others find it.
+      if (
+        isUniqueViolation(error) &&
+        (await this.db.user.findUnique({ where: { email } }))?.role === "ADMIN"
+      ) {
+        return "unchanged";
+      }
+      throw error;
+    }
   }
 
   async login(email: string, password: string): Promise<AuthResult> {

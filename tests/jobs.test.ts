@@ -1,0 +1,249 @@
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger, JobQueue } from "@agora/server/testing";
+import { expectError } from "./support/errors.js";
+import { createMarket, createProduct } from "./support/marketplace.js";
+import {
+  loginAdmin,
+  registerUser,
+  startCast,
+  startTestServer,
+  waitFor,
+  createTestDatabase,
+  type Cast,
+  type TestServer,
+} from "./support/server.js";
+import { startSmtpServer } from "./support/smtp.js";
+
+/** Durable background jobs (pg-boss, in the database itself) and the mail they send. */
+let cast: Cast;
+
+beforeAll(async () => {
+  cast = await startCast();
+});
+afterAll(async () => {
+  await cast.ts.close();
+});
+
+async function jobsIn(ts: TestServer, queue: string): Promise<number> {
+  const counts = await ts.server.services.jobs.counts();
+  const q = counts.find((c) => c.queue === queue);
+  if (!q) throw new Error(`no queue ${queue}`);
+  return q.created + q.retry + q.active + q.completed + q.failed + q.cancelled;
+}
+
+describe("order confirmation mail", () => {
+  it("mails the buyer what they ordered once the order commits", async () => {
+    const [seller, buyer] = cast.users;
+    const market = await createMarket(seller.api, { name: "Corner shop" });
+    const apples = await createProduct(seller.api, market.id, { name: "Apples", priceCents: 150 });
+    const pears = await createProduct(seller.api, market.id, { name: "Pears", priceCents: 275 });
+    const before = cast.ts.mailer.sent.length;
+    const order = await buyer.api.orders.create.mutate({
+      marketId: market.id,
+      items: [
+        { productId: apples.id, quantity: 2 },
+        { productId: pears.id, quantity: 1 },
+      ],
+    });
+    const mail = await cast.ts.waitForMail(buyer.input.email, before);
+    expect(mail.subject).toContain(order.id);
+    expect(mail.text).toContain('"Corner shop"');
+    expect(mail.text).toContain("2 x Apples at 1.50");
+    expect(mail.text).toContain("1 x Pears at 2.75");
+    expect(mail.text).toContain("Total: 5.75");
+  });
+
+  it("is enqueued by the order's own transaction: a refused order leaves no job behind", async () => {
+    const [seller, buyer] = cast.users;
+    const market = await createMarket(seller.api);
+    const scarce = await createProduct(seller.api, market.id, { stock: 1 });
+    const before = await jobsIn(cast.ts, "order-confirmation-mail");
+    await expectError(
+      buyer.api.orders.create.mutate({ marketId: market.id, items: [{ productId: scarce.id, quantity: 2 }] }),
+      "CONFLICT",
+    );
+    expect(await jobsIn(cast.ts, "order-confirmation-mail")).toBe(before);
+    await buyer.api.orders.create.mutate({
+      marketId: market.id,
+      items: [{ productId: scarce.id, quantity: 1 }],
+    });
+    expect(await jobsIn(cast.ts, "order-confirmation-mail")).toBe(before + 1);
+    // An idempotent replay returns the first order and owes no second mail.
+    const key = `k-${Date.now().toString(36)}`;
+    const restock = await createProduct(seller.api, market.id, { stock: 5 });
+    const items = [{ productId: restock.id, quantity: 1 }];
+    await buyer.api.orders.create.mutate({ marketId: market.id, items, idempotencyKey: key });
+    await buyer.api.orders.create.mutate({ marketId: market.id, items, idempotencyKey: key });
+    expect(await jobsIn(cast.ts, "order-confirmation-mail")).toBe(before + 2);
+  });
+});
+
+describe("mail over SMTP (SMTP_URL)", () => {
+  it("delivers a password-reset mail whose link resets the password", async () => {
+    const smtp = await startSmtpServer();
+    const ts = await startTestServer(
+      { SMTP_URL: smtp.url, PUBLIC_URL: "https://agora.example.com" },
+      { mail: "configured" },
+    );
+    try {
+      const alice = await registerUser(ts);
+      await ts.client().auth.requestPasswordReset.mutate({ email: alice.input.email });
+      const mail = await waitFor(() => smtp.received[0], 20_000, "the reset mail");
+      expect(mail.to).toEqual([alice.input.email]);
+      expect(mail.subject).toBe("Reset your Agora password");
+      const link = new URL(/Or open: (\S+)/.exec(mail.text)?.[1] ?? "");
+      expect(link.origin + link.pathname).toBe("https://agora.example.com/reset-password");
+      const token = link.searchParams.get("token") ?? "";
+      await ts.client().auth.resetPassword.mutate({ token, newPassword: "FromTheLink1" });
+      await ts.client().auth.login.mutate({ email: alice.input.email, password: "FromTheLink1" });
+    } finally {
+      await ts.close();
+      await smtp.close();
+    }
+  });
+
+  it("retries a refused delivery with backoff: refused twice, delivered on the third attempt", async () => {
+    const smtp = await startSmtpServer({ refuseFirst: 2 });
+    const ts = await startTestServer(
+      { SMTP_URL: smtp.url, JOB_RETRY_DELAY_SECONDS: "1" },
+      { mail: "configured" },
+    );
+    try {
+      const alice = await registerUser(ts);
+      await ts.client().auth.requestPasswordReset.mutate({ email: alice.input.email });
+      const mail = await waitFor(() => smtp.received[0], 25_000, "the reset mail");
+      expect(smtp.attempts()).toBe(3);
+      expect(smtp.received).toHaveLength(1);
+      // The tokens of the two undelivered attempts were withdrawn; the delivered one works.
+      const tokens = await ts.server.infra.database.prisma.passwordResetToken.count({
+        where: { userId: alice.user.id },
+      });
+      expect(tokens).toBe(1);
+      const token = /Reset token: (\S+)/.exec(mail.text)?.[1] ?? "";
+      await ts.client().auth.resetPassword.mutate({ token, newPassword: "ThirdTime1Lucky" });
+      await ts.waitForIdleJobs();
+      const stats = await (await loginAdmin(ts)).api.jobs.stats.query();
+      expect(stats.queues.find((q) => q.queue === "password-reset-mail")).toMatchObject({
+        completed: 1,
+        failed: 0,
+      });
+    } finally {
+      await ts.close();
+      await smtp.close();
+    }
+  });
+
+  it("dead-letters a job that exhausts its retries and counts it as failed", async () => {
+    const smtp = await startSmtpServer({ refuseAll: true });
+    const ts = await startTestServer(
+      { SMTP_URL: smtp.url, JOB_RETRY_LIMIT: "1", JOB_RETRY_DELAY_SECONDS: "1" },
+      { mail: "configured" },
+    );
+    try {
+      const alice = await registerUser(ts);
+      await ts.client().auth.requestPasswordReset.mutate({ email: alice.input.email });
+      const admin = (await loginAdmin(ts)).api;
+      const stats = await waitFor(
+        async () => {
+          const s = await admin.jobs.stats.query();
+          return s.failed > 0 ? s : undefined;
+        },
+        25_000,
+        "the job to fail for good",
+      );
+      expect(smtp.attempts()).toBe(2); // the first try and one retry
+      expect(stats.failed).toBe(1);
+      expect(stats.queues.find((q) => q.queue === "dead-letter")?.created).toBe(1);
+      await expectError(alice.api.jobs.stats.query(), "FORBIDDEN");
+
+      const metrics = await (await fetch(`${ts.url}/metrics`)).text();
+      expect(metrics).toMatch(/agora_jobs\{queue="password-reset-mail",state="failed"\} 1/);
+      expect(metrics).toMatch(/agora_jobs\{queue="dead-letter",state="created"\} 1/);
+      expect(metrics).toMatch(/agora_jobs_processed_total\{queue="password-reset-mail",outcome="failed"\} 2/);
+    } finally {
+      await ts.close();
+      await smtp.close();
+    }
+  });
+});
+
+describe("clean-up of expired credentials", () => {
+  it("is scheduled, and removes expired and dead rows while keeping live ones", async () => {
+    const { prisma } = cast.ts.server.infra.database;
+    const schedules = await prisma.$queryRawUnsafe<{ name: string; cron: string }[]>(
+      "SELECT name, cron FROM pgboss.schedule",
+    );
+    expect(schedules).toContainEqual({ name: "auth-cleanup", cron: "17 * * * *" });
+
+    const alice = await registerUser(cast.ts);
+    const live = await prisma.authSession.findFirstOrThrow({ where: { userId: alice.user.id } });
+    const past = new Date(Date.now() - 48 * 3600 * 1000);
+    const future = new Date(Date.now() + 3600 * 1000);
+    const revoked = await prisma.authSession.create({ data: { userId: alice.user.id, revokedAt: past } });
+    const abandoned = await prisma.authSession.create({
+      data: {
+        userId: alice.user.id,
+        lastUsedAt: past,
+        refreshTokens: { create: { tokenHash: `expired-${live.id}`, expiresAt: past } },
+      },
+    });
+    await prisma.passwordResetToken.createMany({
+      data: [
+        { userId: alice.user.id, tokenHash: `reset-old-${live.id}`, expiresAt: past },
+        { userId: alice.user.id, tokenHash: `reset-used-${live.id}`, expiresAt: future, usedAt: new Date() },
+        { userId: alice.user.id, tokenHash: `reset-live-${live.id}`, expiresAt: future },
+      ],
+    });
+
+    const removed = await cast.ts.server.services.auth.cleanupExpired();
+    expect(removed.refreshTokens).toBeGreaterThanOrEqual(1);
+    expect(removed.resetTokens).toBeGreaterThanOrEqual(2);
+    expect(removed.sessions).toBeGreaterThanOrEqual(2);
+    const sessions = await prisma.authSession.findMany({
+      where: { userId: alice.user.id },
+      select: { id: true },
+    });
+    expect(sessions.map((s) => s.id)).toEqual([live.id]);
+    expect(sessions.map((s) => s.id)).not.toContain(revoked.id);
+    expect(sessions.map((s) => s.id)).not.toContain(abandoned.id);
+    const resets = await prisma.passwordResetToken.findMany({ where: { userId: alice.user.id } });
+    expect(resets.map((r) => r.tokenHash)).toEqual([`reset-live-${live.id}`]);
+    // The live session still works, refresh included.
+    await alice.api.users.me.query();
+    await cast.ts.client().auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+  });
+});
+
+describe("instances starting together on a new database", () => {
+  // One process per embedded database, so this needs PostgreSQL.
+  it.runIf(process.env.DATABASE_URL)("all start: the job schema is created once, not raced", async () => {
+    const database = await createTestDatabase();
+    if (!("DATABASE_URL" in database.env)) throw new Error("expected a PostgreSQL database");
+    const url = database.env.DATABASE_URL;
+    const pools = Array.from({ length: 4 }, () => new pg.Pool({ connectionString: url, max: 2 }));
+    const queues = pools.map(
+      (pool) =>
+        new JobQueue(pool, {
+          workers: true,
+          pollIntervalSeconds: 1,
+          retryLimit: 1,
+          retryDelaySeconds: 1,
+          log: createLogger("silent"),
+        }),
+    );
+    for (const queue of queues) {
+      for (const name of ["first", "second", "third"])
+        queue.define({ name, handler: () => Promise.resolve() });
+    }
+    try {
+      await Promise.all(queues.map((q) => q.start()));
+      const counts = await queues[0]?.counts();
+      expect(counts?.map((c) => c.queue)).toEqual(["first", "second", "third", "dead-letter"]);
+    } finally {
+      await Promise.all(queues.map((q) => q.stop(1000)));
+      await Promise.all(pools.map((p) => p.end()));
+      await database.drop();
+    }
+  });
+});
