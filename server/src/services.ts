@@ -64,9 +64,10 @@ export function createServices(infra: Infra): Services {
     infra.log,
     cache,
     jobs,
+    database.sql,
   );
   const marketEvents = new MarketEvents(infra.events, infra.log);
-  const markets = new MarketService(db, marketEvents, cache);
+  const markets = new MarketService(db, marketEvents, cache, database.sql);
   const rl = config.rateLimit;
   const limiter = (name: string, points: number) =>
     infra.rateLimiter({
@@ -76,11 +77,11 @@ export function createServices(infra: Infra): Services {
     });
   return {
     auth,
-    users: new UserService(db, auth, markets, cache),
+    users: new UserService(db, auth, markets, cache, database.sql),
     apiKeys: new ApiKeyService(db, cache),
     health: new HealthService(() => database.ping(), redis ? () => pingRedis(redis) : null),
     markets,
-    products: new ProductService(db, markets, cache),
+    products: new ProductService(db, markets, cache, database.sql),
     orders: new OrderService(db, marketEvents, markets, jobs, infra.mailer),
     posts: new PostService(db, marketEvents),
     rateLimits: {

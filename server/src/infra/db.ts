@@ -11,6 +11,7 @@ import { PrismaClient } from "../generated/prisma/client.js";
 import { readTemplate } from "./embedded-template.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations } from "./migrate.js";
+import { Sql } from "./sql.js";
 
 export type Db = PrismaClient<"query">;
 /** The client inside `db.$transaction(async (tx) => ...)`. */
@@ -21,9 +22,11 @@ export interface Database {
   readonly prisma: Db;
   /** The connection pool Prisma runs on; the job queue shares it (the embedded database allows one connection). */
   readonly pool: pg.Pool;
+  /** Typed SQL for the hottest reads, on the same pool. */
+  readonly sql: Sql;
   readonly url: string;
   readonly embedded: boolean;
-  /** Adds a listener for every SQL statement the client sends; returns a remover. */
+  /** Adds a listener for every SQL statement Prisma or `sql` sends; returns a remover. */
   onQuery(listener: (sql: string) => void): () => void;
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -140,9 +143,16 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
       for (const listener of listeners) listener(event.query);
     });
     await prisma.$connect();
+    const sql = new Sql(pool, {
+      prepare: embedded === null,
+      observe: (text) => {
+        for (const listener of listeners) listener(text);
+      },
+    });
     return {
       prisma,
       pool,
+      sql,
       url,
       embedded: embedded !== null,
       onQuery(listener) {

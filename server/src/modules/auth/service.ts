@@ -2,6 +2,7 @@ import type { User } from "../../generated/prisma/client.js";
 import type { Cache } from "../../infra/cache.js";
 import type { Db, DbOrTx } from "../../infra/db.js";
 import type { JobQueue } from "../../infra/jobs.js";
+import type { Sql } from "../../infra/sql.js";
 import type { Logger } from "../../infra/logger.js";
 import type { Mailer } from "../../infra/mailer.js";
 import type { PasswordHasher } from "../../infra/passwords.js";
@@ -9,6 +10,7 @@ import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, UnauthorizedError, ValidationError } from "../../shared/errors.js";
 import type { Principal, Role } from "../../shared/principal.js";
 import { isUniqueViolation } from "../../shared/prisma-errors.js";
+import { selectSession } from "./queries.js";
 import type { RegisterInput, Tokens } from "./schemas.js";
 import { hashSecret, newSecret, type AccessTokens } from "./tokens.js";
 
@@ -43,6 +45,7 @@ export class AuthService {
     private readonly log: Logger,
     private readonly cache: Cache,
     private readonly jobs: JobQueue,
+    private readonly sql: Sql,
   ) {}
 
   async register(input: RegisterInput): Promise<AuthResult> {
@@ -359,11 +362,8 @@ export class AuthService {
       `session:${claims.sessionId}`,
       [cacheGroups.sessionsOf(claims.userId)],
       async () => {
-        const row = await this.db.authSession.findUnique({
-          where: { id: claims.sessionId },
-          select: { userId: true, revokedAt: true, user: { select: { role: true } } },
-        });
-        return row && !row.revokedAt ? { userId: row.userId, role: row.user.role } : null;
+        const row = await selectSession(this.sql, claims.sessionId);
+        return row && !row.revoked ? { userId: row.userId, role: row.role } : null;
       },
       { alwaysOn: true, ttlMs: this.settings.sessionCacheTtlSeconds * 1000 },
     );

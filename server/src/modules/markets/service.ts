@@ -1,13 +1,14 @@
 import { Prisma } from "../../generated/prisma/client.js";
 import type { Cache } from "../../infra/cache.js";
 import type { Db, Tx } from "../../infra/db.js";
+import type { Sql } from "../../infra/sql.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../shared/errors.js";
-import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
-import { canManageMarket, canSeeMarket, visibleMarketsWhere, type MarketAccess } from "./access.js";
+import { canManageMarket, canSeeMarket, type MarketAccess } from "./access.js";
 import type { MarketEvent, MarketEvents } from "./events.js";
-import { marketInclude, toMarket, type MarketRow } from "./presenter.js";
+import { marketInclude, toMarket } from "./presenter.js";
+import { selectMarket, selectMarketPage } from "./queries.js";
 import type {
   MarketCreateInput,
   MarketListInput,
@@ -64,6 +65,7 @@ export class MarketService {
     private readonly db: Db,
     private readonly events: MarketEvents,
     private readonly cache: Cache,
+    private readonly sql: Sql,
   ) {}
 
   async list(viewer: Principal | null, input: MarketListInput): Promise<MarketPageResult> {
@@ -83,44 +85,15 @@ export class MarketService {
     );
   }
 
-  private async loadPage(viewer: Principal | null, input: MarketListInput): Promise<MarketPageResult> {
-    const where: Prisma.MarketWhereInput = {
-      AND: [
-        visibleMarketsWhere(viewer),
-        input.status ? { status: input.status } : {},
-        input.ownerId ? { ownerId: input.ownerId } : {},
-        input.search
-          ? {
-              OR: [
-                { name: { contains: input.search, mode: "insensitive" } },
-                { description: { contains: input.search, mode: "insensitive" } },
-              ],
-            }
-          : {},
-      ],
-    };
-    const tag = `markets:${input.sort}:${input.order}`;
-    const after = readCursor(input.cursor, tag, 2);
-    const dir = input.order;
-    const [rows, total] = await Promise.all([
-      this.db.market.findMany({
-        where: after ? { AND: [where, keyset(input.sort, dir, after)] } : where,
-        orderBy: [sortColumn(input.sort, dir), { id: dir }],
-        take: input.limit + 1,
-        include: marketInclude,
-      }),
-      this.db.market.count({ where }),
-    ]);
-    const page = keysetPage(rows, input.limit, (last) => [tag, sortValue(input.sort, last), last.id]);
-    return { items: page.items.map(toMarket), nextCursor: page.nextCursor, total };
+  private loadPage(viewer: Principal | null, input: MarketListInput): Promise<MarketPageResult> {
+    return selectMarketPage(this.sql, viewer, input);
   }
 
   /** A market as anyone may get it from the cache; visibility is the caller's to check. */
   find(id: string): Promise<MarketOutput | null> {
-    return this.cache.getOrLoad("market", `market:${id}`, [cacheGroups.market(id)], async () => {
-      const row = await this.db.market.findUnique({ where: { id }, include: marketInclude });
-      return row && toMarket(row);
-    });
+    return this.cache.getOrLoad("market", `market:${id}`, [cacheGroups.market(id)], () =>
+      selectMarket(this.sql, id),
+    );
   }
 
   async byId(viewer: Principal | null, id: string): Promise<MarketOutput> {
@@ -219,54 +192,5 @@ export class MarketService {
 
   publish(marketId: string, event: MarketEvent): Promise<void> {
     return this.events.publish(marketId, event);
-  }
-}
-
-function sortColumn(
-  sort: MarketListInput["sort"],
-  dir: Prisma.SortOrder,
-): Prisma.MarketOrderByWithRelationInput {
-  switch (sort) {
-    case "createdAt":
-      return { createdAt: dir };
-    case "volume":
-      return { volumeCents: dir };
-    case "name":
-      return { name: dir };
-  }
-}
-
-function sortValue(sort: MarketListInput["sort"], row: MarketRow): string {
-  switch (sort) {
-    case "createdAt":
-      return row.createdAt.toISOString();
-    case "volume":
-      return row.volumeCents.toString();
-    case "name":
-      return row.name;
-  }
-}
-
-/** Rows strictly after the cursor's (value, id) in the list's order. */
-function keyset(
-  sort: MarketListInput["sort"],
-  dir: Prisma.SortOrder,
-  after: string[],
-): Prisma.MarketWhereInput {
-  const [value, id] = after;
-  if (value === undefined || id === undefined) throw new ValidationError({ cursor: ["Invalid cursor"] });
-  const beyond = <T>(v: T): { lt: T } | { gt: T } => (dir === "desc" ? { lt: v } : { gt: v });
-  switch (sort) {
-    case "createdAt": {
-      const v = cursorDate(value);
-      return { OR: [{ createdAt: beyond(v) }, { createdAt: v, id: beyond(id) }] };
-    }
-    case "volume": {
-      if (!/^\d{1,20}$/.test(value)) throw new ValidationError({ cursor: ["Invalid cursor"] });
-      const v = BigInt(value);
-      return { OR: [{ volumeCents: beyond(v) }, { volumeCents: v, id: beyond(id) }] };
-    }
-    case "name":
-      return { OR: [{ name: beyond(value) }, { name: value, id: beyond(id) }] };
   }
 }

@@ -1,13 +1,14 @@
 import type { Product } from "../../generated/prisma/client.js";
 import type { Cache } from "../../infra/cache.js";
 import type { Db } from "../../infra/db.js";
+import type { Sql } from "../../infra/sql.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
-import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import type { Principal } from "../../shared/principal.js";
 import { isForeignKeyViolation } from "../../shared/prisma-errors.js";
 import { canManageMarket, canSeeMarket, type MarketAccess } from "../markets/access.js";
 import { accessOf, type MarketService } from "../markets/service.js";
+import { selectProduct, selectProductPage } from "./queries.js";
 import type { ProductCreateInput, ProductListInput, ProductUpdateData } from "./schemas.js";
 
 const marketAccess = { select: { ownerId: true, status: true } } as const;
@@ -27,6 +28,7 @@ export class ProductService {
     private readonly db: Db,
     private readonly markets: MarketService,
     private readonly cache: Cache,
+    private readonly sql: Sql,
   ) {}
 
   async list(viewer: Principal | null, input: ProductListInput): Promise<ProductPageResult> {
@@ -40,29 +42,13 @@ export class ProductService {
     );
   }
 
-  private async loadPage(input: ProductListInput): Promise<ProductPageResult> {
-    const after = readCursor(input.cursor, "products", 2);
-    const rows = await this.db.product.findMany({
-      where: {
-        marketId: input.marketId,
-        ...(after
-          ? {
-              OR: [
-                { createdAt: { lt: cursorDate(after[0]) } },
-                { createdAt: cursorDate(after[0]), id: { lt: after[1] } },
-              ],
-            }
-          : {}),
-      },
-      orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-      take: input.limit + 1,
-    });
-    return keysetPage(rows, input.limit, (last) => ["products", last.createdAt.toISOString(), last.id]);
+  private loadPage(input: ProductListInput): Promise<ProductPageResult> {
+    return selectProductPage(this.sql, input);
   }
 
   async byId(viewer: Principal | null, id: string): Promise<Product> {
     const product = await this.cache.getOrLoad("product", `product:${id}`, [cacheGroups.product(id)], () =>
-      this.db.product.findUnique({ where: { id } }),
+      selectProduct(this.sql, id),
     );
     const market = product && (await this.markets.find(product.marketId));
     if (!product || !market || !canSeeMarket(viewer, accessOf(market))) throw new NotFoundError("Product");

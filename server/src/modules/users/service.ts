@@ -1,6 +1,7 @@
 import type { Prisma, Role, User } from "../../generated/prisma/client.js";
 import type { Cache } from "../../infra/cache.js";
 import type { Db, Tx } from "../../infra/db.js";
+import type { Sql } from "../../infra/sql.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
@@ -8,7 +9,8 @@ import { isAdmin, type Principal } from "../../shared/principal.js";
 import { isForeignKeyViolation, isUniqueViolation } from "../../shared/prisma-errors.js";
 import type { AuthService } from "../auth/service.js";
 import type { MarketService } from "../markets/service.js";
-import { toUserView, userViewSelect, type UserView } from "./presenter.js";
+import type { UserView } from "./presenter.js";
+import { selectUserView } from "./queries.js";
 import type { UpdateMeInput, UserListInput, UserUpdateData } from "./schemas.js";
 
 const CURSOR_TAG = "users";
@@ -25,12 +27,13 @@ export class UserService {
     private readonly auth: AuthService,
     private readonly markets: MarketService,
     private readonly cache: Cache,
+    private readonly sql: Sql,
   ) {}
 
   /** Cached: `users.byId` and `users.me` are among the hottest reads. */
   async byId(id: string): Promise<UserView> {
     const user = await this.cache.getOrLoad("user", `user:${id}`, [cacheGroups.user(id)], () =>
-      this.db.user.findUnique({ where: { id }, select: userViewSelect }).then((u) => u && toUserView(u)),
+      selectUserView(this.sql, id),
     );
     if (!user) throw new NotFoundError("User");
     return user;

@@ -1,0 +1,20 @@
+import type { Sql } from "../../infra/sql.js";
+import type { Role } from "../../shared/principal.js";
+import type { UserView } from "./presenter.js";
+
+/** The hot reads of users as single SQL statements (see infra/sql.ts for why). */
+
+export function asRole(value: string): Role {
+  if (value === "USER" || value === "ADMIN") return value;
+  throw new Error(`unknown role ${value}`);
+}
+
+export async function selectUserView(sql: Sql, id: string): Promise<UserView | null> {
+  const rows = await sql.rows<Omit<UserView, "role"> & { role: string }>(
+    `SELECT id, email, username, name, role::text AS role, created_at AT TIME ZONE 'UTC' AS "createdAt"
+     FROM users WHERE id = $1`,
+    [id],
+  );
+  const row = rows[0];
+  return row ? { ...row, role: asRole(row.role) } : null;
+}
