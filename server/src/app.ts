@@ -108,25 +108,18 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
       exposedHeaders: ["X-Request-Id", "Server-Timing", "Retry-After"],
     }),
   );
-  app.use(
-    compression({
-      // Server-sent events must reach the client as they happen, not when a gzip block fills.
-      filter: (req, res) =>
-        !(req.headers.accept ?? "").includes("text/event-stream") &&
-        !String(res.getHeader("Content-Type") ?? "").includes("text/event-stream") &&
-        compression.filter(req, res),
-    }),
-  );
-
-  app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
+  const gzip = compression({
+    // Server-sent events must reach the client as they happen, not when a gzip block fills.
+    filter: (req, res) =>
+      !(req.headers.accept ?? "").includes("text/event-stream") &&
+      !String(res.getHeader("Content-Type") ?? "").includes("text/event-stream") &&
+      compression.filter(req, res),
   });
-  app.get("/readyz", async (_req, res) => {
-    const readiness = await services.health.readiness();
-    res.status(readiness.status === "ok" ? 200 : 503).json(readiness);
+  // compression wraps every response it sees; a client that accepts no encoding gains nothing from that.
+  app.use((req, res, next) => {
+    if (req.headers["accept-encoding"]) gzip(req, res, next);
+    else next();
   });
-
-  app.get("/metrics", metricsHandler(config, services.metrics));
 
   const createContext = (
     req: express.Request,
@@ -184,6 +177,16 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
           fallback: officialAdapter,
         }),
   );
+
+  app.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  app.get("/readyz", async (_req, res) => {
+    const readiness = await services.health.readiness();
+    res.status(readiness.status === "ok" ? 200 : 503).json(readiness);
+  });
+
+  app.get("/metrics", metricsHandler(config, services.metrics));
 
   app.use((_req, res) => {
     res.status(404).json({ error: { code: "NOT_FOUND", message: "No such route" } });

@@ -1,0 +1,47 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import path from "node:path";
+import { freePort, Managed, repoRoot, waitForOk } from "./procs.js";
+import type { EmbeddedStart } from "./report.js";
+
+/**
+ * The zero-setup default (no DATABASE_URL: PGlite in DATA_DIR, migrations at start), timed
+ * from spawning `node server/dist/main.js` to the first answered `health.live`, once on an
+ * empty DATA_DIR and once more on the same directory (a restart).
+ */
+export async function measureEmbeddedStart(
+  workDir: string,
+  baseEnv: NodeJS.ProcessEnv,
+): Promise<EmbeddedStart> {
+  const dataDir = await mkdtemp(path.join(workDir, "embedded-data-"));
+  const env: NodeJS.ProcessEnv = { ...baseEnv, DATA_DIR: dataDir };
+  delete env.DATABASE_URL;
+  delete env.REDIS_URL;
+  const once = async (name: string): Promise<number> => {
+    const port = await freePort();
+    const started = performance.now();
+    const proc = Managed.start(name, process.execPath, ["server/dist/main.js"], {
+      env: { ...env, PORT: String(port) },
+      logFile: path.join(workDir, `${name}.log`),
+      cwd: repoRoot,
+    });
+    try {
+      await waitForOk(`http://127.0.0.1:${port}/trpc/health.live`, proc, 120_000);
+      return performance.now() - started;
+    } finally {
+      await proc.stop(15_000);
+    }
+  };
+  try {
+    const firstStartMs = await once("embedded-first-start");
+    const restartMs = await once("embedded-restart");
+    return { firstStartMs, restartMs };
+  } catch (error) {
+    return {
+      firstStartMs: null,
+      restartMs: null,
+      error: error instanceof Error ? error.message : String(error),
+    };
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}

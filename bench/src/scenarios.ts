@@ -1,0 +1,227 @@
+import superjson from "superjson";
+import type { SeedData } from "./seed.js";
+import type { HttpRequest } from "./wrk.js";
+
+export type ServerId = "agora" | "agora+cache" | "agora-x2" | "express-prisma" | "express-bare" | "node-pg";
+
+export interface ServerDef {
+  id: ServerId;
+  label: string;
+  kind: "agora" | "peer";
+  /** Shared cache or several workers need Redis; without it the row is skipped. */
+  needsRedis: boolean;
+  /** Extra environment of an Agora variant. */
+  agoraEnv?: Record<string, string>;
+  /** Entry of a peer under bench/src/peers/. */
+  peerEntry?: string;
+  /** Where the harness polls until the server is up. */
+  readyPath: string;
+}
+
+export const SERVERS: readonly ServerDef[] = [
+  {
+    id: "agora",
+    label: "agora",
+    kind: "agora",
+    needsRedis: false,
+    agoraEnv: { CACHE_ENABLED: "false" },
+    readyPath: "/healthz",
+  },
+  {
+    id: "agora+cache",
+    label: "agora+cache",
+    kind: "agora",
+    needsRedis: true,
+    agoraEnv: { CACHE_ENABLED: "true" },
+    readyPath: "/healthz",
+  },
+  {
+    id: "agora-x2",
+    label: "agora x2 workers",
+    kind: "agora",
+    needsRedis: true,
+    agoraEnv: { CACHE_ENABLED: "false", WEB_CONCURRENCY: "2" },
+    readyPath: "/healthz",
+  },
+  {
+    id: "express-prisma",
+    label: "express 5 + Prisma 6",
+    kind: "peer",
+    needsRedis: false,
+    peerEntry: "express-prisma.ts",
+    readyPath: "/health",
+  },
+  {
+    id: "express-bare",
+    label: "bare express 5",
+    kind: "peer",
+    needsRedis: false,
+    peerEntry: "express-bare.ts",
+    readyPath: "/health",
+  },
+  {
+    id: "node-pg",
+    label: "node:http + pg",
+    kind: "peer",
+    needsRedis: false,
+    peerEntry: "node-pg.ts",
+    readyPath: "/health",
+  },
+];
+
+export function serverDef(id: ServerId): ServerDef {
+  const def = SERVERS.find((s) => s.id === id);
+  if (!def) throw new Error(`unknown server ${id}`);
+  return def;
+}
+
+export type ScenarioId =
+  | "health.live"
+  | "markets.byId"
+  | "markets.list"
+  | "users.me"
+  | "users.byId"
+  | "users.byId x10 batch"
+  | "orders.create"
+  | "health.live + logins";
+
+/** What the scenarios need besides the seeded rows: tokens from logging in once. */
+export interface Fixtures {
+  seed: SeedData;
+  /** One access token per buyer, in the order of `seed.buyers`. */
+  buyerTokens: string[];
+}
+
+export interface Scenario {
+  id: ScenarioId;
+  title: string;
+  servers: readonly ServerId[];
+  requests(server: ServerDef, fx: Fixtures): HttpRequest[];
+  /** Runs with the login load (8 auth.login/s at bcrypt cost 12) in a separate process. */
+  withLogins?: boolean;
+}
+
+// Exactly what the tRPC client sends: superjson's `{ json, meta? }` as the input.
+const encode = (input: unknown) => encodeURIComponent(JSON.stringify(superjson.serialize(input)));
+
+export function trpcGet(procedure: string, input?: unknown, headers?: Record<string, string>): HttpRequest {
+  return {
+    method: "GET",
+    path: `/trpc/${procedure}${input === undefined ? "" : `?input=${encode(input)}`}`,
+    ...(headers ? { headers } : {}),
+  };
+}
+
+export function trpcBatchGet(procedure: string, inputs: readonly unknown[]): HttpRequest {
+  const batch = Object.fromEntries(inputs.map((input, i) => [String(i), superjson.serialize(input)]));
+  return {
+    method: "GET",
+    path: `/trpc/${inputs.map(() => procedure).join(",")}?batch=1&input=${encodeURIComponent(JSON.stringify(batch))}`,
+  };
+}
+
+export function trpcPost(
+  procedure: string,
+  input: unknown,
+  headers: Record<string, string> = {},
+): HttpRequest {
+  return {
+    method: "POST",
+    path: `/trpc/${procedure}`,
+    headers: { "Content-Type": "application/json", ...headers },
+    body: JSON.stringify(superjson.serialize(input)),
+  };
+}
+
+const get = (path: string): HttpRequest => ({ method: "GET", path });
+const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+
+/** mulberry32: a small deterministic generator, so every run sends the same batches. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const AGORA_VARIANTS = ["agora", "agora+cache", "agora-x2"] as const;
+const DB_PEERS = ["express-prisma", "node-pg"] as const;
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    id: "health.live",
+    title: "health.live / GET /health (framework floor)",
+    servers: [...AGORA_VARIANTS, ...DB_PEERS, "express-bare"],
+    requests: (s) => [s.kind === "agora" ? trpcGet("health.live") : get("/health")],
+  },
+  {
+    id: "markets.byId",
+    title: "markets.byId (one market with its owner; id varies over 1,800 rows)",
+    servers: [...AGORA_VARIANTS, ...DB_PEERS],
+    requests: (s, fx) =>
+      fx.seed.visibleMarketIds.map((id) =>
+        s.kind === "agora" ? trpcGet("markets.byId", { id }) : get(`/markets/${encodeURIComponent(id)}`),
+      ),
+  },
+  {
+    id: "markets.list",
+    title: "markets.list (first page of 20 with owners and total)",
+    servers: [...AGORA_VARIANTS, ...DB_PEERS],
+    requests: (s) => [s.kind === "agora" ? trpcGet("markets.list", { limit: 20 }) : get("/markets?limit=20")],
+  },
+  {
+    id: "users.me",
+    title: "users.me (authenticated: JWT + session check + read; 16 users)",
+    servers: ["agora"],
+    requests: (_s, fx) => fx.buyerTokens.map((t) => trpcGet("users.me", undefined, bearer(t))),
+  },
+  {
+    id: "users.byId",
+    title: "users.byId (anonymous; id varies over 100 users)",
+    servers: ["agora"],
+    requests: (_s, fx) => fx.seed.userIds.map((id) => trpcGet("users.byId", { id })),
+  },
+  {
+    id: "users.byId x10 batch",
+    title: "ten users.byId as one tRPC batch request",
+    servers: ["agora"],
+    requests: (_s, fx) => {
+      const random = seededRandom(42);
+      const pick = () => fx.seed.userIds[Math.floor(random() * fx.seed.userIds.length)] ?? "";
+      return Array.from({ length: 200 }, () =>
+        trpcBatchGet(
+          "users.byId",
+          Array.from({ length: 10 }, () => ({ id: pick() })),
+        ),
+      );
+    },
+  },
+  {
+    id: "orders.create",
+    title: "orders.create under contention (16 buyers, 4 markets, 1 line each)",
+    servers: ["agora"],
+    requests: (_s, fx) =>
+      fx.buyerTokens.flatMap((token) =>
+        fx.seed.hotMarkets.flatMap((m) =>
+          m.productIds.map((productId) =>
+            trpcPost(
+              "orders.create",
+              { marketId: m.marketId, items: [{ productId, quantity: 1 }] },
+              bearer(token),
+            ),
+          ),
+        ),
+      ),
+  },
+  {
+    id: "health.live + logins",
+    title: "health.live while another process runs auth.login at a fixed rate (bcrypt cost 12)",
+    servers: ["agora"],
+    requests: () => [trpcGet("health.live")],
+    withLogins: true,
+  },
+];

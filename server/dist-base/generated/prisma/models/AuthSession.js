@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=AuthSession.js.map

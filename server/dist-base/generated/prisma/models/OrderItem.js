@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=OrderItem.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=PasswordResetToken.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=Post.js.map

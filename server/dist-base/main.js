@@ -1,0 +1,117 @@
+import cluster, {} from "node:cluster";
+import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./infra/logger.js";
+import { startServer } from "./server.js";
+let config;
+try {
+    config = loadConfig(process.env);
+}
+catch (error) {
+    if (error instanceof ConfigError) {
+        process.stderr.write(`${error.message}\n`);
+        process.exit(1);
+    }
+    throw error;
+}
+const baseLog = createLogger(config.logLevel);
+/** One server in this process: start, serve, drain on SIGTERM/SIGINT. */
+async function runServer(config, log) {
+    try {
+        const server = await startServer(config, { log });
+        log.info({
+            url: server.url,
+            database: config.database.kind,
+            redis: config.redis ? "redis" : "embedded",
+            // Since the process started: module loading included.
+            startup: { ...server.startup, sinceProcessStartMs: Math.round(performance.now()) },
+        }, `Agora listening on ${server.url} (tRPC at /trpc)`);
+        let stopping = false;
+        const stop = (signal) => {
+            if (stopping)
+                return;
+            stopping = true;
+            log.info({ signal }, "shutting down: draining in-flight requests");
+            server.close().then(() => {
+                log.info("shutdown complete");
+                process.exit(0);
+            }, (err) => {
+                log.error({ err }, "shutdown failed");
+                process.exit(1);
+            });
+        };
+        process.on("SIGTERM", stop);
+        process.on("SIGINT", stop);
+    }
+    catch (error) {
+        log.fatal({ err: error }, "server failed to start");
+        process.exit(1);
+    }
+}
+/**
+ * WEB_CONCURRENCY > 1: this process only supervises. It forks that many workers, which share
+ * the port (node:cluster) and everything else through PostgreSQL and Redis (config.ts refuses
+ * the embedded database and a missing Redis). A worker that dies is replaced; one that dies
+ * before ever listening means the configuration cannot work, so everything stops. SIGTERM
+ * drains every worker, then exits.
+ */
+function runPrimary(config, log) {
+    // Workers must sign and verify with one secret, even a generated one.
+    const env = { JWT_SECRET: config.auth.jwtSecret };
+    const listening = new Set();
+    let stopping = false;
+    let failed = false;
+    const recentCrashes = [];
+    const fork = () => cluster.fork(env);
+    cluster.on("listening", (worker) => {
+        listening.add(worker.id);
+    });
+    cluster.on("exit", (worker, code, signal) => {
+        const wasListening = listening.delete(worker.id);
+        if (!stopping) {
+            const now = Date.now();
+            recentCrashes.push(now);
+            while (recentCrashes.length > 0 && (recentCrashes[0] ?? now) < now - 60_000)
+                recentCrashes.shift();
+            if (!wasListening || recentCrashes.length > 5) {
+                log.fatal({ worker: worker.id, code, signal }, "worker failed to start or keeps crashing: stopping");
+                failed = true;
+                shutdown("SIGTERM");
+            }
+            else {
+                log.error({ worker: worker.id, code, signal }, "worker died: starting a replacement");
+                fork();
+            }
+        }
+        if (Object.keys(cluster.workers ?? {}).length === 0 && stopping) {
+            log.info("all workers stopped");
+            process.exit(failed ? 1 : 0);
+        }
+    });
+    const shutdown = (signal) => {
+        if (stopping)
+            return;
+        stopping = true;
+        log.info({ signal }, "stopping workers");
+        for (const worker of Object.values(cluster.workers ?? {}))
+            worker?.process.kill("SIGTERM");
+    };
+    process.on("SIGTERM", shutdown);
+    process.on("SIGINT", shutdown);
+    log.info({ workers: config.webConcurrency }, "starting workers");
+    for (let i = 0; i < config.webConcurrency; i += 1)
+        fork();
+}
+if (config.webConcurrency > 1 && cluster.isPrimary) {
+    if (config.auth.jwtSecretGenerated) {
+        baseLog.warn("JWT_SECRET is not set: using a random secret for this run (tokens will not survive a restart)");
+    }
+    runPrimary(config, baseLog);
+}
+else {
+    const log = cluster.isWorker ? baseLog.child({ worker: cluster.worker?.id }) : baseLog;
+    if (config.auth.jwtSecretGenerated && cluster.isPrimary) {
+        log.warn("JWT_SECRET is not set: using a random secret for this run (tokens will not survive a restart)");
+    }
+    await runServer(config, log);
+}
+//# sourceMappingURL=main.js.map

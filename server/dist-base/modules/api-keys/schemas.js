@@ -1,0 +1,24 @@
+import { z } from "zod";
+import { Id } from "../../shared/schemas.js";
+import { RoleSchema } from "../users/schemas.js";
+export const ApiKeyCreateInput = z.object({
+    name: z.string().trim().min(1).max(100),
+    role: RoleSchema.default("USER"),
+    expiresAt: z
+        .date()
+        .refine((d) => d.getTime() > Date.now(), "Must be in the future")
+        .optional(),
+});
+export const ApiKeyCreated = z.object({ id: z.string(), name: z.string(), key: z.string() });
+export const ApiKeyOutput = z.object({
+    id: z.string(),
+    name: z.string(),
+    prefix: z.string(),
+    role: RoleSchema,
+    expiresAt: z.date().nullable(),
+    revokedAt: z.date().nullable(),
+    lastUsedAt: z.date().nullable(),
+    createdAt: z.date(),
+});
+export const ApiKeyIdInput = z.object({ id: Id });
+//# sourceMappingURL=schemas.js.map

@@ -1,0 +1,64 @@
+import { enforceRateLimit, publicProcedure, router, userProcedure } from "../../trpc/init.js";
+import { toUserPublic } from "../users/presenter.js";
+import { UserPublic } from "../users/schemas.js";
+import { ChangePasswordInput, LoginInput, RefreshTokenInput, RegisterInput, RequestPasswordResetInput, ResetPasswordInput, TokensOutput, } from "./schemas.js";
+import { SuccessOutput } from "../../shared/schemas.js";
+import { z } from "zod";
+const AuthOutput = z.object({ user: UserPublic, tokens: TokensOutput });
+export const authRouter = router({
+    register: publicProcedure
+        .input(RegisterInput)
+        .output(AuthOutput)
+        .mutation(async ({ ctx, input }) => {
+        await enforceRateLimit(ctx, ctx.services.rateLimits.register, ctx.ip);
+        const { user, tokens } = await ctx.services.auth.register(input);
+        return { user: toUserPublic(user, "self"), tokens };
+    }),
+    login: publicProcedure
+        .input(LoginInput)
+        .output(AuthOutput)
+        .mutation(async ({ ctx, input }) => {
+        await enforceRateLimit(ctx, ctx.services.rateLimits.loginByIp, ctx.ip);
+        await enforceRateLimit(ctx, ctx.services.rateLimits.loginByEmail, input.email);
+        const { user, tokens } = await ctx.services.auth.login(input.email, input.password);
+        return { user: toUserPublic(user, "self"), tokens };
+    }),
+    refresh: publicProcedure
+        .input(RefreshTokenInput)
+        .output(TokensOutput)
+        .mutation(({ ctx, input }) => ctx.services.auth.refresh(input.refreshToken)),
+    logout: userProcedure
+        .input(RefreshTokenInput)
+        .output(SuccessOutput)
+        .mutation(async ({ ctx, input }) => {
+        await ctx.services.auth.logout(ctx.principal.id, input.refreshToken);
+        return { success: true };
+    }),
+    logoutAll: userProcedure.output(SuccessOutput).mutation(async ({ ctx }) => {
+        await ctx.services.auth.logoutAll(ctx.principal.id);
+        return { success: true };
+    }),
+    changePassword: userProcedure
+        .input(ChangePasswordInput)
+        .output(SuccessOutput)
+        .mutation(async ({ ctx, input }) => {
+        await ctx.services.auth.changePassword(ctx.principal, input.currentPassword, input.newPassword);
+        return { success: true };
+    }),
+    requestPasswordReset: publicProcedure
+        .input(RequestPasswordResetInput)
+        .output(SuccessOutput)
+        .mutation(async ({ ctx, input }) => {
+        await enforceRateLimit(ctx, ctx.services.rateLimits.passwordReset, ctx.ip);
+        await ctx.services.auth.requestPasswordReset(input.email);
+        return { success: true };
+    }),
+    resetPassword: publicProcedure
+        .input(ResetPasswordInput)
+        .output(SuccessOutput)
+        .mutation(async ({ ctx, input }) => {
+        await ctx.services.auth.resetPassword(input.token, input.newPassword);
+        return { success: true };
+    }),
+});
+//# sourceMappingURL=router.js.map

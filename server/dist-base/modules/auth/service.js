@@ -1,0 +1,330 @@
+import { cacheGroups } from "../../shared/cache-groups.js";
+import { ConflictError, UnauthorizedError, ValidationError } from "../../shared/errors.js";
+import { isUniqueViolation } from "../../shared/prisma-errors.js";
+import { selectSession } from "./queries.js";
+import { hashSecret, newSecret } from "./tokens.js";
+/** The queue of password-reset mails: the job makes the token, so no secret waits in the queue. */
+export const PASSWORD_RESET_QUEUE = "password-reset-mail";
+const INVALID_CREDENTIALS = "Invalid email or password";
+export class AuthService {
+    db;
+    passwords;
+    accessTokens;
+    mailer;
+    settings;
+    log;
+    cache;
+    jobs;
+    sql;
+    constructor(db, passwords, accessTokens, mailer, settings, log, cache, jobs, sql) {
+        this.db = db;
+        this.passwords = passwords;
+        this.accessTokens = accessTokens;
+        this.mailer = mailer;
+        this.settings = settings;
+        this.log = log;
+        this.cache = cache;
+        this.jobs = jobs;
+        this.sql = sql;
+    }
+    async register(input) {
+        const passwordHash = await this.passwords.hash(input.password);
+        try {
+            const user = await this.db.user.create({
+                data: {
+                    email: input.email,
+                    username: input.username,
+                    usernameLower: input.username.toLowerCase(),
+                    name: input.name ?? null,
+                    passwordHash,
+                },
+            });
+            return { user, tokens: await this.startSession(user) };
+        }
+        catch (error) {
+            if (isUniqueViolation(error))
+                throw await this.describeDuplicate(this.db, input.email, input.username);
+            throw error;
+        }
+    }
+    /** Which of email/username is taken; the unique constraints decided, this only words it. */
+    async describeDuplicate(db, email, username) {
+        const existing = await db.user.findFirst({
+            where: {
+                OR: [...(email ? [{ email }] : []), ...(username ? [{ usernameLower: username.toLowerCase() }] : [])],
+            },
+            select: { email: true },
+        });
+        return new ConflictError(existing && email && existing.email === email
+            ? "Email is already registered"
+            : "Username is already taken");
+    }
+    /**
+     * Startup seeding of the first admin (ADMIN_EMAIL/ADMIN_PASSWORD): creates the account, or
+     * promotes an existing one. An existing password is left alone, so restarts change nothing.
+     */
+    async ensureAdmin(email, username, password) {
+        const existing = await this.db.user.findUnique({ where: { email } });
+        if (existing) {
+            if (existing.role === "ADMIN")
+                return "unchanged";
+            await this.db.user.update({ where: { id: existing.id }, data: { role: "ADMIN" } });
+            await this.cache.invalidateOrThrow([
+                cacheGroups.user(existing.id),
+                cacheGroups.sessionsOf(existing.id),
+            ]);
+            return "promoted";
+        }
+        try {
+            await this.db.user.create({
+                data: {
+                    email,
+                    username,
+                    usernameLower: username.toLowerCase(),
+                    passwordHash: await this.passwords.hash(password),
+                    role: "ADMIN",
+                },
+            });
+            return "created";
+        }
+        catch (error) {
+            // Several instances starting together: one creates the admin, the others find it.
+            if (isUniqueViolation(error) &&
+                (await this.db.user.findUnique({ where: { email } }))?.role === "ADMIN") {
+                return "unchanged";
+            }
+            throw error;
+        }
+    }
+    async login(email, password) {
+        const user = await this.db.user.findUnique({ where: { email } });
+        const ok = user
+            ? await this.passwords.verify(password, user.passwordHash)
+            : await this.passwords.verifyAgainstDummy(password);
+        if (!user || !ok)
+            throw new UnauthorizedError(INVALID_CREDENTIALS);
+        return { user, tokens: await this.startSession(user) };
+    }
+    /** Rotates a refresh token. A token presented twice revokes its whole session (theft signal). */
+    async refresh(refreshToken) {
+        const tokenHash = hashSecret(refreshToken);
+        const now = new Date();
+        const outcome = await this.db.$transaction(async (tx) => {
+            // The conditional update is the single-use guard: of two racing refreshes, one wins.
+            const spent = await tx.refreshToken.updateMany({
+                where: { tokenHash, usedAt: null, expiresAt: { gt: now }, session: { revokedAt: null } },
+                data: { usedAt: now },
+            });
+            const row = await tx.refreshToken.findUnique({
+                where: { tokenHash },
+                select: { sessionId: true, usedAt: true, session: { select: { user: true } } },
+            });
+            if (!row)
+                return { kind: "invalid" };
+            if (spent.count === 0) {
+                if (row.usedAt) {
+                    await tx.authSession.updateMany({
+                        where: { id: row.sessionId, revokedAt: null },
+                        data: { revokedAt: now },
+                    });
+                    return { kind: "reused", sessionId: row.sessionId, userId: row.session.user.id };
+                }
+                return { kind: "invalid" };
+            }
+            await tx.authSession.update({ where: { id: row.sessionId }, data: { lastUsedAt: now } });
+            const next = newSecret();
+            await tx.refreshToken.create({
+                data: {
+                    sessionId: row.sessionId,
+                    tokenHash: hashSecret(next),
+                    expiresAt: new Date(now.getTime() + this.settings.refreshTokenTtlSeconds * 1000),
+                },
+            });
+            return {
+                kind: "rotated",
+                user: row.session.user,
+                sessionId: row.sessionId,
+                refreshToken: next,
+            };
+        });
+        if (outcome.kind === "reused") {
+            await this.sessionsRevoked(outcome.userId);
+            this.log.warn({ sessionId: outcome.sessionId }, "refresh token reused: session revoked");
+        }
+        if (outcome.kind !== "rotated")
+            throw new UnauthorizedError("Invalid or expired refresh token");
+        return this.tokensFor(outcome.user, outcome.sessionId, outcome.refreshToken);
+    }
+    /** Ends the session a refresh token belongs to, if it is the caller's; silent otherwise. */
+    async logout(userId, refreshToken) {
+        const revoked = await this.db.authSession.updateMany({
+            where: { userId, revokedAt: null, refreshTokens: { some: { tokenHash: hashSecret(refreshToken) } } },
+            data: { revokedAt: new Date() },
+        });
+        if (revoked.count > 0)
+            await this.sessionsRevoked(userId);
+    }
+    /** Revokes every session: their refresh tokens and (through `sid`) their access tokens. */
+    async logoutAll(userId) {
+        await this.db.authSession.updateMany({
+            where: { userId, revokedAt: null },
+            data: { revokedAt: new Date() },
+        });
+        await this.sessionsRevoked(userId);
+    }
+    /**
+     * Every cached live-session check of the user is dropped, on every instance, before the
+     * revoking call returns: revocation stays immediate although checks skip the database.
+     * A failure throws, so the caller learns the revocation may not have reached the cache
+     * (retrying is safe: revoking twice changes nothing).
+     */
+    async sessionsRevoked(userId) {
+        await this.cache.invalidateOrThrow([cacheGroups.sessionsOf(userId)]);
+    }
+    async changePassword(principal, current, next) {
+        const user = await this.db.user.findUnique({ where: { id: principal.id } });
+        if (!user)
+            throw new UnauthorizedError();
+        if (!(await this.passwords.verify(current, user.passwordHash))) {
+            throw new ValidationError({ currentPassword: ["Current password is incorrect"] });
+        }
+        const passwordHash = await this.passwords.hash(next);
+        await this.db.$transaction([
+            this.db.user.update({ where: { id: user.id }, data: { passwordHash } }),
+            this.db.authSession.updateMany({
+                where: { userId: user.id, revokedAt: null, id: { not: principal.sessionId } },
+                data: { revokedAt: new Date() },
+            }),
+        ]);
+        await this.sessionsRevoked(user.id);
+    }
+    /**
+     * Always succeeds; a mail is owed only when the email belongs to someone. The mail is a
+     * durable job (retried with backoff), so neither the caller's wait nor its answer depends
+     * on the mail server, and the caller cannot learn from either whether the address exists.
+     */
+    async requestPasswordReset(email) {
+        const user = await this.db.user.findUnique({ where: { email }, select: { id: true } });
+        if (!user)
+            return;
+        await this.jobs.enqueue(this.db, PASSWORD_RESET_QUEUE, { userId: user.id });
+    }
+    /**
+     * The job behind PASSWORD_RESET_QUEUE. Each attempt makes a fresh token and mails it; if the
+     * mail fails the token is deleted (nobody received it) and the job is retried.
+     */
+    async sendPasswordResetMail(userId) {
+        const user = await this.db.user.findUnique({ where: { id: userId }, select: { id: true, email: true } });
+        if (!user)
+            return; // deleted since the request: nothing to send
+        const token = newSecret();
+        const row = await this.db.passwordResetToken.create({
+            data: {
+                userId: user.id,
+                tokenHash: hashSecret(token),
+                expiresAt: new Date(Date.now() + this.settings.passwordResetTtlSeconds * 1000),
+            },
+            select: { id: true },
+        });
+        const link = new URL("/reset-password", this.settings.publicUrl);
+        link.searchParams.set("token", token);
+        const minutes = Math.round(this.settings.passwordResetTtlSeconds / 60);
+        try {
+            await this.mailer.send({
+                to: user.email,
+                subject: "Reset your Agora password",
+                text: `Someone asked to reset the password of your Agora account.\n\nReset token: ${token}\nOr open: ${link.href}\n\nIt works once and expires in ${minutes} minutes. If it was not you, ignore this message.`,
+            });
+        }
+        catch (error) {
+            await this.db.passwordResetToken.delete({ where: { id: row.id } });
+            throw error;
+        }
+    }
+    /**
+     * The periodic clean-up job: expired refresh and reset tokens, used reset tokens, and
+     * sessions that can no longer authenticate anything (revoked, or with every refresh token
+     * expired) once their last access token has expired too.
+     */
+    async cleanupExpired(now = new Date()) {
+        const accessTokensGone = new Date(now.getTime() - this.settings.accessTokenTtlSeconds * 1000);
+        const refreshTokens = await this.db.refreshToken.deleteMany({ where: { expiresAt: { lt: now } } });
+        const resetTokens = await this.db.passwordResetToken.deleteMany({
+            where: { OR: [{ expiresAt: { lt: now } }, { usedAt: { not: null } }] },
+        });
+        const sessions = await this.db.authSession.deleteMany({
+            where: {
+                OR: [
+                    { revokedAt: { lt: accessTokensGone } },
+                    { lastUsedAt: { lt: accessTokensGone }, refreshTokens: { none: {} } },
+                ],
+            },
+        });
+        return { refreshTokens: refreshTokens.count, resetTokens: resetTokens.count, sessions: sessions.count };
+    }
+    async resetPassword(token, newPassword) {
+        const tokenHash = hashSecret(token);
+        const passwordHash = await this.passwords.hash(newPassword);
+        const now = new Date();
+        const done = await this.db.$transaction(async (tx) => {
+            const spent = await tx.passwordResetToken.updateMany({
+                where: { tokenHash, usedAt: null, expiresAt: { gt: now } },
+                data: { usedAt: now },
+            });
+            if (spent.count !== 1)
+                return null;
+            const row = await tx.passwordResetToken.findUniqueOrThrow({
+                where: { tokenHash },
+                select: { userId: true },
+            });
+            await tx.user.update({ where: { id: row.userId }, data: { passwordHash } });
+            await tx.authSession.updateMany({
+                where: { userId: row.userId, revokedAt: null },
+                data: { revokedAt: now },
+            });
+            return row.userId;
+        });
+        if (!done)
+            throw new ValidationError({ token: ["Invalid or expired reset token"] });
+        await this.sessionsRevoked(done);
+    }
+    async startSession(user) {
+        const refreshToken = newSecret();
+        const session = await this.db.authSession.create({
+            data: {
+                userId: user.id,
+                refreshTokens: {
+                    create: {
+                        tokenHash: hashSecret(refreshToken),
+                        expiresAt: new Date(Date.now() + this.settings.refreshTokenTtlSeconds * 1000),
+                    },
+                },
+            },
+            select: { id: true },
+        });
+        return this.tokensFor(user, session.id, refreshToken);
+    }
+    async tokensFor(user, sessionId, refreshToken) {
+        const accessToken = await this.accessTokens.sign({ userId: user.id, role: user.role, sessionId });
+        return { accessToken, refreshToken, tokenType: "Bearer", expiresIn: this.accessTokens.ttlSeconds };
+    }
+    /**
+     * Resolves an access token to the caller, checking its session is still live. The check is
+     * cached per session (in Redis when shared) and dropped by every revocation and role change
+     * before that call returns, so it needs no database round trip and stays immediate.
+     */
+    async authenticateAccessToken(token) {
+        const claims = await this.accessTokens.verify(token);
+        if (!claims)
+            return null;
+        const session = await this.cache.getOrLoad("session", `session:${claims.sessionId}`, [cacheGroups.sessionsOf(claims.userId)], async () => {
+            const row = await selectSession(this.sql, claims.sessionId);
+            return row && !row.revoked ? { userId: row.userId, role: row.role } : null;
+        }, { alwaysOn: true, ttlMs: this.settings.sessionCacheTtlSeconds * 1000 });
+        if (!session || session.userId !== claims.userId)
+            return null;
+        // The role comes from the session check, not the token, so a demotion takes effect at once.
+        return { kind: "user", id: claims.userId, role: session.role, sessionId: claims.sessionId };
+    }
+}
+//# sourceMappingURL=service.js.map

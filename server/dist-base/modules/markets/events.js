@@ -1,0 +1,40 @@
+import { z } from "zod";
+import { PostOutput } from "../posts/schemas.js";
+import { MarketOutput } from "./schemas.js";
+/** What `markets.onEvent` streams: one channel per market. */
+export const MarketEvent = z.discriminatedUnion("type", [
+    z.object({ type: z.literal("market.updated"), market: MarketOutput }),
+    z.object({ type: z.literal("order.placed"), orderId: z.string(), volumeCents: z.number().int() }),
+    z.object({ type: z.literal("post.created"), post: PostOutput }),
+]);
+export function marketChannel(marketId) {
+    return `market:${marketId}`;
+}
+/** Typed publishing and subscribing of market events over the process's event bus. */
+export class MarketEvents {
+    bus;
+    log;
+    constructor(bus, log) {
+        this.bus = bus;
+        this.log = log;
+    }
+    /** Call after the transaction that caused the event has committed. */
+    publish(marketId, event) {
+        return this.bus.publish(marketChannel(marketId), event);
+    }
+    /** Resolves once listening: nothing published after that is missed. */
+    async subscribe(marketId, options) {
+        const events = await this.bus.subscribe(marketChannel(marketId), options);
+        const log = this.log;
+        return (async function* () {
+            for await (const { id, data } of events) {
+                const parsed = MarketEvent.safeParse(data);
+                if (parsed.success)
+                    yield { id, event: parsed.data };
+                else
+                    log.warn({ marketId, id }, "malformed market event skipped");
+            }
+        })();
+    }
+}
+//# sourceMappingURL=events.js.map

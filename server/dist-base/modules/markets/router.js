@@ -1,0 +1,50 @@
+import { tracked } from "@trpc/server";
+import { trackedEvents } from "../../shared/async-iterable.js";
+import { SuccessOutput } from "../../shared/schemas.js";
+import { protectedProcedure, publicProcedure, router, userProcedure } from "../../trpc/init.js";
+import { MarketEvent } from "./events.js";
+import { MarketCreateInput, MarketEventInput, MarketIdInput, MarketListInput, MarketOutput, MarketPage, MarketUpdateInput, } from "./schemas.js";
+export const marketsRouter = router({
+    list: publicProcedure
+        .input(MarketListInput)
+        .output(MarketPage)
+        .query(({ ctx, input }) => ctx.services.markets.list(ctx.principal, input)),
+    byId: publicProcedure
+        .input(MarketIdInput)
+        .output(MarketOutput)
+        .query(({ ctx, input }) => ctx.services.markets.byId(ctx.principal, input.id)),
+    create: userProcedure
+        .input(MarketCreateInput)
+        .output(MarketOutput)
+        .mutation(({ ctx, input }) => ctx.services.markets.create(ctx.principal.id, input)),
+    update: protectedProcedure
+        .input(MarketUpdateInput)
+        .output(MarketOutput)
+        .mutation(({ ctx, input }) => ctx.services.markets.update(ctx.principal, input.id, input.data)),
+    delete: protectedProcedure
+        .input(MarketIdInput)
+        .output(SuccessOutput)
+        .mutation(async ({ ctx, input }) => {
+        await ctx.services.markets.delete(ctx.principal, input.id);
+        return { success: true };
+    }),
+    /**
+     * Server-sent events of one market. The visibility check runs before the stream opens, so
+     * a hidden market fails with NOT_FOUND rather than as a broken stream. Every event carries
+     * an id; a client that reconnects sends the last one and gets what it missed.
+     */
+    onEvent: publicProcedure
+        .input(MarketEventInput)
+        .output(trackedEvents(MarketEvent))
+        .subscription(async ({ ctx, input, signal }) => {
+        const events = await ctx.services.markets.subscribe(ctx.principal, input.marketId, {
+            lastEventId: input.lastEventId ?? null,
+            ...(signal ? { signal } : {}),
+        });
+        return (async function* () {
+            for await (const { id, event } of events)
+                yield tracked(id, event);
+        })();
+    }),
+});
+//# sourceMappingURL=router.js.map

@@ -1,0 +1,33 @@
+import { SuccessOutput } from "../../shared/schemas.js";
+import { protectedProcedure, publicProcedure, router, userProcedure } from "../../trpc/init.js";
+import { toPost } from "./presenter.js";
+import { PostCreateInput, PostIdInput, PostListInput, PostOutput, PostPage, PostUpdateInput, } from "./schemas.js";
+export const postsRouter = router({
+    list: publicProcedure
+        .input(PostListInput)
+        .output(PostPage)
+        .query(async ({ ctx, input }) => {
+        const page = await ctx.services.posts.list(ctx.principal, input);
+        return { ...page, items: page.items.map(toPost) };
+    }),
+    byId: publicProcedure
+        .input(PostIdInput)
+        .output(PostOutput)
+        .query(async ({ ctx, input }) => toPost(await ctx.services.posts.byId(ctx.principal, input.id))),
+    create: userProcedure
+        .input(PostCreateInput)
+        .output(PostOutput)
+        .mutation(async ({ ctx, input }) => toPost(await ctx.services.posts.create(ctx.principal, input))),
+    update: protectedProcedure
+        .input(PostUpdateInput)
+        .output(PostOutput)
+        .mutation(async ({ ctx, input }) => toPost(await ctx.services.posts.update(ctx.principal, input.id, input.data))),
+    delete: protectedProcedure
+        .input(PostIdInput)
+        .output(SuccessOutput)
+        .mutation(async ({ ctx, input }) => {
+        await ctx.services.posts.delete(ctx.principal, input.id);
+        return { success: true };
+    }),
+});
+//# sourceMappingURL=router.js.map

@@ -1,0 +1,135 @@
+import { ForbiddenError, NotFoundError } from "../../shared/errors.js";
+import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
+import { isAdmin } from "../../shared/principal.js";
+import { canSeeMarket, isUser } from "../markets/access.js";
+import { postInclude, toPost } from "./presenter.js";
+const marketAccess = { select: { ownerId: true, status: true } };
+/**
+ * A post is visible when it is published (or the viewer wrote it, or is an admin) and its
+ * market, if it has one, is visible: a draft market's posts are as hidden as the market.
+ */
+function canSeePost(viewer, post) {
+    if (isAdmin(viewer))
+        return true;
+    if (!post.published && !isUser(viewer, post.authorId))
+        return false;
+    return post.market === null || canSeeMarket(viewer, post.market);
+}
+function visiblePostsWhere(viewer) {
+    if (isAdmin(viewer))
+        return {};
+    const me = viewer?.kind === "user" ? viewer.id : null;
+    return {
+        AND: [
+            me ? { OR: [{ published: true }, { authorId: me }] } : { published: true },
+            {
+                OR: [
+                    { marketId: null },
+                    { market: { status: { not: "DRAFT" } } },
+                    ...(me ? [{ market: { ownerId: me } }] : []),
+                ],
+            },
+        ],
+    };
+}
+export class PostService {
+    db;
+    events;
+    constructor(db, events) {
+        this.db = db;
+        this.events = events;
+    }
+    async list(viewer, input) {
+        const after = readCursor(input.cursor, "posts", 2);
+        const rows = await this.db.post.findMany({
+            where: {
+                AND: [
+                    visiblePostsWhere(viewer),
+                    input.marketId ? { marketId: input.marketId } : {},
+                    input.authorId ? { authorId: input.authorId } : {},
+                    after
+                        ? {
+                            OR: [
+                                { createdAt: { lt: cursorDate(after[0]) } },
+                                { createdAt: cursorDate(after[0]), id: { lt: after[1] } },
+                            ],
+                        }
+                        : {},
+                ],
+            },
+            orderBy: [{ createdAt: "desc" }, { id: "desc" }],
+            take: input.limit + 1,
+            include: postInclude,
+        });
+        return keysetPage(rows, input.limit, (last) => ["posts", last.createdAt.toISOString(), last.id]);
+    }
+    async byId(viewer, id) {
+        const row = await this.db.post.findUnique({
+            where: { id },
+            include: { ...postInclude, market: marketAccess },
+        });
+        if (!row || !canSeePost(viewer, row))
+            throw new NotFoundError("Post");
+        const { market: _market, ...post } = row;
+        return post;
+    }
+    async create(viewer, input) {
+        if (input.marketId !== undefined) {
+            const market = await this.db.market.findUnique({ where: { id: input.marketId }, ...marketAccess });
+            if (!market || !canSeeMarket(viewer, market))
+                throw new NotFoundError("Market");
+        }
+        const post = await this.db.post.create({
+            data: {
+                title: input.title,
+                content: input.content,
+                published: input.published,
+                marketId: input.marketId ?? null,
+                authorId: viewer.id,
+            },
+            include: postInclude,
+        });
+        if (post.published)
+            await this.announce(post);
+        return post;
+    }
+    async update(viewer, id, data) {
+        const current = await this.writablePost(viewer, id);
+        const post = await this.db.post.update({
+            where: { id },
+            data: {
+                ...(data.title !== undefined ? { title: data.title } : {}),
+                ...(data.content !== undefined ? { content: data.content } : {}),
+                ...(data.published !== undefined ? { published: data.published } : {}),
+            },
+            include: postInclude,
+        });
+        // Publishing a draft is, for its market's followers, the moment the post appears.
+        if (!current.published && post.published)
+            await this.announce(post);
+        return post;
+    }
+    async delete(viewer, id) {
+        await this.writablePost(viewer, id);
+        await this.db.post.delete({ where: { id } });
+    }
+    /** The author or an admin may write; others who can see the post are refused. */
+    async writablePost(viewer, id) {
+        const row = await this.db.post.findUnique({
+            where: { id },
+            select: { published: true, authorId: true, market: marketAccess },
+        });
+        if (!row || !canSeePost(viewer, row))
+            throw new NotFoundError("Post");
+        if (!isAdmin(viewer) && !isUser(viewer, row.authorId)) {
+            throw new ForbiddenError("Only the author or an admin may do this");
+        }
+        return row;
+    }
+    async announce(post) {
+        if (post.marketId !== null) {
+            await this.events.publish(post.marketId, { type: "post.created", post: toPost(post) });
+        }
+    }
+}
+//# sourceMappingURL=service.js.map

@@ -1,0 +1,44 @@
+import { SuccessOutput } from "../../shared/schemas.js";
+import { adminProcedure, protectedProcedure, publicProcedure, router, userProcedure, } from "../../trpc/init.js";
+import { toUserPublic } from "./presenter.js";
+import { SetRoleInput, UpdateMeInput, UserIdInput, UserListInput, UserPage, UserPublic, UserUpdateInput, } from "./schemas.js";
+export const usersRouter = router({
+    me: userProcedure.output(UserPublic).query(async ({ ctx }) => {
+        return toUserPublic(await ctx.services.users.byId(ctx.principal.id), ctx.principal);
+    }),
+    updateMe: userProcedure
+        .input(UpdateMeInput)
+        .output(UserPublic)
+        .mutation(async ({ ctx, input }) => {
+        return toUserPublic(await ctx.services.users.update(ctx.principal, ctx.principal.id, input), ctx.principal);
+    }),
+    byId: publicProcedure
+        .input(UserIdInput)
+        .output(UserPublic)
+        .query(async ({ ctx, input }) => toUserPublic(await ctx.services.users.byId(input.id), ctx.principal)),
+    list: adminProcedure
+        .input(UserListInput)
+        .output(UserPage)
+        .query(async ({ ctx, input }) => {
+        const page = await ctx.services.users.list(input);
+        return { ...page, items: page.items.map((u) => toUserPublic(u, ctx.principal)) };
+    }),
+    update: protectedProcedure
+        .input(UserUpdateInput)
+        .output(UserPublic)
+        .mutation(async ({ ctx, input }) => {
+        return toUserPublic(await ctx.services.users.update(ctx.principal, input.id, input.data), ctx.principal);
+    }),
+    setRole: adminProcedure
+        .input(SetRoleInput)
+        .output(UserPublic)
+        .mutation(async ({ ctx, input }) => toUserPublic(await ctx.services.users.setRole(input.id, input.role), ctx.principal)),
+    delete: adminProcedure
+        .input(UserIdInput)
+        .output(SuccessOutput)
+        .mutation(async ({ ctx, input }) => {
+        await ctx.services.users.delete(input.id);
+        return { success: true };
+    }),
+});
+//# sourceMappingURL=router.js.map

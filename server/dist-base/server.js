@@ -1,0 +1,79 @@
+import { createServer } from "node:http";
+import { createApp } from "./app.js";
+import { createInfra } from "./infra/index.js";
+import { createLogger } from "./infra/logger.js";
+import { defineJobs } from "./jobs.js";
+import { Password } from "./modules/auth/schemas.js";
+import { createServices } from "./services.js";
+async function listen(server, host, port) {
+    await new Promise((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(port, host, () => {
+            server.off("error", reject);
+            resolve();
+        });
+    });
+    return server.address().port;
+}
+async function ensureAdmin(config, services, log) {
+    if (!config.admin)
+        return;
+    const admin = Password.safeParse(config.admin.password);
+    if (!admin.success)
+        throw new Error(`ADMIN_PASSWORD: ${admin.error.issues.map((i) => i.message).join("; ")}`);
+    const outcome = await services.auth.ensureAdmin(config.admin.email, config.admin.username, config.admin.password);
+    log.info({ email: config.admin.email, outcome }, "admin account ensured");
+}
+/** createInfra → createServices → createApp, then listen; `close` drains in the reverse order. */
+export async function startServer(config, options = {}) {
+    const log = options.log ?? createLogger(config.logLevel);
+    const startup = {};
+    let mark = performance.now();
+    const step = (name) => {
+        const now = performance.now();
+        startup[name] = Math.round(now - mark);
+        mark = now;
+    };
+    const infra = await createInfra(config, { log, ...(options.mailer ? { mailer: options.mailer } : {}) });
+    step("infraMs");
+    try {
+        const services = createServices(infra);
+        defineJobs(services, config, log);
+        await infra.jobs.start();
+        step("jobsMs");
+        await ensureAdmin(config, services, log);
+        step("adminMs");
+        const server = createServer(createApp({ config, log, services }));
+        server.keepAliveTimeout = 5_000;
+        const port = await listen(server, config.host, config.port);
+        const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+        let closing = null;
+        const close = () => {
+            closing ??= (async () => {
+                const drained = new Promise((resolve) => {
+                    server.close(() => {
+                        resolve();
+                    });
+                });
+                server.closeIdleConnections();
+                // Open event streams would hold the drain until the timeout: end them now.
+                await infra.events.close();
+                const timer = setTimeout(() => {
+                    log.warn("shutdown timeout reached: closing remaining connections");
+                    server.closeAllConnections();
+                }, config.shutdownTimeoutMs);
+                await drained;
+                clearTimeout(timer);
+                await infra.close();
+            })();
+            return closing;
+        };
+        step("listenMs");
+        return { url: `http://${host}:${port}`, port, services, infra, startup, close };
+    }
+    catch (error) {
+        await infra.close();
+        throw error;
+    }
+}
+//# sourceMappingURL=server.js.map

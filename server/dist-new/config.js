@@ -1,0 +1,180 @@
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+/** The repository root: the default home of `.data/` and `prisma.config.ts`. */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const bool = z
+    .enum(["true", "false", "1", "0"])
+    .transform((v) => v === "true" || v === "1")
+    .optional();
+const int = (min, max) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
+const envSchema = z.object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    HOST: z.string().min(1).default("0.0.0.0"),
+    PORT: int(0, 65535).default(3000),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    TRUST_PROXY: bool,
+    DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+    DATA_DIR: optionalString,
+    EMBEDDED_DB_PORT: int(0, 65535).default(0),
+    MIGRATE_ON_START: bool,
+    DB_POOL_SIZE: int(1, 100).default(10),
+    REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
+    REDIS_KEY_PREFIX: z.string().default("agora:"),
+    JWT_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+    JWT_ISSUER: z.string().min(1).default("agora"),
+    JWT_AUDIENCE: z.string().min(1).default("agora-api"),
+    ACCESS_TOKEN_TTL_SECONDS: int(10, 86_400).default(900),
+    REFRESH_TOKEN_TTL_SECONDS: int(60, 31_536_000).default(2_592_000),
+    PASSWORD_RESET_TTL_SECONDS: int(60, 86_400).default(3600),
+    BCRYPT_COST: int(4, 15).default(12),
+    PASSWORD_WORKERS: int(1, 32).default(2),
+    CORS_ORIGINS: z
+        .string()
+        .default("")
+        .transform((v) => v
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0)),
+    RATE_LIMIT_ENABLED: bool,
+    RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
+    RATE_LIMIT_MAX: int(1, 1_000_000).default(600),
+    RATE_LIMIT_LOGIN_MAX: int(1, 1_000_000).default(10),
+    RATE_LIMIT_REGISTER_MAX: int(1, 1_000_000).default(10),
+    RATE_LIMIT_PASSWORD_RESET_MAX: int(1, 1_000_000).default(5),
+    SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+    WEB_CONCURRENCY: int(1, 64).default(1),
+    ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
+    ADMIN_PASSWORD: optionalString,
+    ADMIN_USERNAME: z.string().default("admin"),
+    CACHE_ENABLED: bool,
+    CACHE_TTL_SECONDS: int(1, 86_400).default(60),
+    CACHE_MAX_ENTRIES: int(100, 10_000_000).default(50_000),
+    SESSION_CACHE_TTL_SECONDS: int(1, 3600).default(300),
+    JOB_WORKERS: bool,
+    JOB_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
+    JOB_RETRY_LIMIT: int(0, 100).default(5),
+    JOB_RETRY_DELAY_SECONDS: int(1, 86_400).default(30),
+    CLEANUP_CRON: z.string().trim().min(9).default("17 * * * *"),
+    METRICS_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
+    SMTP_URL: optionalString.pipe(z.url({ protocol: /^smtps?$/ }).optional()),
+    MAIL_FROM: z.string().default("Agora <no-reply@agora.local>"),
+    PUBLIC_URL: optionalString.pipe(z.url().optional()),
+});
+export class ConfigError extends Error {
+    name = "ConfigError";
+}
+function deepFreeze(value) {
+    if (value && typeof value === "object") {
+        for (const v of Object.values(value))
+            deepFreeze(v);
+        Object.freeze(value);
+    }
+    return value;
+}
+/**
+ * Parses the environment once. Throws a ConfigError whose message names every bad variable;
+ * `main.ts` prints it and exits. Tests call this with their own map instead of process.env.
+ */
+export function loadConfig(env) {
+    const parsed = envSchema.safeParse(env);
+    if (!parsed.success) {
+        const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
+        throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+    }
+    const e = parsed.data;
+    const production = e.NODE_ENV === "production";
+    if (production && !e.JWT_SECRET) {
+        throw new ConfigError("Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production");
+    }
+    if (e.WEB_CONCURRENCY > 1 && !e.DATABASE_URL) {
+        throw new ConfigError("Invalid configuration:\n  WEB_CONCURRENCY: more than one worker needs DATABASE_URL (the embedded database serves a single process)");
+    }
+    if (e.WEB_CONCURRENCY > 1 && !e.REDIS_URL) {
+        throw new ConfigError("Invalid configuration:\n  WEB_CONCURRENCY: more than one worker needs REDIS_URL (rate limits, cache and events must be shared between workers)");
+    }
+    if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
+        throw new ConfigError("Invalid configuration:\n  ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither");
+    }
+    const dataDir = e.DATA_DIR === undefined ? path.join(repoRoot, ".data") : path.resolve(e.DATA_DIR);
+    const database = e.DATABASE_URL
+        ? {
+            kind: "postgres",
+            url: e.DATABASE_URL,
+            poolSize: e.DB_POOL_SIZE,
+            migrateOnStart: e.MIGRATE_ON_START ?? true,
+        }
+        : {
+            kind: "embedded",
+            dataDir: e.DATA_DIR === ":memory:" ? null : dataDir,
+            port: e.EMBEDDED_DB_PORT,
+            // One connection: pglite-socket interleaves the protocol messages of concurrent
+            // connections outside transactions (one's Bind meets another's Parse), which mixes up
+            // results. PGlite runs one query at a time anyway, so nothing is lost.
+            poolSize: 1,
+            migrateOnStart: e.MIGRATE_ON_START ?? true,
+        };
+    return deepFreeze({
+        env: e.NODE_ENV,
+        host: e.HOST,
+        port: e.PORT,
+        logLevel: e.LOG_LEVEL,
+        trustProxy: e.TRUST_PROXY ?? false,
+        database,
+        redis: e.REDIS_URL ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } : null,
+        auth: {
+            jwtSecret: e.JWT_SECRET ?? randomBytes(48).toString("base64url"),
+            jwtSecretGenerated: e.JWT_SECRET === undefined,
+            issuer: e.JWT_ISSUER,
+            audience: e.JWT_AUDIENCE,
+            accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+            refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+            passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,
+            bcryptCost: e.BCRYPT_COST,
+            passwordWorkers: e.PASSWORD_WORKERS,
+        },
+        corsOrigins: e.CORS_ORIGINS,
+        rateLimit: {
+            enabled: e.RATE_LIMIT_ENABLED ?? true,
+            windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+            max: e.RATE_LIMIT_MAX,
+            loginMax: e.RATE_LIMIT_LOGIN_MAX,
+            registerMax: e.RATE_LIMIT_REGISTER_MAX,
+            passwordResetMax: e.RATE_LIMIT_PASSWORD_RESET_MAX,
+        },
+        shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+        webConcurrency: e.WEB_CONCURRENCY,
+        cache: {
+            enabled: e.CACHE_ENABLED ?? true,
+            ttlSeconds: e.CACHE_TTL_SECONDS,
+            maxEntries: e.CACHE_MAX_ENTRIES,
+            sessionTtlSeconds: e.SESSION_CACHE_TTL_SECONDS,
+        },
+        jobs: {
+            workers: e.JOB_WORKERS ?? true,
+            pollIntervalSeconds: e.JOB_POLL_INTERVAL_SECONDS,
+            retryLimit: e.JOB_RETRY_LIMIT,
+            retryDelaySeconds: e.JOB_RETRY_DELAY_SECONDS,
+            cleanupCron: e.CLEANUP_CRON,
+        },
+        metrics: {
+            enabled: !production || e.METRICS_TOKEN !== undefined,
+            token: e.METRICS_TOKEN ?? null,
+        },
+        admin: e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined
+            ? { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD, username: e.ADMIN_USERNAME }
+            : null,
+        mail: {
+            smtpUrl: e.SMTP_URL ?? null,
+            from: e.MAIL_FROM,
+            outboxDir: e.DATA_DIR === ":memory:" ? null : path.join(dataDir, "outbox"),
+        },
+        publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
+    });
+}
+//# sourceMappingURL=config.js.map

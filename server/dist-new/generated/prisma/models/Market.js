@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=Market.js.map

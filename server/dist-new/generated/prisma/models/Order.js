@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=Order.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=Product.js.map

@@ -1,0 +1,2 @@
+export {};
+//# sourceMappingURL=RefreshToken.js.map

@@ -1,0 +1,151 @@
+import { spawn } from "node:child_process";
+import { access, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
+import lockfile from "proper-lockfile";
+import { repoRoot } from "../config.js";
+import { PrismaClient } from "../generated/prisma/client.js";
+import { readTemplate } from "./embedded-template.js";
+import { applyMigrations } from "./migrate.js";
+import { Sql } from "./sql.js";
+async function exists(file) {
+    try {
+        await access(file);
+        return true;
+    }
+    catch {
+        return false;
+    }
+}
+/**
+ * Starts PostgreSQL compiled to Wasm (PGlite) behind a wire-protocol socket on loopback, so
+ * the server and the Prisma migration CLI reach it exactly as they reach a real server.
+ */
+export async function startEmbeddedPostgres(dataDir, port, options = {}) {
+    let release = null;
+    if (dataDir) {
+        await mkdir(dataDir, { recursive: true });
+        // Two processes on one PGlite data directory would corrupt it: hold a lock while open.
+        try {
+            release = await lockfile.lock(dataDir, { stale: 15_000, update: 5_000 });
+        }
+        catch {
+            throw new Error(`The embedded database in ${dataDir} is in use by another Agora process`);
+        }
+    }
+    // A new database starts from the migrated template when there is one (see embedded-template.ts).
+    const fresh = dataDir === null || !(await exists(path.join(dataDir, "PG_VERSION")));
+    const template = fresh && options.useTemplate !== false ? await readTemplate() : null;
+    const db = await PGlite.create({
+        ...(dataDir ? { dataDir } : {}),
+        ...(template ? { loadDataDir: template } : {}),
+    });
+    const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 64 });
+    await server.start();
+    const address = server.getServerConn();
+    return {
+        url: `postgresql://postgres:postgres@${address}/postgres?sslmode=disable`,
+        async stop() {
+            await server.stop();
+            await db.close();
+            await release?.();
+        },
+    };
+}
+/**
+ * Applies committed migrations with Prisma's own CLI (`prisma migrate deploy`). The server
+ * uses the in-process `applyMigrations` instead; this stays for checking that both agree.
+ */
+export async function migrateDeploy(url, log) {
+    const started = Date.now();
+    const prismaBin = path.join(repoRoot, "node_modules", ".bin", "prisma");
+    const output = [];
+    const code = await new Promise((resolve, reject) => {
+        const child = spawn(prismaBin, ["migrate", "deploy", "--config", "prisma.config.ts"], {
+            cwd: repoRoot,
+            env: { ...process.env, DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1" },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        child.stdout.on("data", (chunk) => output.push(chunk.toString()));
+        child.stderr.on("data", (chunk) => output.push(chunk.toString()));
+        child.on("error", reject);
+        child.on("close", resolve);
+    });
+    if (code !== 0) {
+        throw new Error(`prisma migrate deploy failed (exit ${String(code)}):\n${output.join("")}`);
+    }
+    const applied = /(\d+) migrations? found/.exec(output.join(""));
+    log.info({ ms: Date.now() - started, migrations: applied ? Number(applied[1]) : undefined }, "migrations applied");
+}
+export function createPrismaClient(pool) {
+    return new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }] });
+}
+/** Starts (embedded) or connects to (real) PostgreSQL, migrates if configured, and connects. */
+export async function openDatabase(config, log) {
+    const dbConfig = config.database;
+    let embedded = null;
+    let url;
+    if (dbConfig.kind === "embedded") {
+        embedded = await startEmbeddedPostgres(dbConfig.dataDir, dbConfig.port);
+        url = embedded.url;
+        log.info({ dataDir: dbConfig.dataDir ?? "(in memory)" }, "embedded PostgreSQL (PGlite) started");
+    }
+    else {
+        url = dbConfig.url;
+    }
+    try {
+        if (dbConfig.migrateOnStart)
+            await applyMigrations(url, log);
+        const pool = new pg.Pool({ connectionString: url, max: dbConfig.poolSize });
+        pool.on("error", (err) => {
+            log.warn({ err: { message: err.message } }, "idle database connection failed");
+        });
+        const prisma = createPrismaClient(pool);
+        const listeners = new Set();
+        prisma.$on("query", (event) => {
+            for (const listener of listeners)
+                listener(event.query);
+        });
+        await prisma.$connect();
+        const sql = new Sql(pool, {
+            prepare: embedded === null,
+            observe: (text) => {
+                for (const listener of listeners)
+                    listener(text);
+            },
+        });
+        return {
+            prisma,
+            pool,
+            sql,
+            url,
+            embedded: embedded !== null,
+            onQuery(listener) {
+                listeners.add(listener);
+                return () => listeners.delete(listener);
+            },
+            async ping() {
+                try {
+                    await prisma.$queryRaw `SELECT 1`;
+                    return true;
+                }
+                catch {
+                    return false;
+                }
+            },
+            async close() {
+                await prisma.$disconnect();
+                await pool.end();
+                await embedded?.stop();
+            },
+        };
+    }
+    catch (error) {
+        await embedded?.stop();
+        throw error;
+    }
+}
+//# sourceMappingURL=db.js.map

@@ -1,0 +1,294 @@
+import superjson from "superjson";
+const DEFAULT_HISTORY = 200;
+const DEFAULT_MAX_QUEUED = 1000;
+const HISTORY_TTL_SECONDS = 24 * 60 * 60;
+function parseEventId(id) {
+    const match = /^(\d{1,16})-(\d{1,16})$/.exec(id);
+    if (!match)
+        return null;
+    return [Number(match[1]), Number(match[2])];
+}
+function isAfter(a, b) {
+    return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+}
+export class SubscriberOverflowError extends Error {
+    name = "SubscriberOverflowError";
+}
+/**
+ * Listens first, then replays history, then streams live events, skipping any live event the
+ * replay already covered: that order is what guarantees nothing published in between is lost.
+ * Resolves once listening, so a caller that awaits it cannot miss an event published after.
+ */
+async function openStream(source, options, closed, maxQueued) {
+    const queue = [];
+    let wake = null;
+    const state = { overflow: false };
+    const notify = () => {
+        const w = wake;
+        wake = null;
+        w?.();
+    };
+    const unlisten = await source.listen((event) => {
+        if (queue.length >= maxQueued)
+            state.overflow = true;
+        else
+            queue.push(event);
+        notify();
+    });
+    let released = false;
+    const release = async () => {
+        if (released)
+            return;
+        released = true;
+        options.signal?.removeEventListener("abort", stop);
+        closed.removeEventListener("abort", stop);
+        await unlisten();
+    };
+    // Ending by signal also releases the listener when the stream was never iterated.
+    function stop() {
+        notify();
+        void release();
+    }
+    options.signal?.addEventListener("abort", stop);
+    closed.addEventListener("abort", stop);
+    const ended = () => options.signal?.aborted === true || closed.aborted;
+    if (ended())
+        stop();
+    return (async function* () {
+        try {
+            let last = null;
+            const resumeFrom = options.lastEventId ? parseEventId(options.lastEventId) : null;
+            if (resumeFrom) {
+                for (const event of await source.history(resumeFrom)) {
+                    if (ended())
+                        return;
+                    const id = parseEventId(event.id);
+                    if (id)
+                        last = id;
+                    yield event;
+                }
+            }
+            while (!ended()) {
+                if (state.overflow)
+                    throw new SubscriberOverflowError("Subscriber fell too far behind");
+                const event = queue.shift();
+                if (event) {
+                    const id = parseEventId(event.id);
+                    if (last && id && !isAfter(id, last))
+                        continue;
+                    if (id)
+                        last = id;
+                    yield event;
+                    continue;
+                }
+                await new Promise((resolve) => {
+                    wake = resolve;
+                });
+            }
+        }
+        finally {
+            await release();
+        }
+    })();
+}
+/** One process, no Redis: history lives in memory and dies with the process. */
+export class MemoryEventBus {
+    channels = new Map();
+    /** Ids restart from a later timestamp after a restart, so old ids still compare as older. */
+    epoch = Date.now();
+    closing = new AbortController();
+    historySize;
+    maxQueued;
+    static MAX_IDLE_CHANNELS = 10_000;
+    constructor(options = {}) {
+        this.historySize = options.historySize ?? DEFAULT_HISTORY;
+        this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    }
+    channel(name) {
+        let channel = this.channels.get(name);
+        if (!channel) {
+            channel = { seq: 0, history: [], listeners: new Set() };
+            this.channels.set(name, channel);
+            this.evictIdle();
+        }
+        return channel;
+    }
+    /** Bounds memory: forget the oldest channels nobody listens to. */
+    evictIdle() {
+        if (this.channels.size <= MemoryEventBus.MAX_IDLE_CHANNELS)
+            return;
+        for (const [name, channel] of this.channels) {
+            if (this.channels.size <= MemoryEventBus.MAX_IDLE_CHANNELS)
+                break;
+            if (channel.listeners.size === 0)
+                this.channels.delete(name);
+        }
+    }
+    publish(channel, data) {
+        if (this.closing.signal.aborted)
+            return Promise.resolve();
+        const ch = this.channel(channel);
+        ch.seq += 1;
+        const event = { id: `${this.epoch}-${ch.seq}`, data };
+        ch.history.push(event);
+        if (ch.history.length > this.historySize)
+            ch.history.splice(0, ch.history.length - this.historySize);
+        for (const listener of ch.listeners)
+            listener(event);
+        return Promise.resolve();
+    }
+    subscribe(channel, options = {}) {
+        const source = {
+            listen: (deliver) => {
+                const ch = this.channel(channel);
+                ch.listeners.add(deliver);
+                return Promise.resolve(() => {
+                    ch.listeners.delete(deliver);
+                    return Promise.resolve();
+                });
+            },
+            history: (after) => Promise.resolve((this.channels.get(channel)?.history ?? []).filter((e) => {
+                const id = parseEventId(e.id);
+                return id !== null && isAfter(id, after);
+            })),
+        };
+        return openStream(source, options, this.closing.signal, this.maxQueued);
+    }
+    close() {
+        this.closing.abort();
+        this.channels.clear();
+        return Promise.resolve();
+    }
+}
+/**
+ * Many processes: each event is appended to a capped Redis stream (the replayable history,
+ * whose ids are the event ids) and then announced on a pub/sub channel. One dedicated
+ * subscriber connection per process fans announcements out to local subscriptions.
+ */
+export class RedisEventBus {
+    redis;
+    prefix;
+    log;
+    subscriber = null;
+    listeners = new Map();
+    closing = new AbortController();
+    historySize;
+    maxQueued;
+    constructor(redis, prefix, log, options = {}) {
+        this.redis = redis;
+        this.prefix = prefix;
+        this.log = log;
+        this.historySize = options.historySize ?? DEFAULT_HISTORY;
+        this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    }
+    key(channel) {
+        return `${this.prefix}events:${channel}`;
+    }
+    async publish(channel, data) {
+        if (this.closing.signal.aborted)
+            return;
+        const key = this.key(channel);
+        const payload = superjson.stringify(data);
+        try {
+            const id = await this.redis.xadd(key, "MAXLEN", "~", this.historySize, "*", "d", payload);
+            if (id === null)
+                return;
+            // A quiet market's history expires: nobody resumes from a day-old event.
+            await this.redis.expire(key, HISTORY_TTL_SECONDS);
+            await this.redis.publish(key, JSON.stringify({ id, d: payload }));
+        }
+        catch (err) {
+            this.log.warn({ err, channel }, "event publish failed");
+        }
+    }
+    connectSubscriber() {
+        if (this.subscriber)
+            return this.subscriber;
+        // A connection in subscriber mode can run nothing else, so it needs its own.
+        const subscriber = this.redis.duplicate();
+        subscriber.on("error", (err) => {
+            this.log.warn({ err: { message: err.message } }, "redis subscriber error");
+        });
+        subscriber.on("message", (key, message) => {
+            const set = this.listeners.get(key);
+            if (!set || set.size === 0)
+                return;
+            const event = decodeAnnouncement(message);
+            if (!event) {
+                this.log.warn({ key }, "malformed event announcement ignored");
+                return;
+            }
+            for (const listener of set)
+                listener(event);
+        });
+        this.subscriber = subscriber;
+        return subscriber;
+    }
+    subscribe(channel, options = {}) {
+        const key = this.key(channel);
+        const source = {
+            listen: async (deliver) => {
+                const subscriber = this.connectSubscriber();
+                let set = this.listeners.get(key);
+                if (!set) {
+                    set = new Set();
+                    this.listeners.set(key, set);
+                }
+                set.add(deliver);
+                // Resolves once Redis confirms: from then on no announcement can be missed.
+                await subscriber.subscribe(key);
+                return async () => {
+                    const current = this.listeners.get(key);
+                    current?.delete(deliver);
+                    if (current && current.size === 0) {
+                        this.listeners.delete(key);
+                        if (subscriber.status === "ready")
+                            await subscriber.unsubscribe(key).catch(() => undefined);
+                    }
+                };
+            },
+            history: async (after) => {
+                const entries = await this.redis.xrange(key, `(${after[0]}-${after[1]}`, "+", "COUNT", this.historySize);
+                const events = [];
+                for (const [id, fields] of entries) {
+                    const payload = fields[fields.indexOf("d") + 1];
+                    if (payload === undefined)
+                        continue;
+                    events.push({ id, data: superjson.parse(payload) });
+                }
+                return events;
+            },
+        };
+        return openStream(source, options, this.closing.signal, this.maxQueued);
+    }
+    async close() {
+        this.closing.abort();
+        const subscriber = this.subscriber;
+        this.subscriber = null;
+        this.listeners.clear();
+        if (subscriber)
+            await subscriber.quit().catch(() => undefined);
+    }
+}
+function decodeAnnouncement(message) {
+    try {
+        const parsed = JSON.parse(message);
+        if (typeof parsed === "object" &&
+            parsed !== null &&
+            "id" in parsed &&
+            "d" in parsed &&
+            typeof parsed.id === "string" &&
+            typeof parsed.d === "string") {
+            return { id: parsed.id, data: superjson.parse(parsed.d) };
+        }
+        return null;
+    }
+    catch {
+        return null;
+    }
+}
+/** The one place that picks the implementation: Redis when configured, else in-process. */
+export function createEventBus(redis, keyPrefix, log, options = {}) {
+    return redis ? new RedisEventBus(redis, keyPrefix, log, options) : new MemoryEventBus(options);
+}
+//# sourceMappingURL=events.js.map

@@ -1,0 +1,66 @@
+import { cacheGroups } from "../../shared/cache-groups.js";
+import { NotFoundError } from "../../shared/errors.js";
+import { hashSecret, newSecret } from "../auth/tokens.js";
+const KEY_PREFIX = "agk_";
+const RECORD_USE_EVERY_MS = 60_000;
+/** API keys for internal services: shown once at creation, stored as SHA-256 only. */
+export class ApiKeyService {
+    db;
+    cache;
+    /** When this instance last recorded each key's use. */
+    lastRecorded = new Map();
+    constructor(db, cache) {
+        this.db = db;
+        this.cache = cache;
+    }
+    async create(input, createdById) {
+        const key = newSecret(KEY_PREFIX);
+        const row = await this.db.apiKey.create({
+            data: {
+                name: input.name,
+                role: input.role,
+                expiresAt: input.expiresAt ?? null,
+                prefix: key.slice(0, KEY_PREFIX.length + 6),
+                keyHash: hashSecret(key),
+                createdById,
+            },
+        });
+        return { id: row.id, name: row.name, key };
+    }
+    async list() {
+        return this.db.apiKey.findMany({ orderBy: [{ createdAt: "desc" }, { id: "desc" }] });
+    }
+    async revoke(id) {
+        const result = await this.db.apiKey.updateMany({
+            where: { id, revokedAt: null },
+            data: { revokedAt: new Date() },
+        });
+        if (result.count === 0 && !(await this.db.apiKey.findUnique({ where: { id }, select: { id: true } }))) {
+            throw new NotFoundError("API key");
+        }
+        // A revoked key must stop working on every instance before this returns.
+        await this.cache.invalidateOrThrow([cacheGroups.apiKeys]);
+    }
+    async authenticate(key) {
+        if (!key.startsWith(KEY_PREFIX))
+            return null;
+        const keyHash = hashSecret(key);
+        const check = await this.cache.getOrLoad("api-key", `api-key:${keyHash}`, [cacheGroups.apiKeys], async () => {
+            const row = await this.db.apiKey.findUnique({
+                where: { keyHash },
+                select: { id: true, role: true, revokedAt: true, expiresAt: true },
+            });
+            return (row && { id: row.id, role: row.role, revoked: row.revokedAt !== null, expiresAt: row.expiresAt });
+        }, { alwaysOn: true });
+        const now = Date.now();
+        if (!check || check.revoked || (check.expiresAt && check.expiresAt.getTime() <= now))
+            return null;
+        // Record use at most once a minute per instance: enough to spot stale keys, no write per call.
+        if (now - (this.lastRecorded.get(check.id) ?? 0) > RECORD_USE_EVERY_MS) {
+            this.lastRecorded.set(check.id, now);
+            await this.db.apiKey.update({ where: { id: check.id }, data: { lastUsedAt: new Date(now) } });
+        }
+        return { kind: "apiKey", id: check.id, role: check.role };
+    }
+}
+//# sourceMappingURL=service.js.map

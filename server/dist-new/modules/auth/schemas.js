@@ -1,0 +1,40 @@
+import { z } from "zod";
+const utf8Bytes = (s) => Buffer.byteLength(s, "utf8");
+export const Email = z.string().trim().toLowerCase().pipe(z.email("Must be a valid email address").max(254));
+export const Username = z
+    .string()
+    .regex(/^[A-Za-z0-9_]{3,30}$/, "Must be 3 to 30 characters: letters, digits or underscores");
+/** bcrypt reads at most 72 bytes; a longer password is refused, never silently truncated. */
+export const Password = z
+    .string()
+    .refine((s) => utf8Bytes(s) >= 8, "Must be at least 8 bytes")
+    .refine((s) => utf8Bytes(s) <= 72, "Must be at most 72 bytes (UTF-8)")
+    .refine((s) => /[A-Z]/.test(s), "Must contain an upper-case letter")
+    .refine((s) => /[a-z]/.test(s), "Must contain a lower-case letter")
+    .refine((s) => /[0-9]/.test(s), "Must contain a digit");
+export const DisplayName = z.string().trim().min(1, "Must not be empty").max(100);
+export const RegisterInput = z.object({
+    email: Email,
+    username: Username,
+    password: Password,
+    name: DisplayName.optional(),
+});
+export const LoginInput = z.object({
+    email: Email,
+    // Not the full password policy: a login must not say which rule an old password breaks.
+    password: z.string().min(1, "Required").max(1024),
+});
+export const RefreshTokenInput = z.object({ refreshToken: z.string().min(1).max(512) });
+export const ChangePasswordInput = z.object({
+    currentPassword: z.string().min(1, "Required").max(1024),
+    newPassword: Password,
+});
+export const RequestPasswordResetInput = z.object({ email: Email });
+export const ResetPasswordInput = z.object({ token: z.string().min(1).max(512), newPassword: Password });
+export const TokensOutput = z.object({
+    accessToken: z.string(),
+    refreshToken: z.string(),
+    tokenType: z.literal("Bearer"),
+    expiresIn: z.number().int(),
+});
+//# sourceMappingURL=schemas.js.map

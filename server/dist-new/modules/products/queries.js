@@ -1,0 +1,24 @@
+import { utcTimestamp } from "../../infra/sql.js";
+import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
+/** The hot reads of products as single SQL statements (see infra/sql.ts for why). */
+const COLUMNS = `id, market_id AS "marketId", name, description, price_cents AS "priceCents", stock,
+  created_at AT TIME ZONE 'UTC' AS "createdAt", updated_at AT TIME ZONE 'UTC' AS "updatedAt"`;
+export async function selectProduct(sql, id) {
+    const rows = await sql.rows(`SELECT ${COLUMNS} FROM products WHERE id = $1`, [id]);
+    return rows[0] ?? null;
+}
+/** A page of a market's products, newest first, keyset-paginated. */
+export async function selectProductPage(sql, input) {
+    const after = readCursor(input.cursor, "products", 2);
+    const values = [input.marketId];
+    let keyset = "";
+    if (after) {
+        values.push(utcTimestamp(cursorDate(after[0])), after[1] ?? "");
+        keyset = "AND (created_at < $2::timestamp OR (created_at = $2::timestamp AND id < $3))";
+    }
+    values.push(input.limit + 1);
+    const rows = await sql.rows(`SELECT ${COLUMNS} FROM products WHERE market_id = $1 ${keyset}
+     ORDER BY created_at DESC, id DESC LIMIT $${String(values.length)}`, values);
+    return keysetPage(rows, input.limit, (last) => ["products", last.createdAt.toISOString(), last.id]);
+}
+//# sourceMappingURL=queries.js.map

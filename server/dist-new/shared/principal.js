@@ -1,0 +1,4 @@
+export function isAdmin(principal) {
+    return principal?.role === "ADMIN";
+}
+//# sourceMappingURL=principal.js.map

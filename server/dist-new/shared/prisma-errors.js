@@ -1,0 +1,45 @@
+import { Prisma } from "../generated/prisma/client.js";
+/** P2002: a unique constraint refused the write. */
+export function isUniqueViolation(error) {
+    return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
+}
+/** P2025: the row an update or delete needed does not exist. */
+export function isRecordNotFound(error) {
+    return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2025";
+}
+/** P2003: a foreign key refused the write (e.g. deleting a row others still point at). */
+export function isForeignKeyViolation(error) {
+    return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2003";
+}
+/** Prisma's codes for "the database could not be reached or stopped answering". */
+const UNREACHABLE_PRISMA_CODES = new Set(["P1001", "P1002", "P1008", "P1017", "P2024"]);
+/** PostgreSQL and socket codes that mean the server is down, restarting or full, not that the query is wrong. */
+const UNREACHABLE_PG_CODES = /^(08|57P0[1-3]$|53300$)/;
+const UNREACHABLE_SOCKET_CODES = new Set([
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "EPIPE",
+    "ENOTFOUND",
+    "EAI_AGAIN",
+]);
+const UNREACHABLE_MESSAGE = /Can't reach database server|Connection terminated|connection (is|was) (closed|terminated)|ECONNREFUSED|ECONNRESET|the database system is (starting up|shutting down)/i;
+/**
+ * Whether an error says the database is unreachable (down, restarting, out of connections)
+ * rather than that a query was wrong: calls failing this way answer SERVICE_UNAVAILABLE.
+ */
+export function isDatabaseUnavailable(error) {
+    if (error instanceof Prisma.PrismaClientInitializationError)
+        return true;
+    if (error instanceof Prisma.PrismaClientKnownRequestError) {
+        if (UNREACHABLE_PRISMA_CODES.has(error.code))
+            return true;
+        // Raw queries wrap the driver's failure in P2010 with its message.
+        return error.code === "P2010" && UNREACHABLE_MESSAGE.test(error.message);
+    }
+    if (error instanceof Error && "code" in error && typeof error.code === "string") {
+        return UNREACHABLE_SOCKET_CODES.has(error.code) || UNREACHABLE_PG_CODES.test(error.code);
+    }
+    return error instanceof Error && UNREACHABLE_MESSAGE.test(error.message);
+}
+//# sourceMappingURL=prisma-errors.js.map
