@@ -251,3 +251,39 @@ describe("failures", () => {
     await expect(fetch(`${slow.url}/healthz`)).rejects.toThrow();
   });
 });
+
+describe("password hashing under a burst", () => {
+  it("refuses sign-ins beyond the hash queue at once with SERVICE_UNAVAILABLE and Retry-After", async () => {
+    const busy = await startTestServer({
+      BCRYPT_COST: "10",
+      PASSWORD_WORKERS: "1",
+      PASSWORD_QUEUE_MAX: "1",
+      ADMIN_EMAIL: "",
+      ADMIN_PASSWORD: "",
+    });
+    try {
+      const input = newUserInput();
+      await busy.client().auth.register.mutate(input);
+      const body = JSON.stringify({ json: { email: input.email, password: input.password } });
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          fetch(`${busy.url}/trpc/auth.login`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body,
+          }),
+        ),
+      );
+      const statuses = answers.map((r) => r.status);
+      expect(statuses).toContain(200);
+      expect(statuses).toContain(503);
+      expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
+      const refused = answers.find((r) => r.status === 503);
+      expect(refused?.headers.get("retry-after")).toBe("5");
+      const payload = (await refused?.json()) as { error: { json: { data: { code: string } } } };
+      expect(payload.error.json.data.code).toBe("SERVICE_UNAVAILABLE");
+    } finally {
+      await busy.close();
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -39,7 +40,9 @@ const envSchema = z.object({
   REFRESH_TOKEN_TTL_SECONDS: int(60, 31_536_000).default(2_592_000),
   PASSWORD_RESET_TTL_SECONDS: int(60, 86_400).default(3600),
   BCRYPT_COST: int(4, 15).default(12),
-  PASSWORD_WORKERS: int(1, 32).default(2),
+  // One core stays with the event loop: bcrypt on every core would stall every other request.
+  PASSWORD_WORKERS: int(1, 32).default(Math.max(1, availableParallelism() - 1)),
+  PASSWORD_QUEUE_MAX: int(1, 100_000).default(64),
 
   CORS_ORIGINS: z
     .string()
@@ -117,6 +120,8 @@ export interface Config {
     readonly passwordResetTtlSeconds: number;
     readonly bcryptCost: number;
     readonly passwordWorkers: number;
+    /** Hashes allowed to wait for a worker; beyond that, sign-ins are refused at once. */
+    readonly passwordQueueMax: number;
   };
   readonly corsOrigins: readonly string[];
   readonly rateLimit: {
@@ -240,6 +245,7 @@ export function loadConfig(env: Env): Config {
       passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,
       bcryptCost: e.BCRYPT_COST,
       passwordWorkers: e.PASSWORD_WORKERS,
+      passwordQueueMax: e.PASSWORD_QUEUE_MAX,
     },
     corsOrigins: e.CORS_ORIGINS,
     rateLimit: {

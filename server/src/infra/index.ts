@@ -73,7 +73,11 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
     }
     const keyPrefix = config.redis?.keyPrefix ?? "agora:";
 
-    const passwords = new PasswordHasher(config.auth.bcryptCost, config.auth.passwordWorkers);
+    const passwords = new PasswordHasher(
+      config.auth.bcryptCost,
+      config.auth.passwordWorkers,
+      config.auth.passwordQueueMax,
+    );
     closers.push({ name: "password workers", close: () => passwords.close() });
 
     const events = createEventBus(redis, keyPrefix, log);

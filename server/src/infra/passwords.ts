@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Piscina } from "piscina";
+import { OverloadedError } from "../shared/errors.js";
 
 /** bcrypt hashing in a pool of worker threads, so a login never stalls other requests. */
 export class PasswordHasher {
@@ -9,6 +10,8 @@ export class PasswordHasher {
   constructor(
     private readonly cost: number,
     workers: number,
+    /** Tasks allowed to wait; a burst beyond it is refused instead of queuing for minutes. */
+    private readonly maxQueue = 64,
   ) {
     this.pool = new Piscina({
       filename: new URL("./password-worker.mjs", import.meta.url).href,
@@ -18,12 +21,19 @@ export class PasswordHasher {
     });
   }
 
+  private async run(task: Record<string, unknown>): Promise<unknown> {
+    if (this.pool.queueSize >= this.maxQueue) {
+      throw new OverloadedError("Too many sign-ins are being processed; retry shortly");
+    }
+    return this.pool.run(task);
+  }
+
   async hash(password: string): Promise<string> {
-    return (await this.pool.run({ op: "hash", password, cost: this.cost })) as string;
+    return (await this.run({ op: "hash", password, cost: this.cost })) as string;
   }
 
   async verify(password: string, hash: string): Promise<boolean> {
-    return (await this.pool.run({ op: "compare", password, hash })) as boolean;
+    return (await this.run({ op: "compare", password, hash })) as boolean;
   }
 
   /**

@@ -3,7 +3,8 @@
  * `trpc/errors.ts` turns them into tRPC codes.
  */
 export abstract class DomainError extends Error {
-  abstract readonly kind: "NOT_FOUND" | "CONFLICT" | "FORBIDDEN" | "UNAUTHORIZED" | "BAD_REQUEST";
+  abstract readonly kind:
+    "NOT_FOUND" | "CONFLICT" | "FORBIDDEN" | "UNAUTHORIZED" | "BAD_REQUEST" | "SERVICE_UNAVAILABLE";
 }
 
 export class NotFoundError extends DomainError {
@@ -37,4 +38,9 @@ export class ValidationError extends DomainError {
   constructor(readonly fieldErrors: Record<string, string[]>) {
     super(Object.values(fieldErrors).flat()[0] ?? "Invalid input");
   }
+}
+
+/** The server is at capacity for this kind of work; the caller should retry shortly. */
+export class OverloadedError extends DomainError {
+  readonly kind = "SERVICE_UNAVAILABLE";
 }

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=AuthSession.js.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=Market.js.map

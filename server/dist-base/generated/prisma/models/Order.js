@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=Order.js.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=OrderItem.js.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=RefreshToken.js.map

@@ -1,4 +1,0 @@
-export function isAdmin(principal) {
-    return principal?.role === "ADMIN";
-}
-//# sourceMappingURL=principal.js.map

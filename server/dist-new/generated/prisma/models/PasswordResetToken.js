@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=PasswordResetToken.js.map

@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=Post.js.map

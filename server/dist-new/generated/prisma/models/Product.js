@@ -1,2 +1,0 @@
-export {};
-//# sourceMappingURL=Product.js.map
