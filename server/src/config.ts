@@ -67,6 +67,7 @@ const envSchema = z.object({
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
   ADMIN_PASSWORD: optionalString,
   ADMIN_USERNAME: z.string().default("admin"),
+  SEED_DEMO: bool,
 
   CACHE_ENABLED: bool,
   CACHE_TTL_SECONDS: int(1, 86_400).default(60),
@@ -155,6 +156,8 @@ export interface Config {
     readonly token: string | null;
   };
   readonly admin: { readonly email: string; readonly password: string; readonly username: string } | null;
+  /** Seed the demo marketplace at start when the database has no users yet. */
+  readonly seedDemo: boolean;
   readonly mail: {
     readonly smtpUrl: string | null;
     readonly from: string;
@@ -276,6 +279,8 @@ export function loadConfig(env: Env): Config {
       e.ADMIN_EMAIL !== undefined && e.ADMIN_PASSWORD !== undefined
         ? { email: e.ADMIN_EMAIL.toLowerCase(), password: e.ADMIN_PASSWORD, username: e.ADMIN_USERNAME }
         : null,
+    // A newcomer's first `pnpm start` shows a live marketplace; never a shared database by default.
+    seedDemo: e.SEED_DEMO ?? (e.NODE_ENV === "development" && database.kind === "embedded"),
     mail: {
       smtpUrl: e.SMTP_URL ?? null,
       from: e.MAIL_FROM,

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "./infra/logger.js";
 import type { Mailer } from "./infra/mailer.js";
 import { defineJobs } from "./jobs.js";
 import { Password } from "./modules/auth/schemas.js";
+import { seedDemoOnFirstStart } from "./seed/demo.js";
 import { createServices, type Services } from "./services.js";
 
 export interface RunningServer {
@@ -68,6 +69,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     step("jobsMs");
     await ensureAdmin(config, services, log);
     step("adminMs");
+    await seedDemoOnFirstStart({ config, log, services, db: infra.database.prisma });
+    step("demoMs");
 
     const server = createServer(createApp({ config, log, services }));
     server.keepAliveTimeout = 5_000;

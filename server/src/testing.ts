@@ -11,3 +11,4 @@ export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./inf
 export { connectRedis } from "./infra/redis.js";
 export { JobQueue } from "./infra/jobs.js";
 export { createApp } from "./app.js";
+export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";

@@ -1,0 +1,52 @@
+import { randomUUID } from "node:crypto";
+import { cp, rm } from "node:fs/promises";
+import path from "node:path";
+import pg from "pg";
+import { inject } from "vitest";
+
+export interface TestDatabase {
+  readonly kind: "postgres" | "embedded";
+  /** DATABASE_URL (real PostgreSQL) or DATA_DIR (embedded), to hand to a server or a CLI. */
+  readonly env: Readonly<Record<string, string>>;
+  drop(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/**
+ * A database of the suite's kind for a test that starts its own processes on it: a copy of
+ * the migrated template, or (`migrated: false`) an empty one, as a first deployment meets.
+ */
+export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
+  const migrated = options.migrated ?? true;
+  const template = inject("dbTemplate");
+  const id = randomUUID().replace(/-/g, "").slice(0, 12);
+  if (template.kind === "postgres") {
+    const name = `${template.prefix}_${id}`;
+    const admin = new pg.Client({ connectionString: template.adminUrl });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE "${name}"${migrated ? ` TEMPLATE "${template.template}"` : ""}`);
+    await admin.end();
+    return {
+      kind: "postgres",
+      env: { DATABASE_URL: withDatabase(template.adminUrl, name) },
+      async drop() {
+        const client = new pg.Client({ connectionString: template.adminUrl });
+        await client.connect();
+        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        await client.end();
+      },
+    };
+  }
+  const dir = path.join(template.workDir, `db-${id}`);
+  if (migrated) await cp(template.templateDir, dir, { recursive: true });
+  return {
+    kind: "embedded",
+    env: { DATA_DIR: dir },
+    drop: () => rm(dir, { recursive: true, force: true }),
+  };
+}
