@@ -174,7 +174,7 @@ describe("clean-up of expired credentials", () => {
     const schedules = await prisma.$queryRawUnsafe<{ name: string; cron: string }[]>(
       "SELECT name, cron FROM pgboss.schedule",
     );
-    expect(schedules).toContainEqual({ name: "auth-cleanup", cron: "17 * * * *" });
+    expect(schedules).toContainEqual({ name: "auth-cleanup", cron: "0 3 1 1 *" });
 
     const alice = await registerUser(cast.ts);
     const live = await prisma.authSession.findFirstOrThrow({ where: { userId: alice.user.id } });

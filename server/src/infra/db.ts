@@ -115,7 +115,13 @@ export async function migrateDeploy(url: string, log: Logger): Promise<void> {
 }
 
 export function createPrismaClient(pool: pg.Pool): Db {
-  return new PrismaClient({ adapter: new PrismaPg(pool), log: [{ emit: "event", level: "query" }] });
+  return new PrismaClient({
+    adapter: new PrismaPg(pool),
+    log: [{ emit: "event", level: "query" }],
+    // Prisma's defaults (2 s to get a connection, 5 s to finish) fail orders queuing on a hot
+    // market's row lock under load; waits past these answer SERVICE_UNAVAILABLE.
+    transactionOptions: { maxWait: 10_000, timeout: 20_000 },
+  });
 }
 
 /** Starts (embedded) or connects to (real) PostgreSQL, migrates if configured, and connects. */

@@ -31,13 +31,17 @@ const UNREACHABLE_MESSAGE =
   /Can't reach database server|Connection terminated|connection (is|was) (closed|terminated)|ECONNREFUSED|ECONNRESET|the database system is (starting up|shutting down)/i;
 
 /**
- * Whether an error says the database is unreachable (down, restarting, out of connections)
- * rather than that a query was wrong: calls failing this way answer SERVICE_UNAVAILABLE.
+ * Whether an error says the database is unreachable (down, restarting, out of connections) or
+ * too busy to serve the call in time (a transaction that could not start or finish), rather
+ * than that a query was wrong: calls failing this way answer SERVICE_UNAVAILABLE.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   if (error instanceof Prisma.PrismaClientInitializationError) return true;
   if (error instanceof Prisma.PrismaClientKnownRequestError) {
     if (UNREACHABLE_PRISMA_CODES.has(error.code)) return true;
+    // A transaction that could not get a connection or finish in time: rolled back, retryable.
+    if (error.code === "P2028")
+      return /in the given time|already closed|expired|timeout/i.test(error.message);
     // Raw queries wrap the driver's failure in P2010 with its message.
     return error.code === "P2010" && UNREACHABLE_MESSAGE.test(error.message);
   }
