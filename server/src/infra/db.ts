@@ -61,8 +61,14 @@ export async function startEmbeddedPostgres(
     // Two processes on one PGlite data directory would corrupt it: hold a lock while open.
     try {
       release = await lockfile.lock(dataDir, { stale: 15_000, update: 5_000 });
-    } catch {
-      throw new Error(`The embedded database in ${dataDir} is in use by another Agora process`);
+    } catch (error) {
+      if (error instanceof Error && "code" in error && error.code === "ELOCKED") {
+        throw new Error(`The embedded database in ${dataDir} is in use by another Agora process`);
+      }
+      // Not a lock held by someone else (e.g. no permission to create the lock beside DATA_DIR).
+      throw new Error(
+        `Cannot lock the embedded database in ${dataDir}: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
   }
   // A new database starts from the migrated template when there is one (see embedded-template.ts).
