@@ -55,7 +55,7 @@ async function runSeed(dbEnv: Readonly<Record<string, string>>) {
 
 /** A server on an existing database (the seed's), without the test admin or demo seeding. */
 async function startOn(dbEnv: Readonly<Record<string, string>>, extra: Record<string, string> = {}) {
-  return startServer(
+  const server = await startServer(
     loadConfig({
       NODE_ENV: "test",
       HOST: "127.0.0.1",
@@ -69,6 +69,9 @@ async function startOn(dbEnv: Readonly<Record<string, string>>, extra: Record<st
       ...extra,
     }),
   );
+  // Demo seeding runs after the server listens; these tests look at its result.
+  await server.demoSeeded;
+  return server;
 }
 
 async function login(server: RunningServer, email: string, password: string) {

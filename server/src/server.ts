@@ -15,6 +15,8 @@ export interface RunningServer {
   readonly port: number;
   readonly services: Services;
   readonly infra: Infra;
+  /** Settles once SEED_DEMO's seeding (done in the background after listening) has finished. */
+  readonly demoSeeded: Promise<void>;
   /** Milliseconds each start-up step took, for the start-up log line. */
   readonly startup: Record<string, number>;
   /** Stops accepting connections, lets in-flight requests finish, then closes every resource. */
@@ -69,13 +71,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     step("jobsMs");
     await ensureAdmin(config, services, log);
     step("adminMs");
-    await seedDemoOnFirstStart({ config, log, services, db: infra.database.prisma });
-    step("demoMs");
 
     const server = createServer(createApp({ config, log, services }));
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, config.host, config.port);
     const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+    // Demo data (SEED_DEMO) is written while the server already serves: a newcomer's first
+    // start answers at once, and the marketplace fills in a moment later.
+    const demoSeeded = seedDemoOnFirstStart({ config, log, services, db: infra.database.prisma }).catch(
+      (err: unknown) => {
+        log.error({ err }, "demo data could not be seeded");
+      },
+    );
 
     let closing: Promise<void> | null = null;
     const close = () => {
@@ -94,13 +101,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         }, config.shutdownTimeoutMs);
         await drained;
         clearTimeout(timer);
+        await demoSeeded;
         await infra.close();
       })();
       return closing;
     };
 
     step("listenMs");
-    return { url: `http://${host}:${port}`, port, services, infra, startup, close };
+    return { url: `http://${host}:${port}`, port, services, infra, startup, demoSeeded, close };
   } catch (error) {
     await infra.close();
     throw error;

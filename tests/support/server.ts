@@ -119,6 +119,8 @@ export async function startTestServer(
       ...(options.mail === "configured" ? {} : { mailer }),
       ...(options.log ? { log: options.log } : {}),
     });
+    // Seeding (SEED_DEMO) runs in the background after listening; tests start from its result.
+    await server.demoSeeded;
   } catch (error) {
     await dropDatabase();
     throw error;
