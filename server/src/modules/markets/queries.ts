@@ -21,7 +21,6 @@ interface MarketSqlRow {
   ownerUsername: string;
   createdAt: Date;
   updatedAt: Date;
-  total?: number;
 }
 
 const STATUSES: readonly MarketStatus[] = ["DRAFT", "ACTIVE", "CLOSED"];
@@ -60,9 +59,7 @@ export interface MarketPage {
 
 /**
  * One page of `markets.list`, keyset-paginated like every list (the cursor holds the sort
- * value and id of the last row). The first page carries its total in the same statement
- * (a window count over the filtered rows); later pages count separately, since their WHERE
- * also holds the cursor.
+ * value and id of the last row), and the total of the filter.
  */
 export async function selectMarketPage(
   sql: Sql,
@@ -116,22 +113,13 @@ export async function selectMarketPage(
   const from = "FROM markets m JOIN users u ON u.id = m.owner_id";
   const order = `ORDER BY ${column} ${dir}, m.id ${dir}`;
 
-  let rows: MarketSqlRow[];
-  let total: number;
-  if (!after) {
-    rows = await sql.rows<MarketSqlRow>(
-      `SELECT ${COLUMNS}, count(*) OVER ()::int AS total ${from} ${where([])} ${order} LIMIT ${limit}`,
-      values,
-    );
-    total = rows[0]?.total ?? 0;
-  } else {
-    const [page, counted] = await Promise.all([
-      sql.rows<MarketSqlRow>(`SELECT ${COLUMNS} ${from} ${where(keyset)} ${order} LIMIT ${limit}`, values),
-      sql.rows<{ total: number }>(`SELECT count(*)::int AS total FROM markets m ${where([])}`, filterValues),
-    ]);
-    rows = page;
-    total = counted[0]?.total ?? 0;
-  }
+  // Two statements, concurrently: the page stops after limit + 1 rows of an index, which a
+  // window count over the same statement would prevent (it must see every matching row).
+  const [rows, counted] = await Promise.all([
+    sql.rows<MarketSqlRow>(`SELECT ${COLUMNS} ${from} ${where(keyset)} ${order} LIMIT ${limit}`, values),
+    sql.rows<{ total: number }>(`SELECT count(*)::int AS total FROM markets m ${where([])}`, filterValues),
+  ]);
+  const total = counted[0]?.total ?? 0;
   const page = keysetPage(rows, input.limit, (last) => [tag, sortValue(input.sort, last), last.id]);
   return { items: page.items.map(toOutput), nextCursor: page.nextCursor, total };
 }
