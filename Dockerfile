@@ -29,8 +29,9 @@ COPY . .
 RUN pnpm install --frozen-lockfile --offline
 RUN pnpm --filter @agora/server build
 # The server's production dependencies alone, in a self-contained node_modules (the Prisma
-# CLI among them, with @prisma/adapter-pg and pg that prisma.config.ts loads).
-RUN pnpm --filter @agora/server deploy --prod --legacy --offline /prod/server
+# CLI among them, with @prisma/adapter-pg and pg that prisma.config.ts loads). The legacy
+# deploy resolves them again, so it may read package metadata from the registry.
+RUN pnpm --filter @agora/server deploy --prod --legacy --prefer-offline /prod/server
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
@@ -49,6 +50,7 @@ WORKDIR /app
 COPY --from=builder /prod/server/node_modules ./node_modules
 COPY --from=builder /prod/server/package.json ./server/package.json
 COPY --from=builder /app/server/dist ./server/dist
+COPY --from=builder /app/server/public ./server/public
 COPY --from=builder /app/prisma.config.ts ./prisma.config.ts
 COPY --from=builder /app/prisma/schema.prisma ./prisma/schema.prisma
 COPY --from=builder /app/prisma/migrations ./prisma/migrations

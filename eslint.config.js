@@ -1,4 +1,5 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -29,5 +30,10 @@ export default tseslint.config(
   {
     files: ["**/*.js", "**/*.mjs"],
     extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    // The panel and docs pages' scripts run in the browser.
+    files: ["server/public/**/*.js"],
+    languageOptions: { globals: globals.browser, sourceType: "module" },
   },
 );

@@ -277,6 +277,16 @@ it("starts as the image does: migrates an empty database, serves, passes its hea
     const me = await createAgoraClient({ url, getAccessToken: () => tokens.accessToken }).users.me.query();
     expect(me.id).toBe(user.id);
 
+    // The REST surface and its rendered docs ship in the image; the panel is off in production.
+    const restMe = await fetch(`${url}/api/v1/users/me`, {
+      headers: { authorization: `Bearer ${tokens.accessToken}` },
+    });
+    expect(((await restMe.json()) as { id: string }).id).toBe(user.id);
+    expect((await fetch(`${url}/api/openapi.json`)).status).toBe(200);
+    expect((await fetch(`${url}/docs`)).status).toBe(200);
+    expect((await fetch(`${url}/docs/assets/swagger-ui-bundle.js`)).status).toBe(200);
+    expect((await fetch(`${url}/panel`)).status).toBe(404);
+
     expect(await runHealthcheck(Number(new URL(url).port))).toBe(0);
 
     child.kill("SIGTERM");

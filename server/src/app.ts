@@ -9,7 +9,10 @@ import helmet from "helmet";
 import { pinoHttp } from "pino-http";
 import responseTime from "response-time";
 import type { Config } from "./config.js";
+import { docsRouter } from "./http/docs.js";
 import { metricsHandler } from "./http/metrics.js";
+import { panelRouter } from "./http/panel.js";
+import { REST_BASE_PATH, restRouter } from "./http/rest.js";
 import { fastTrpcHandler } from "./http/trpc.js";
 import type { Logger } from "./infra/logger.js";
 import { appRouter } from "./router.js";
@@ -177,6 +180,17 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
           fallback: officialAdapter,
         }),
   );
+
+  app.use(
+    REST_BASE_PATH,
+    restRouter({
+      maxBodySize: MAX_BODY_BYTES,
+      createContext: (req, res) => createContext(req, res, null),
+      onError: onProcedureError,
+    }),
+  );
+  if (config.docsEnabled) app.use(docsRouter());
+  if (config.panelEnabled) app.use(panelRouter());
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });

@@ -85,6 +85,9 @@ const envSchema = z.object({
   SMTP_URL: optionalString.pipe(z.url({ protocol: /^smtps?$/ }).optional()),
   MAIL_FROM: z.string().default("Agora <no-reply@agora.local>"),
   PUBLIC_URL: optionalString.pipe(z.url().optional()),
+
+  PANEL_ENABLED: bool,
+  DOCS_ENABLED: bool,
 });
 
 export type Env = Record<string, string | undefined>;
@@ -164,6 +167,10 @@ export interface Config {
     readonly outboxDir: string | null;
   };
   readonly publicUrl: string;
+  /** The tRPC panel at /panel: on outside production unless turned off. */
+  readonly panelEnabled: boolean;
+  /** The OpenAPI document and the rendered REST docs (/api/openapi.json, /docs): on unless turned off. */
+  readonly docsEnabled: boolean;
 }
 
 export class ConfigError extends Error {
@@ -287,5 +294,7 @@ export function loadConfig(env: Env): Config {
       outboxDir: e.DATA_DIR === ":memory:" ? null : path.join(dataDir, "outbox"),
     },
     publicUrl: e.PUBLIC_URL ?? `http://localhost:${e.PORT}`,
+    panelEnabled: e.PANEL_ENABLED ?? !production,
+    docsEnabled: e.DOCS_ENABLED ?? true,
   } satisfies Config);
 }

@@ -1,5 +1,6 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
+import type { OpenApiMeta } from "trpc-to-openapi";
 import type { RateLimiter } from "../infra/rate-limit.js";
 import type { Principal } from "../shared/principal.js";
 import type { Context } from "./context.js";
@@ -14,26 +15,30 @@ export interface ErrorData {
   fieldErrors: Record<string, string[]> | null;
 }
 
-const t = initTRPC.context<Context>().create({
-  transformer: superjson,
-  // Never put stack traces in responses, whatever NODE_ENV says.
-  isDev: false,
-  errorFormatter({ shape, error, ctx }) {
-    const base = {
-      code: shape.data.code,
-      httpStatus: shape.data.httpStatus,
-      path: shape.data.path ?? null,
-      requestId: ctx?.requestId ?? null,
-    };
-    if (error.code === "INTERNAL_SERVER_ERROR") {
-      return { code: shape.code, message: "Internal server error", data: { ...base, fieldErrors: null } };
-    }
-    const fieldErrors = fieldErrorsFromCause(error.cause) ?? null;
-    const first = fieldErrors ? Object.entries(fieldErrors)[0] : undefined;
-    const message = first ? `${first[0]}: ${first[1][0] ?? "invalid"}` : shape.message;
-    return { code: shape.code, message, data: { ...base, fieldErrors } satisfies ErrorData };
-  },
-});
+/** `meta.openapi` exposes a procedure under /api/v1 (REST + OpenAPI, see http/rest.ts). */
+const t = initTRPC
+  .context<Context>()
+  .meta<OpenApiMeta>()
+  .create({
+    transformer: superjson,
+    // Never put stack traces in responses, whatever NODE_ENV says.
+    isDev: false,
+    errorFormatter({ shape, error, ctx }) {
+      const base = {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path ?? null,
+        requestId: ctx?.requestId ?? null,
+      };
+      if (error.code === "INTERNAL_SERVER_ERROR") {
+        return { code: shape.code, message: "Internal server error", data: { ...base, fieldErrors: null } };
+      }
+      const fieldErrors = fieldErrorsFromCause(error.cause) ?? null;
+      const first = fieldErrors ? Object.entries(fieldErrors)[0] : undefined;
+      const message = first ? `${first[0]}: ${first[1][0] ?? "invalid"}` : shape.message;
+      return { code: shape.code, message, data: { ...base, fieldErrors } satisfies ErrorData };
+    },
+  });
 
 export const router = t.router;
 

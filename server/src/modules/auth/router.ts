@@ -17,6 +17,15 @@ const AuthOutput = z.object({ user: UserPublic, tokens: TokensOutput });
 
 export const authRouter = router({
   register: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/register",
+        tags: ["auth"],
+        summary: "Create an account and sign in",
+        protect: false,
+      },
+    })
     .input(RegisterInput)
     .output(AuthOutput)
     .mutation(async ({ ctx, input }) => {
@@ -26,6 +35,15 @@ export const authRouter = router({
     }),
 
   login: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/login",
+        tags: ["auth"],
+        summary: "Sign in with email and password",
+        protect: false,
+      },
+    })
     .input(LoginInput)
     .output(AuthOutput)
     .mutation(async ({ ctx, input }) => {
@@ -36,11 +54,29 @@ export const authRouter = router({
     }),
 
   refresh: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/refresh",
+        tags: ["auth"],
+        summary: "Exchange a refresh token for new tokens (rotates it)",
+        protect: false,
+      },
+    })
     .input(RefreshTokenInput)
     .output(TokensOutput)
     .mutation(({ ctx, input }) => ctx.services.auth.refresh(input.refreshToken)),
 
   logout: userProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/logout",
+        tags: ["auth"],
+        summary: "Revoke a refresh token",
+        protect: true,
+      },
+    })
     .input(RefreshTokenInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {

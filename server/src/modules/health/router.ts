@@ -3,6 +3,15 @@ import { publicProcedure, router } from "../../trpc/init.js";
 
 export const healthRouter = router({
   live: publicProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/health",
+        tags: ["health"],
+        summary: "The process answers",
+        protect: false,
+      },
+    })
     .output(z.object({ status: z.literal("ok") }))
     .query(() => ({ status: "ok" as const })),
   ready: publicProcedure

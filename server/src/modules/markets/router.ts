@@ -15,26 +15,71 @@ import {
 
 export const marketsRouter = router({
   list: publicProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/markets",
+        tags: ["markets"],
+        summary: "List markets",
+        protect: false,
+      },
+    })
     .input(MarketListInput)
     .output(MarketPage)
     .query(({ ctx, input }) => ctx.services.markets.list(ctx.principal, input)),
 
   byId: publicProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/markets/{id}",
+        tags: ["markets"],
+        summary: "One market",
+        protect: false,
+      },
+    })
     .input(MarketIdInput)
     .output(MarketOutput)
     .query(({ ctx, input }) => ctx.services.markets.byId(ctx.principal, input.id)),
 
   create: userProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/markets",
+        tags: ["markets"],
+        summary: "Create a market",
+        protect: true,
+      },
+    })
     .input(MarketCreateInput)
     .output(MarketOutput)
     .mutation(({ ctx, input }) => ctx.services.markets.create(ctx.principal.id, input)),
 
   update: protectedProcedure
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/markets/{id}",
+        tags: ["markets"],
+        summary: "Change a market (owner or admin)",
+        protect: true,
+      },
+    })
     .input(MarketUpdateInput)
     .output(MarketOutput)
     .mutation(({ ctx, input }) => ctx.services.markets.update(ctx.principal, input.id, input.data)),
 
   delete: protectedProcedure
+    .meta({
+      openapi: {
+        method: "DELETE",
+        path: "/markets/{id}",
+        tags: ["markets"],
+        summary: "Delete a market without orders (owner or admin)",
+        protect: true,
+      },
+    })
     .input(MarketIdInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {

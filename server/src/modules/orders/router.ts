@@ -11,16 +11,43 @@ import {
 
 export const ordersRouter = router({
   create: userProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/orders",
+        tags: ["orders"],
+        summary: "Place an order (all or nothing)",
+        protect: true,
+      },
+    })
     .input(OrderCreateInput)
     .output(OrderOutput)
     .mutation(async ({ ctx, input }) => toOrder(await ctx.services.orders.create(ctx.principal, input))),
 
   byId: protectedProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orders/{id}",
+        tags: ["orders"],
+        summary: "One order (buyer, market owner or admin)",
+        protect: true,
+      },
+    })
     .input(OrderIdInput)
     .output(OrderOutput)
     .query(async ({ ctx, input }) => toOrder(await ctx.services.orders.byId(ctx.principal, input.id))),
 
   listMine: userProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/orders",
+        tags: ["orders"],
+        summary: "The signed-in user's orders",
+        protect: true,
+      },
+    })
     .input(OrderListMineInput)
     .output(OrderPage)
     .query(async ({ ctx, input }) => {
@@ -29,6 +56,15 @@ export const ordersRouter = router({
     }),
 
   listForMarket: protectedProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/markets/{marketId}/orders",
+        tags: ["orders"],
+        summary: "A market's orders (owner or admin)",
+        protect: true,
+      },
+    })
     .input(OrderListForMarketInput)
     .output(OrderPage)
     .query(async ({ ctx, input }) => {
@@ -37,6 +73,15 @@ export const ordersRouter = router({
     }),
 
   cancel: protectedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/orders/{id}/cancel",
+        tags: ["orders"],
+        summary: "Cancel an order and restock (buyer or admin)",
+        protect: true,
+      },
+    })
     .input(OrderIdInput)
     .output(OrderOutput)
     .mutation(async ({ ctx, input }) => toOrder(await ctx.services.orders.cancel(ctx.principal, input.id))),

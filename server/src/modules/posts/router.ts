@@ -12,6 +12,9 @@ import {
 
 export const postsRouter = router({
   list: publicProcedure
+    .meta({
+      openapi: { method: "GET", path: "/posts", tags: ["posts"], summary: "List posts", protect: false },
+    })
     .input(PostListInput)
     .output(PostPage)
     .query(async ({ ctx, input }) => {
@@ -20,16 +23,31 @@ export const postsRouter = router({
     }),
 
   byId: publicProcedure
+    .meta({
+      openapi: { method: "GET", path: "/posts/{id}", tags: ["posts"], summary: "One post", protect: false },
+    })
     .input(PostIdInput)
     .output(PostOutput)
     .query(async ({ ctx, input }) => toPost(await ctx.services.posts.byId(ctx.principal, input.id))),
 
   create: userProcedure
+    .meta({
+      openapi: { method: "POST", path: "/posts", tags: ["posts"], summary: "Write a post", protect: true },
+    })
     .input(PostCreateInput)
     .output(PostOutput)
     .mutation(async ({ ctx, input }) => toPost(await ctx.services.posts.create(ctx.principal, input))),
 
   update: protectedProcedure
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/posts/{id}",
+        tags: ["posts"],
+        summary: "Change a post (author or admin)",
+        protect: true,
+      },
+    })
     .input(PostUpdateInput)
     .output(PostOutput)
     .mutation(async ({ ctx, input }) =>
@@ -37,6 +55,15 @@ export const postsRouter = router({
     ),
 
   delete: protectedProcedure
+    .meta({
+      openapi: {
+        method: "DELETE",
+        path: "/posts/{id}",
+        tags: ["posts"],
+        summary: "Delete a post (author or admin)",
+        protect: true,
+      },
+    })
     .input(PostIdInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {

@@ -18,9 +18,20 @@ import {
 } from "./schemas.js";
 
 export const usersRouter = router({
-  me: userProcedure.output(UserPublic).query(async ({ ctx }) => {
-    return toUserPublic(await ctx.services.users.byId(ctx.principal.id), ctx.principal);
-  }),
+  me: userProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/users/me",
+        tags: ["users"],
+        summary: "The signed-in user",
+        protect: true,
+      },
+    })
+    .output(UserPublic)
+    .query(async ({ ctx }) => {
+      return toUserPublic(await ctx.services.users.byId(ctx.principal.id), ctx.principal);
+    }),
 
   updateMe: userProcedure
     .input(UpdateMeInput)
@@ -33,6 +44,15 @@ export const usersRouter = router({
     }),
 
   byId: publicProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/users/{id}",
+        tags: ["users"],
+        summary: "A user's public profile",
+        protect: false,
+      },
+    })
     .input(UserIdInput)
     .output(UserPublic)
     .query(async ({ ctx, input }) => toUserPublic(await ctx.services.users.byId(input.id), ctx.principal)),

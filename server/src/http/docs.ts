@@ -1,0 +1,62 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import express, { type Router } from "express";
+import type { OpenAPIObject } from "trpc-to-openapi";
+import { openApiDocument } from "./rest.js";
+
+/** server/public: the pages of /docs and /panel (the same path from src/http and dist/http). */
+export const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../public");
+
+/** A package's installed folder, for serving its browser files locally (no CDN). */
+export function packageDir(name: string, from: string = import.meta.url): string {
+  // Resolve the entry point (a package's exports may hide package.json), then walk up to its root.
+  let dir = path.dirname(createRequire(from).resolve(name));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as { name?: unknown };
+      if (pkg.name === name) return dir;
+    } catch {
+      // no package.json here: keep walking up
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`Cannot find the folder of the package ${name}`);
+    dir = parent;
+  }
+}
+
+function serverVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.resolve(publicDir, "../package.json"), "utf8")) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === "string" ? pkg.version : "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+const staticOptions = { index: false, fallthrough: false, maxAge: "1h" } as const;
+
+/**
+ * GET /api/openapi.json (the document, generated once on first use) and GET /docs (Swagger
+ * UI, its assets served from the installed swagger-ui-dist package, so the page works offline).
+ */
+export function docsRouter(): Router {
+  const docs = express.Router();
+  let document: OpenAPIObject | undefined;
+  docs.get("/api/openapi.json", (_req, res) => {
+    document ??= openApiDocument(serverVersion());
+    res.json(document);
+  });
+  docs.get("/docs", (_req, res) => {
+    res.sendFile(path.join(publicDir, "docs/index.html"));
+  });
+  docs.use(
+    "/docs/assets",
+    express.static(path.join(publicDir, "docs"), { ...staticOptions, fallthrough: true }),
+  );
+  docs.use("/docs/assets", express.static(packageDir("swagger-ui-dist"), staticOptions));
+  return docs;
+}

@@ -1,0 +1,170 @@
+import express, { type RequestHandler, type Router } from "express";
+import { createOpenApiExpressMiddleware, generateOpenApiDocument, type OpenAPIObject } from "trpc-to-openapi";
+import { appRouter } from "../router.js";
+import type { Context } from "../trpc/context.js";
+
+/** Where the REST operations live; the OpenAPI document names it as its (relative) server. */
+export const REST_BASE_PATH = "/api/v1";
+
+/**
+ * The OpenAPI 3.1 document of every procedure that carries `meta.openapi`, generated from the
+ * same zod schemas the procedures validate with. The server URL is relative, so "try it out"
+ * in the docs calls whichever host served them.
+ */
+export function openApiDocument(version: string): OpenAPIObject {
+  const document = generateOpenApiDocument(appRouter, {
+    title: "Agora REST API",
+    description: [
+      "REST view of Agora's tRPC procedures, for callers that are not written in TypeScript.",
+      "Same services, validation and authorization as `/trpc`.",
+      "Authenticate with `Authorization: Bearer <accessToken>` (from `POST /auth/login`) or `X-Api-Key: <key>`.",
+      "Errors are JSON: `{ code, message, data: { httpStatus, requestId, fieldErrors }, issues? }`;",
+      "400 carries the invalid fields in `data.fieldErrors`, 429 and 503 a `Retry-After` header,",
+      "500 only the request id to quote to an operator.",
+    ].join(" "),
+    version,
+    baseUrl: REST_BASE_PATH,
+    tags: ["auth", "users", "markets", "products", "orders", "posts", "health"],
+    securitySchemes: {
+      bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+      apiKey: { type: "apiKey", in: "header", name: "X-Api-Key" },
+    },
+  });
+  return describeErrors(document);
+}
+
+type JsonObject = Record<string, unknown>;
+
+const ERROR_STATUS: Record<string, number> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  TOO_MANY_REQUESTS: 429,
+  INTERNAL_SERVER_ERROR: 500,
+  SERVICE_UNAVAILABLE: 503,
+};
+
+function errorSchema(code: string, message: string): JsonObject {
+  return {
+    type: "object",
+    title: `${code} (${ERROR_STATUS[code] ?? 500})`,
+    properties: {
+      code: { type: "string", const: code },
+      message: { type: "string" },
+      data: {
+        type: "object",
+        properties: {
+          code: { type: "string" },
+          httpStatus: { type: "integer" },
+          path: { type: ["string", "null"], description: "The procedure" },
+          requestId: {
+            type: ["string", "null"],
+            description: "Quote it to an operator; also in X-Request-Id",
+          },
+          fieldErrors: {
+            type: ["object", "null"],
+            additionalProperties: { type: "array", items: { type: "string" } },
+            description: 'Invalid input: `{ "field.path": ["message"] }`',
+          },
+        },
+        required: ["code", "httpStatus", "requestId"],
+      },
+      issues: {
+        type: "array",
+        description: "For invalid input: the validation issues (path, message)",
+        items: { type: "object", properties: { message: { type: "string" } }, required: ["message"] },
+      },
+    },
+    required: ["code", "message"],
+    example: { code, message },
+  };
+}
+
+const ERROR_MESSAGES: Record<string, string> = {
+  BAD_REQUEST: "Invalid input",
+  UNAUTHORIZED: "Authentication required",
+  FORBIDDEN: "Not allowed",
+  NOT_FOUND: "Not found",
+  CONFLICT: "Conflicts with the current state (uniqueness, stock, status)",
+  TOO_MANY_REQUESTS: "Too many requests",
+  INTERNAL_SERVER_ERROR: "Internal server error",
+  SERVICE_UNAVAILABLE: "A dependency is unavailable; retry shortly",
+};
+
+const retryAfter = {
+  "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } },
+};
+
+function errorResponse(code: string, headers?: JsonObject): JsonObject {
+  return {
+    description: ERROR_MESSAGES[code] ?? code,
+    ...(headers ? { headers } : {}),
+    content: { "application/json": { schema: { $ref: `#/components/schemas/error.${code}` } } },
+  };
+}
+
+/**
+ * The library describes errors as `{ message, code, issues }` and lists only some statuses.
+ * Our bodies also carry `data` (request id, field errors), and every operation can meet the
+ * rate limit (429) and an unreachable database (503), writes a conflict (409): say so.
+ */
+function describeErrors(document: OpenAPIObject): OpenAPIObject {
+  const schemas: JsonObject = Object.fromEntries(
+    Object.entries(document.components?.schemas ?? {}).filter(([key]) => !key.startsWith("error.")),
+  );
+  for (const [code, message] of Object.entries(ERROR_MESSAGES))
+    schemas[`error.${code}`] = errorSchema(code, message);
+  for (const item of Object.values(document.paths ?? {}) as JsonObject[]) {
+    for (const [method, operation] of Object.entries(item) as [string, { responses?: JsonObject }][]) {
+      const responses = (operation.responses ??= {});
+      for (const [code, status] of Object.entries(ERROR_STATUS)) {
+        if (String(status) in responses) responses[String(status)] = errorResponse(code);
+      }
+      if (method !== "get") responses["409"] ??= errorResponse("CONFLICT");
+      responses["429"] = errorResponse("TOO_MANY_REQUESTS", retryAfter);
+      responses["503"] = errorResponse("SERVICE_UNAVAILABLE", retryAfter);
+    }
+  }
+  return { ...document, components: { ...document.components, schemas } } as OpenAPIObject;
+}
+
+export interface RestOptions {
+  maxBodySize: number;
+  createContext: (req: express.Request, res: express.Response) => Context;
+  onError: (opts: {
+    error: import("@trpc/server").TRPCError;
+    path: string | undefined;
+    ctx?: Context;
+  }) => void;
+}
+
+/**
+ * `/api/v1`: trpc-to-openapi maps each method + path to its procedure and calls it through a
+ * server-side caller, so the procedure's middlewares (rate limit, authentication, error
+ * mapping, metrics) all run as they do for `/trpc`. express.json parses bodies first: the
+ * library's own parser only reads an exact `application/json`, not one with a charset.
+ */
+export function restRouter({ maxBodySize, createContext, onError }: RestOptions): Router {
+  const rest = express.Router();
+  rest.use(express.json({ limit: maxBodySize }));
+  const handler: RequestHandler = createOpenApiExpressMiddleware({
+    router: appRouter,
+    maxBodySize,
+    createContext: ({ req, res }: { req: express.Request; res: express.Response }) => createContext(req, res),
+    onError: ({
+      error,
+      path,
+      ctx,
+    }: {
+      error: import("@trpc/server").TRPCError;
+      path?: string;
+      ctx?: Context;
+    }) => {
+      onError({ error, path, ...(ctx ? { ctx } : {}) });
+    },
+  });
+  rest.use(handler);
+  return rest;
+}
