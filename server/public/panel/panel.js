@@ -161,7 +161,7 @@ function widget(rawSchema, path, required) {
       "div",
       { id: `f-${path}`, "data-path": path },
       list,
-      el("button", { type: "button", text: `Add ${path.split(".").pop()} item`, onclick: add }),
+      el("button", { type: "button", text: `Add to ${path.split(".").pop()}`, onclick: add }),
     );
     return {
       node,

@@ -1,0 +1,194 @@
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { repoRoot } from "./support/build.js";
+import { newUserInput, startTestServer, type TestServer } from "./support/server.js";
+
+// The panel and the REST docs in a real browser: Debian's Chromium driven by playwright-core
+// (no browser download). `.ci/run` installs the chromium package.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+/** One folder per database mode, so CI's second run keeps the first run's pictures. */
+const SCREENSHOTS = path.join(
+  repoRoot,
+  "tests/.artifacts/screenshots",
+  process.env.DATABASE_URL ? "postgres" : "embedded",
+);
+
+let ts: TestServer;
+let browser: Browser;
+/** Requests the pages tried to send anywhere but this server (there must be none). */
+const external: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`,
+    );
+  }
+  await mkdir(SCREENSHOTS, { recursive: true });
+  ts = await startTestServer();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+});
+afterAll(async () => {
+  await browser.close();
+  await ts.close();
+});
+
+async function newPage(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  // Offline proof: anything not served by this server is refused and recorded.
+  await page.route("**/*", async (route) => {
+    const url = route.request().url();
+    if (url.startsWith(ts.url) || url.startsWith("data:")) await route.continue();
+    else {
+      external.push(url);
+      await route.abort();
+    }
+  });
+  const errors: string[] = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    // Chromium logs every 4xx answer as a console error; the invalid call below expects one.
+    if (message.type() === "error" && !/status of 4\d\d/.test(message.text())) errors.push(message.text());
+  });
+  Object.assign(page, { agoraErrors: errors });
+  return page;
+}
+
+function pageErrors(page: Page): string[] {
+  return (page as Page & { agoraErrors: string[] }).agoraErrors;
+}
+
+/** Opens a procedure in the panel and waits for its form. */
+async function openProcedure(page: Page, procedure: string): Promise<void> {
+  await page.click(`[data-procedure="${procedure}"]`);
+  await page.locator("h2 code", { hasText: procedure }).waitFor();
+}
+
+/** Runs the open procedure and returns the decoded result shown on the page. */
+async function run(page: Page): Promise<{ ok: boolean; value: unknown }> {
+  const result = page.locator("#result");
+  await result.evaluate((node) => {
+    node.textContent = "";
+    node.setAttribute("class", "result");
+  });
+  await page.click("button.run");
+  await page.waitForFunction(() => /\b(ok|error)\b/.test(document.querySelector("#result")?.className ?? ""));
+  const ok = (await result.getAttribute("class"))?.includes(" ok") ?? false;
+  return { ok, value: JSON.parse(await result.innerText()) as unknown };
+}
+
+describe("panel in Chromium", () => {
+  it("lists every procedure, signs in, runs markets.create and orders.create with two items", async () => {
+    const seller = newUserInput();
+    const { user } = await ts.client().auth.register.mutate(seller);
+    const page = await newPage();
+    await page.goto(`${ts.url}/panel`);
+
+    await page.locator("[data-procedure]").first().waitFor();
+    const listed = await page
+      .locator("[data-procedure]")
+      .evaluateAll((nodes) => nodes.map((n) => n.getAttribute("data-procedure")));
+    expect(listed.length).toBeGreaterThanOrEqual(40);
+    expect(listed).toEqual(
+      expect.arrayContaining(["auth.login", "markets.create", "orders.create", "users.me"]),
+    );
+
+    // Sign in through the panel: the login's access token is used for what follows.
+    await openProcedure(page, "auth.login");
+    await page.fill('[data-path="email"]', seller.email);
+    await page.fill('[data-path="password"]', seller.password);
+    const login = await run(page);
+    expect(login.ok).toBe(true);
+    await page.locator("#whoami", { hasText: `signed in as ${seller.username}` }).waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, "panel-login.png"), fullPage: true });
+
+    // Invalid input shows the field errors, and creates nothing.
+    await openProcedure(page, "markets.create");
+    const invalid = await run(page);
+    expect(invalid.ok).toBe(false);
+    const invalidError = (
+      invalid.value as { error: { data: { code: string; fieldErrors: Record<string, string[]> } } }
+    ).error;
+    expect(invalidError.data.code).toBe("BAD_REQUEST");
+    expect(Object.keys(invalidError.data.fieldErrors)).toEqual(["name"]);
+
+    await page.fill('[data-path="name"]', "Panel Bazaar");
+    await page.fill('[data-path="description"]', "Made in the browser");
+    await page.selectOption('[data-path="status"]', { label: "ACTIVE" });
+    const created = await run(page);
+    expect(created.ok).toBe(true);
+    const market = created.value as { id: string; name: string; status: string; owner: { id: string } };
+    expect(market).toMatchObject({ name: "Panel Bazaar", status: "ACTIVE", owner: { id: user.id } });
+    await page.screenshot({ path: path.join(SCREENSHOTS, "panel-markets-create.png"), fullPage: true });
+    // Really created: the server has it.
+    expect((await ts.client().markets.byId.query({ id: market.id })).name).toBe("Panel Bazaar");
+
+    // Two products in the new market, for an order with two items.
+    const { tokens } = await ts
+      .client()
+      .auth.login.mutate({ email: seller.email, password: seller.password });
+    const owner = ts.client({ token: tokens.accessToken });
+    const lamp = await owner.products.create.mutate({
+      marketId: market.id,
+      name: "Lamp",
+      priceCents: 1500,
+      stock: 5,
+    });
+    const mug = await owner.products.create.mutate({
+      marketId: market.id,
+      name: "Mug",
+      priceCents: 700,
+      stock: 9,
+    });
+
+    await openProcedure(page, "orders.create");
+    await page.fill('[data-path="marketId"]', market.id);
+    await page.fill('[data-path="items.0.productId"]', lamp.id);
+    await page.fill('[data-path="items.0.quantity"]', "2");
+    await page.click("text=Add to items");
+    await page.fill('[data-path="items.1.productId"]', mug.id);
+    await page.fill('[data-path="items.1.quantity"]', "3");
+    const ordered = await run(page);
+    expect(ordered.ok).toBe(true);
+    const order = ordered.value as { id: string; totalCents: number; items: unknown[]; status: string };
+    expect(order).toMatchObject({ status: "CONFIRMED", totalCents: 2 * 1500 + 3 * 700 });
+    expect(order.items).toHaveLength(2);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "panel-orders-create.png"), fullPage: true });
+    expect((await owner.products.byId.query({ id: lamp.id })).stock).toBe(3);
+
+    expect(pageErrors(page)).toEqual([]);
+    expect(external).toEqual([]);
+  }, 90_000);
+});
+
+describe("REST docs in Chromium", () => {
+  it("renders the OpenAPI operations from local assets", async () => {
+    const page = await newPage();
+    await page.goto(`${ts.url}/docs`);
+    await page.locator(".opblock").first().waitFor({ timeout: 30_000 });
+    const operations = await page
+      .locator(".opblock-summary-path")
+      .evaluateAll((nodes) => nodes.map((n) => n.textContent.replace(/\u200b/g, "").trim()));
+    expect(operations).toEqual(
+      expect.arrayContaining(["/auth/login", "/markets/{id}", "/orders", "/posts/{id}"]),
+    );
+    expect(operations.length).toBe(27);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "docs.png"), fullPage: true });
+    expect(pageErrors(page)).toEqual([]);
+    expect(external).toEqual([]);
+  }, 60_000);
+});
