@@ -175,6 +175,37 @@ describe("panel in Chromium", () => {
   }, 90_000);
 });
 
+describe("password reset page in Chromium", () => {
+  it("sets a new password from the mailed link, and refuses a weak one first", async () => {
+    const member = newUserInput();
+    await ts.client().auth.register.mutate(member);
+    const before = ts.mailer.sent.length;
+    await ts.client().auth.requestPasswordReset.mutate({ email: member.email });
+    const mail = await ts.waitForMail(member.email, before);
+    const mailed = new URL(/Or open: (\S+)/.exec(mail.text)?.[1] ?? "");
+    expect(mailed.pathname).toBe("/reset-password");
+    const page = await newPage();
+    // The mail points at PUBLIC_URL; the same path and query on this test server.
+    await page.goto(`${ts.url}${mailed.pathname}${mailed.search}`);
+
+    await page.fill("#password", "weakpass");
+    await page.fill("#repeat", "weakpass");
+    await page.click("button[type=submit]");
+    await page.locator("#message.error").waitFor();
+    expect(await page.locator("#message").innerText()).toMatch(/upper-case|digit/i);
+
+    await page.fill("#password", "BrandNew1Pass");
+    await page.fill("#repeat", "BrandNew1Pass");
+    await page.click("button[type=submit]");
+    await page.locator("#message.ok").waitFor();
+    await page.screenshot({ path: path.join(SCREENSHOTS, "reset-password.png"), fullPage: true });
+    const signedIn = await ts.client().auth.login.mutate({ email: member.email, password: "BrandNew1Pass" });
+    expect(signedIn.user.email).toBe(member.email);
+    expect(pageErrors(page)).toEqual([]);
+    expect(external).toEqual([]);
+  }, 60_000);
+});
+
 describe("REST docs in Chromium", () => {
   it("renders the OpenAPI operations from local assets", async () => {
     const page = await newPage();

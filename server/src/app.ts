@@ -9,7 +9,7 @@ import helmet from "helmet";
 import { pinoHttp } from "pino-http";
 import responseTime from "response-time";
 import type { Config } from "./config.js";
-import { docsRouter } from "./http/docs.js";
+import { docsRouter, resetPasswordRouter } from "./http/docs.js";
 import { metricsHandler } from "./http/metrics.js";
 import { panelRouter } from "./http/panel.js";
 import { REST_BASE_PATH, restRouter } from "./http/rest.js";
@@ -191,6 +191,7 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   );
   if (config.docsEnabled) app.use(docsRouter());
   if (config.panelEnabled) app.use(panelRouter());
+  app.use(resetPasswordRouter());
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });

@@ -60,3 +60,16 @@ export function docsRouter(): Router {
   docs.use("/docs/assets", express.static(packageDir("swagger-ui-dist"), staticOptions));
   return docs;
 }
+
+/**
+ * GET /reset-password?token=...: the page the password-reset mail links to (PUBLIC_URL), a form
+ * that sends the token and the new password to auth.resetPassword.
+ */
+export function resetPasswordRouter(): Router {
+  const pages = express.Router();
+  pages.get("/reset-password", (_req, res) => {
+    res.sendFile(path.join(publicDir, "reset-password/index.html"));
+  });
+  pages.use("/reset-password/assets", express.static(path.join(publicDir, "reset-password"), staticOptions));
+  return pages;
+}

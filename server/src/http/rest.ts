@@ -1,7 +1,17 @@
 import express, { type RequestHandler, type Router } from "express";
-import { createOpenApiExpressMiddleware, generateOpenApiDocument, type OpenAPIObject } from "trpc-to-openapi";
+import {
+  createOpenApiExpressMiddleware,
+  generateOpenApiDocument,
+  type OpenAPIObject,
+  type OpenApiMeta,
+} from "trpc-to-openapi";
 import { appRouter } from "../router.js";
 import type { Context } from "../trpc/context.js";
+import type { ProcedureMeta } from "../trpc/init.js";
+
+/** Our procedures' meta is what trpc-to-openapi reads: this type fails to compile otherwise. */
+export type MetaIsOpenApiMeta = ProcedureMeta extends OpenApiMeta ? true : never;
+export const metaIsOpenApiMeta: MetaIsOpenApiMeta = true;
 
 /** Where the REST operations live; the OpenAPI document names it as its (relative) server. */
 export const REST_BASE_PATH = "/api/v1";

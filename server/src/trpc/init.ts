@@ -1,6 +1,5 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
-import type { OpenApiMeta } from "trpc-to-openapi";
 import type { RateLimiter } from "../infra/rate-limit.js";
 import type { Principal } from "../shared/principal.js";
 import type { Context } from "./context.js";
@@ -15,10 +14,26 @@ export interface ErrorData {
   fieldErrors: Record<string, string[]> | null;
 }
 
-/** `meta.openapi` exposes a procedure under /api/v1 (REST + OpenAPI, see http/rest.ts). */
+/**
+ * What a procedure may declare about itself. `openapi` exposes it under /api/v1 (REST +
+ * OpenAPI, http/rest.ts): the subset of trpc-to-openapi's `OpenApiMeta` we use, written out
+ * here so the router's type (which the SDK's declarations carry) needs nothing from that
+ * server-only package; http/rest.ts checks the two stay compatible.
+ */
+export type ProcedureMeta = {
+  openapi?: {
+    method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
+    path: `/${string}`;
+    summary?: string;
+    description?: string;
+    tags?: string[];
+    protect?: boolean;
+  };
+};
+
 const t = initTRPC
   .context<Context>()
-  .meta<OpenApiMeta>()
+  .meta<ProcedureMeta>()
   .create({
     transformer: superjson,
     // Never put stack traces in responses, whatever NODE_ENV says.
