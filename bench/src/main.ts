@@ -142,7 +142,10 @@ async function startServer(
       env.REDIS_URL = redisUrl;
       env.REDIS_KEY_PREFIX = `agora-bench-${stamp}-${def.id}:`;
     }
-    proc = Managed.start(def.label, process.execPath, ["server/dist/main.js"], { env, logFile });
+    proc = Managed.start(def.label, process.execPath, [def.agoraEntry ?? "server/dist/main.js"], {
+      env,
+      logFile,
+    });
   } else {
     const entry = path.join(benchRoot, "src", "peers", def.peerEntry ?? "");
     proc = Managed.start(def.label, process.execPath, ["--import", import.meta.resolve("tsx/esm"), entry], {

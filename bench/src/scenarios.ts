@@ -3,7 +3,14 @@ import type { SeedData } from "./seed.js";
 import type { HttpRequest } from "./wrk.js";
 
 export type ServerId =
-  "agora" | "agora+cache" | "agora+cache+redis" | "agora-x2" | "express-prisma" | "express-bare" | "node-pg";
+  | "agora"
+  | "agora-baseline"
+  | "agora+cache"
+  | "agora+cache+redis"
+  | "agora-x2"
+  | "express-prisma"
+  | "express-bare"
+  | "node-pg";
 
 export interface ServerDef {
   id: ServerId;
@@ -13,11 +20,20 @@ export interface ServerDef {
   needsRedis: boolean;
   /** Extra environment of an Agora variant. */
   agoraEnv?: Record<string, string>;
+  /** Entry of an Agora variant, relative to the repository (default server/dist/main.js). */
+  agoraEntry?: string;
   /** Entry of a peer under bench/src/peers/. */
   peerEntry?: string;
   /** Where the harness polls until the server is up. */
   readyPath: string;
 }
+
+/**
+ * BENCH_BASELINE=server/dist-base/main.js: another build of Agora (e.g. the last commit's,
+ * built and copied under server/ so it resolves the same node_modules) measured beside
+ * "agora" in every scenario that has it, in the same interleaved rounds: the A/B of a change.
+ */
+const BASELINE = process.env.BENCH_BASELINE?.trim() ?? "";
 
 export const SERVERS: readonly ServerDef[] = [
   {
@@ -159,7 +175,14 @@ function seededRandom(seed: number): () => number {
   };
 }
 
-const AGORA_VARIANTS = ["agora", "agora+cache", "agora+cache+redis", "agora-x2"] as const;
+const AGORA_VARIANTS: readonly ServerId[] = [
+  "agora",
+  ...(BASELINE ? (["agora-baseline"] as const) : []),
+  "agora+cache",
+  "agora+cache+redis",
+  "agora-x2",
+];
+const PLAIN_AGORA: readonly ServerId[] = ["agora", ...(BASELINE ? (["agora-baseline"] as const) : [])];
 const DB_PEERS = ["express-prisma", "node-pg"] as const;
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -187,19 +210,19 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     id: "users.me",
     title: "users.me (authenticated: JWT + session check + read; 16 users)",
-    servers: ["agora", "agora+cache"],
+    servers: [...PLAIN_AGORA, "agora+cache"],
     requests: (_s, fx) => fx.buyerTokens.map((t) => trpcGet("users.me", undefined, bearer(t))),
   },
   {
     id: "users.byId",
     title: "users.byId (anonymous; id varies over 100 users)",
-    servers: ["agora", "agora+cache"],
+    servers: [...PLAIN_AGORA, "agora+cache"],
     requests: (_s, fx) => fx.seed.userIds.map((id) => trpcGet("users.byId", { id })),
   },
   {
     id: "users.byId x10 batch",
     title: "ten users.byId as one tRPC batch request",
-    servers: ["agora"],
+    servers: PLAIN_AGORA,
     requests: (_s, fx) => {
       const random = seededRandom(42);
       const pick = () => fx.seed.userIds[Math.floor(random() * fx.seed.userIds.length)] ?? "";
@@ -214,7 +237,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     id: "orders.create",
     title: "orders.create under contention (16 buyers, 4 markets, 1 line each)",
-    servers: ["agora"],
+    servers: PLAIN_AGORA,
     requests: (_s, fx) =>
       fx.buyerTokens.flatMap((token) =>
         fx.seed.hotMarkets.flatMap((m) =>
@@ -231,7 +254,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     id: "health.live + logins",
     title: "health.live while another process runs auth.login at a fixed rate (bcrypt cost 12)",
-    servers: ["agora"],
+    servers: PLAIN_AGORA,
     requests: () => [trpcGet("health.live")],
     withLogins: true,
   },

@@ -5,6 +5,7 @@ import type { ScenarioId, ServerId } from "./scenarios.js";
 /** One colour per server, the same in every panel and in the legend. */
 const COLORS: Record<ServerId | "derived", string> = {
   agora: "#2563eb",
+  "agora-baseline": "#93c5fd",
   "agora+cache": "#7c3aed",
   "agora+cache+redis": "#c026d3",
   "agora-x2": "#0891b2",
