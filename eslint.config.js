@@ -6,6 +6,7 @@ export default tseslint.config(
   {
     ignores: [
       "**/dist/**",
+      "server/dist-*/**",
       "**/node_modules/**",
       "server/src/generated/**",
       ".data/**",

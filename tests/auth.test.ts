@@ -186,6 +186,19 @@ describe("access tokens", () => {
     }
   });
 
+  it("stops accepting a token at its expiry, though it was accepted (and remembered) before", async () => {
+    const alice = await registerUser(ts);
+    const sid = decodeJwt(alice.tokens.accessToken).sid;
+    const exp = Math.floor(Date.now() / 1000) + 2;
+    const token = await signTestToken({ sub: alice.user.id, role: "USER", sid }, { exp });
+    const client = ts.client({ token });
+    expect((await client.users.me.query()).id).toBe(alice.user.id);
+    expect((await client.users.me.query()).id).toBe(alice.user.id);
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+    const err = await expectError(client.users.me.query(), "UNAUTHORIZED");
+    expect(err.message).toMatch(/Invalid or expired/);
+  });
+
   it("issues tokens with the configured lifetime (ACCESS_TOKEN_TTL_SECONDS)", async () => {
     const short = await startTestServer({ ACCESS_TOKEN_TTL_SECONDS: "10" });
     try {

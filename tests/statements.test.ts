@@ -28,6 +28,28 @@ async function count(fn: () => Promise<unknown>): Promise<number> {
 }
 
 describe("statement counts", () => {
+  it("users.byId: ten reads in one batch are one statement, each with its own answer", async () => {
+    const users = await Promise.all(Array.from({ length: 10 }, () => registerUser(ts)));
+    const anonymous = ts.client();
+    const single = await count(async () => {
+      expect((await anonymous.users.byId.query({ id: one.user.id })).id).toBe(one.user.id);
+    });
+    const batch = await count(async () => {
+      // Made together, the SDK sends them as one HTTP batch.
+      const results = await Promise.allSettled([
+        ...users.map((u) => anonymous.users.byId.query({ id: u.user.id })),
+        anonymous.users.byId.query({ id: "no-such-user" }),
+      ]);
+      expect(results.slice(0, 10).map((r) => (r.status === "fulfilled" ? r.value.username : null))).toEqual(
+        users.map((u) => u.user.username),
+      );
+      expect(results[10]?.status).toBe("rejected");
+    });
+    console.log(`users.byId statements: 1 read → ${single}, 11 batched → ${batch}`);
+    expect(single).toBe(1);
+    expect(batch).toBe(single);
+  });
+
   it("markets.list: 1 row and 100 rows cost the same", async () => {
     await createMarket(one.api);
     await Promise.all(Array.from({ length: 100 }, () => createMarket(many.api)));

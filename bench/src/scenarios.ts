@@ -44,6 +44,19 @@ export const SERVERS: readonly ServerDef[] = [
     agoraEnv: { CACHE_ENABLED: "false" },
     readyPath: "/healthz",
   },
+  ...(BASELINE
+    ? [
+        {
+          id: "agora-baseline" as const,
+          label: "agora (baseline build)",
+          kind: "agora" as const,
+          needsRedis: false,
+          agoraEnv: { CACHE_ENABLED: "false" },
+          agoraEntry: BASELINE,
+          readyPath: "/healthz",
+        },
+      ]
+    : []),
   {
     // One instance, its cache in process (no REDIS_URL): the single-instance default.
     id: "agora+cache",

@@ -13,7 +13,7 @@ import type pg from "pg";
  * 'UTC'` (Prisma stores UTC in `timestamp` columns) so they come back as correct `Date`s
  * whatever the session's time zone.
  */
-export type SqlValue = string | number | boolean | Date | null;
+export type SqlValue = string | number | boolean | Date | null | readonly string[];
 
 export class Sql {
   private readonly names = new Map<string, string>();

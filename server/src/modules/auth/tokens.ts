@@ -1,5 +1,6 @@
 import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from "node:crypto";
 import { jwtVerify, SignJWT } from "jose";
+import { LRUCache } from "lru-cache";
 import type { Role } from "../../shared/principal.js";
 
 export interface AccessClaims {
@@ -19,6 +20,16 @@ export interface TokenSettings {
 export class AccessTokens {
   // A KeyObject made once: with raw bytes, jose would import the key again on every call.
   private readonly key: KeyObject;
+  /**
+   * Tokens already verified, with their claims and expiry: a client sends the same token on
+   * every call until it expires, and the signature check (HMAC through WebCrypto) was a large
+   * part of an authenticated call. Keyed by the whole token, signature included, so only that
+   * exact token hits; an entry is used only before the token's `exp`. Revocation is not the
+   * token's business: the session check after it runs on every call.
+   */
+  private readonly verified = new LRUCache<string, { claims: AccessClaims; expiresAtMs: number }>({
+    max: 10_000,
+  });
 
   constructor(private readonly settings: TokenSettings) {
     this.key = createSecretKey(Buffer.from(settings.secret, "utf8"));
@@ -42,6 +53,12 @@ export class AccessTokens {
 
   /** The claims of a valid token, or null for anything expired, tampered, foreign or malformed. */
   async verify(token: string): Promise<AccessClaims | null> {
+    const known = this.verified.get(token);
+    if (known) {
+      if (known.expiresAtMs > Date.now()) return known.claims;
+      this.verified.delete(token);
+      return null;
+    }
     try {
       const { payload } = await jwtVerify(token, this.key, {
         issuer: this.settings.issuer,
@@ -49,10 +66,12 @@ export class AccessTokens {
         algorithms: ["HS256"],
         requiredClaims: ["sub", "exp", "iat", "jti"],
       });
-      const { sub, sid, role } = payload;
+      const { sub, sid, role, exp } = payload;
       if (typeof sub !== "string" || typeof sid !== "string" || (role !== "USER" && role !== "ADMIN"))
         return null;
-      return { userId: sub, role, sessionId: sid };
+      const claims: AccessClaims = { userId: sub, role, sessionId: sid };
+      if (exp !== undefined) this.verified.set(token, { claims, expiresAtMs: exp * 1000 });
+      return claims;
     } catch {
       return null;
     }

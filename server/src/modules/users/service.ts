@@ -1,3 +1,4 @@
+import DataLoader from "dataloader";
 import type { Prisma, Role, User } from "../../generated/prisma/client.js";
 import type { Cache } from "../../infra/cache.js";
 import type { Db, Tx } from "../../infra/db.js";
@@ -10,7 +11,7 @@ import { isForeignKeyViolation, isUniqueViolation } from "../../shared/prisma-er
 import type { AuthService } from "../auth/service.js";
 import type { MarketService } from "../markets/service.js";
 import type { UserView } from "./presenter.js";
-import { selectUserView } from "./queries.js";
+import { selectUserViews } from "./queries.js";
 import type { UpdateMeInput, UserListInput, UserUpdateData } from "./schemas.js";
 
 const CURSOR_TAG = "users";
@@ -22,18 +23,26 @@ export interface UserPageResult {
 }
 
 export class UserService {
+  /**
+   * Reads of single users made in the same tick (the calls of a tRPC batch, concurrent
+   * requests) go to the database as one statement. No memoisation: every load reads fresh.
+   */
+  private readonly views: DataLoader<string, UserView | null>;
+
   constructor(
     private readonly db: Db,
     private readonly auth: AuthService,
     private readonly markets: MarketService,
     private readonly cache: Cache,
-    private readonly sql: Sql,
-  ) {}
+    sql: Sql,
+  ) {
+    this.views = new DataLoader((ids) => selectUserViews(sql, ids), { cache: false, maxBatchSize: 100 });
+  }
 
   /** Cached: `users.byId` and `users.me` are among the hottest reads. */
   async byId(id: string): Promise<UserView> {
     const user = await this.cache.getOrLoad("user", `user:${id}`, [cacheGroups.user(id)], () =>
-      selectUserView(this.sql, id),
+      this.views.load(id),
     );
     if (!user) throw new NotFoundError("User");
     return user;
