@@ -1,10 +1,12 @@
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "./support/build.js";
-import { newUserInput, startTestServer, type TestServer } from "./support/server.js";
+import { startServerProcess } from "./support/process.js";
+import { newUserInput, startTestServer, waitFor, type TestServer } from "./support/server.js";
 
 // The panel and the REST docs in a real browser: Debian's Chromium driven by playwright-core
 // (no browser download). `.ci/run` installs the chromium package.
@@ -46,13 +48,13 @@ afterAll(async () => {
   await ts.close();
 });
 
-async function newPage(): Promise<Page> {
+async function newPage(origin?: string): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   // Offline proof: anything not served by this server is refused and recorded.
   await page.route("**/*", async (route) => {
     const url = route.request().url();
-    if (url.startsWith(ts.url) || url.startsWith("data:")) await route.continue();
+    if (url.startsWith(origin ?? ts.url) || url.startsWith("data:")) await route.continue();
     else {
       external.push(url);
       await route.abort();
@@ -173,6 +175,51 @@ describe("panel in Chromium", () => {
     expect(pageErrors(page)).toEqual([]);
     expect(external).toEqual([]);
   }, 90_000);
+});
+
+describe("a newcomer's first start in Chromium", () => {
+  it("pnpm start's server seeds the demo marketplace, and the panel signs in with the demo login", async () => {
+    // What `pnpm start` runs, on an empty data folder and the development defaults.
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), "agora-newcomer-"));
+    const server = await startServerProcess({ DATA_DIR: path.join(dataDir, "data"), LOG_LEVEL: "info" });
+    try {
+      await waitFor(
+        () => (server.output().includes("demo data seeded") ? true : undefined),
+        60_000,
+        "the demo data to be seeded",
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}\n${server.output()}`);
+      });
+      const page = await newPage(server.url);
+      await page.goto(`${server.url}/panel`);
+      await page.click('[data-procedure="auth.login"]');
+      await page.fill('[data-path="email"]', "alice@agora.example");
+      await page.fill('[data-path="password"]', "DemoPassw0rd");
+      expect((await run(page)).ok).toBe(true);
+      await page.locator("#whoami", { hasText: "signed in as alice" }).waitFor();
+
+      await openProcedure(page, "markets.list");
+      await page.selectOption('[data-path="status"]', { label: "ACTIVE" });
+      const listed = await run(page);
+      expect(listed.ok).toBe(true);
+      expect((listed.value as { items: unknown[] }).items.length).toBeGreaterThan(0);
+
+      await openProcedure(page, "markets.create");
+      await page.fill('[data-path="name"]', "Newcomer's stall");
+      const created = await run(page);
+      expect(created.value).toMatchObject({
+        name: "Newcomer's stall",
+        status: "DRAFT",
+        owner: { username: "alice" },
+      });
+      await page.screenshot({ path: path.join(SCREENSHOTS, "newcomer-panel.png"), fullPage: true });
+      expect(pageErrors(page)).toEqual([]);
+      expect(external).toEqual([]);
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe("password reset page in Chromium", () => {
