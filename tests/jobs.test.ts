@@ -1,6 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, JobQueue } from "@agora/server/testing";
+import { createLogger, createPrismaClient, JobQueue } from "@agora/server/testing";
 import { expectError } from "./support/errors.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
 import {
@@ -246,4 +246,63 @@ describe("instances starting together on a new database", () => {
       await database.drop();
     }
   });
+});
+
+describe("stopping while a job runs", () => {
+  // A queue on a pool of its own, so this needs PostgreSQL (one process per embedded database).
+  it.runIf(process.env.DATABASE_URL)(
+    "a job still running at shutdown is retried later; its late outcome never touches the ended pool",
+    async () => {
+      const database = await createTestDatabase();
+      if (!("DATABASE_URL" in database.env)) throw new Error("expected a PostgreSQL database");
+      const pool = new pg.Pool({ connectionString: database.env.DATABASE_URL, max: 3 });
+      const prisma = createPrismaClient(pool);
+      const unhandled: unknown[] = [];
+      const onUnhandled = (reason: unknown) => unhandled.push(reason);
+      process.on("unhandledRejection", onUnhandled);
+      let started: () => void = () => undefined;
+      const running = new Promise<void>((resolve) => (started = resolve));
+      let finish: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => (finish = resolve));
+      const queue = new JobQueue(pool, {
+        workers: true,
+        pollIntervalSeconds: 0.5,
+        retryLimit: 3,
+        retryDelaySeconds: 1,
+        log: createLogger("silent"),
+      });
+      queue.define({
+        name: "slow",
+        handler: async () => {
+          started();
+          await gate;
+          throw new Error("finished after the shutdown");
+        },
+      });
+      try {
+        await queue.start();
+        await queue.enqueue(prisma, "slow", { n: 1 });
+        await running;
+        // The job outlives the stop's timeout: the queue gives it back for a retry and stops.
+        await queue.stop(1000);
+        const { rows } = await pool.query<{ state: string }>(
+          "SELECT state::text AS state FROM pgboss.job WHERE name = 'slow'",
+        );
+        expect(rows).toEqual([{ state: "retry" }]);
+        // Now the handler finishes: pg-boss records its outcome without awaiting it; that late
+        // statement must not reach the pool, which the server ends next.
+        finish();
+        await pool.end();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(unhandled).toEqual([]);
+      } finally {
+        process.off("unhandledRejection", onUnhandled);
+        finish();
+        await prisma.$disconnect();
+        if (!pool.ended) await pool.end();
+        await database.drop();
+      }
+    },
+    30_000,
+  );
 });

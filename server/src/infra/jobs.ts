@@ -76,14 +76,50 @@ function prismaExecutor(db: DbOrTx): Executor {
   };
 }
 
-function poolExecutor(pool: pg.Pool): Executor {
-  return {
-    async executeSql(text: string, values?: unknown[]) {
-      // Without values pg uses the simple protocol, which pg-boss needs for its multi-statement scripts.
-      const result = values && values.length > 0 ? await pool.query(text, values) : await pool.query(text);
-      return { rows: result.rows };
-    },
-  };
+/**
+ * pg-boss's statements on the app's pool. pg-boss records a batch's outcome (complete or fail)
+ * without awaiting it, so such a statement can still be running, or not yet sent, when
+ * `boss.stop()` resolves: `drain()` waits for the ones in flight, and after `close()` a late
+ * one is never sent and never settles (a rejection would surface as an unhandled one inside
+ * pg-boss, an empty result as a TypeError). Nothing is lost: the job stays as it was, active
+ * or given back for a retry by the stop, and pg-boss retries it.
+ */
+class PoolExecutor implements Executor {
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly log: Logger,
+  ) {}
+
+  executeSql(text: string, values?: unknown[]): Promise<{ rows: unknown[] }> {
+    if (this.closed) {
+      this.log.warn("job queue stopped: a late statement of pg-boss was not sent (its job will be retried)");
+      return new Promise(() => undefined);
+    }
+    // Without values pg uses the simple protocol, which pg-boss needs for its multi-statement scripts.
+    const query = (values && values.length > 0 ? this.pool.query(text, values) : this.pool.query(text)).then(
+      (result) => ({ rows: result.rows as unknown[] }),
+    );
+    this.inflight.add(query);
+    const forget = () => this.inflight.delete(query);
+    query.then(forget, forget);
+    return query;
+  }
+
+  /** Waits until no statement is in flight (a settled one may be followed by another at once). */
+  async drain(deadline: number): Promise<void> {
+    while (Date.now() < deadline) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.inflight.size === 0) return;
+      await Promise.allSettled([...this.inflight]);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+  }
 }
 
 export class JobQueue {
@@ -93,12 +129,15 @@ export class JobQueue {
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
 
+  private readonly executor: PoolExecutor;
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly options: JobQueueOptions,
   ) {
+    this.executor = new PoolExecutor(pool, options.log);
     this.boss = new PgBoss({
-      db: poolExecutor(pool),
+      db: this.executor,
       schema: SCHEMA,
       supervise: options.workers,
       schedule: options.workers,
@@ -277,8 +316,14 @@ export class JobQueue {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (!this.started) return;
+    if (!this.started) {
+      this.executor.close();
+      return;
+    }
     this.started = false;
+    const deadline = Date.now() + Math.max(timeoutMs, 1000);
     await this.boss.stop({ graceful: true, wait: true, close: false, timeout: Math.max(timeoutMs, 1000) });
+    await this.executor.drain(deadline);
+    this.executor.close();
   }
 }
