@@ -98,17 +98,35 @@ async function stopServer() {
   await exited;
   // pnpm may exit before the server finishes draining: wait until the port is closed.
   const deadline = Date.now() + 20_000;
-  while (serverUrl && Date.now() < deadline) {
-    const up = await fetch(`${serverUrl}/healthz`).then(
+  let portOpen = serverUrl !== null;
+  while (portOpen && Date.now() < deadline) {
+    portOpen = await fetch(`${serverUrl}/healthz`).then(
       () => true,
       () => false,
     );
-    if (!up) return;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (portOpen) await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  if (serverUrl) {
+  if (portOpen) {
     signalGroup("SIGKILL");
     fail("the server did not stop within 20s of SIGTERM");
+  }
+  // The port closes first; the server then stops its job queue and closes the embedded
+  // database, still writing in DATA_DIR (under the folder removed next): wait for the whole
+  // process group to be gone.
+  const groupAlive = () => {
+    try {
+      process.kill(-child.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  while (groupAlive()) {
+    if (Date.now() > deadline) {
+      signalGroup("SIGKILL");
+      fail("the server's processes did not exit within 20s of SIGTERM");
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
