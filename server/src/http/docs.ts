@@ -37,7 +37,29 @@ function serverVersion(): string {
   }
 }
 
-const staticOptions = { index: false, fallthrough: false, maxAge: "1h" } as const;
+export const staticOptions = { index: false, fallthrough: false, maxAge: "1h" } as const;
+
+/**
+ * A page of ours: `route` answers its index.html, `route/assets` its other files, then those of
+ * `moreAssets` (folders searched in order; the last one answers 404 for what none has).
+ */
+export function servePage(
+  router: Router,
+  route: string,
+  folder: string,
+  moreAssets: readonly string[] = [],
+): void {
+  router.get(route, (_req, res) => {
+    res.sendFile(path.join(publicDir, folder, "index.html"));
+  });
+  const folders = [path.join(publicDir, folder), ...moreAssets];
+  folders.forEach((dir, index) => {
+    router.use(
+      `${route}/assets`,
+      express.static(dir, { ...staticOptions, fallthrough: index < folders.length - 1 }),
+    );
+  });
+}
 
 /**
  * GET /api/openapi.json (the document, generated once on first use) and GET /docs (Swagger
@@ -50,14 +72,7 @@ export function docsRouter(): Router {
     document ??= openApiDocument(serverVersion());
     res.json(document);
   });
-  docs.get("/docs", (_req, res) => {
-    res.sendFile(path.join(publicDir, "docs/index.html"));
-  });
-  docs.use(
-    "/docs/assets",
-    express.static(path.join(publicDir, "docs"), { ...staticOptions, fallthrough: true }),
-  );
-  docs.use("/docs/assets", express.static(packageDir("swagger-ui-dist"), staticOptions));
+  servePage(docs, "/docs", "docs", [packageDir("swagger-ui-dist")]);
   return docs;
 }
 
@@ -67,9 +82,6 @@ export function docsRouter(): Router {
  */
 export function resetPasswordRouter(): Router {
   const pages = express.Router();
-  pages.get("/reset-password", (_req, res) => {
-    res.sendFile(path.join(publicDir, "reset-password/index.html"));
-  });
-  pages.use("/reset-password/assets", express.static(path.join(publicDir, "reset-password"), staticOptions));
+  servePage(pages, "/reset-password", "reset-password");
   return pages;
 }

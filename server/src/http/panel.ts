@@ -3,7 +3,7 @@ import type { AnyProcedure } from "@trpc/server";
 import express, { type Router } from "express";
 import { z } from "zod";
 import { appRouter } from "../router.js";
-import { packageDir, publicDir } from "./docs.js";
+import { packageDir, servePage, staticOptions } from "./docs.js";
 
 /** What the panel page needs to know of one procedure. */
 export interface PanelProcedure {
@@ -63,17 +63,13 @@ export function panelRouter(): Router {
   let procedures: PanelProcedure[] | undefined;
   const superjsonDir = packageDir("superjson");
   const copyAnythingDir = packageDir("copy-anything", path.join(superjsonDir, "package.json"));
-  const options = { index: false, fallthrough: false, maxAge: "1h" } as const;
 
-  panel.get("/panel", (_req, res) => {
-    res.sendFile(path.join(publicDir, "panel/index.html"));
-  });
+  servePage(panel, "/panel", "panel");
   panel.get("/panel/procedures.json", (_req, res) => {
     procedures ??= panelProcedures();
     res.json({ procedures });
   });
-  panel.use("/panel/vendor/superjson", express.static(path.join(superjsonDir, "dist"), options));
-  panel.use("/panel/vendor/copy-anything", express.static(path.join(copyAnythingDir, "dist"), options));
-  panel.use("/panel/assets", express.static(path.join(publicDir, "panel"), options));
+  panel.use("/panel/vendor/superjson", express.static(path.join(superjsonDir, "dist"), staticOptions));
+  panel.use("/panel/vendor/copy-anything", express.static(path.join(copyAnythingDir, "dist"), staticOptions));
   return panel;
 }

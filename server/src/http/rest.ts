@@ -45,21 +45,22 @@ export function openApiDocument(version: string): OpenAPIObject {
 
 type JsonObject = Record<string, unknown>;
 
-const ERROR_STATUS: Record<string, number> = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  TOO_MANY_REQUESTS: 429,
-  INTERNAL_SERVER_ERROR: 500,
-  SERVICE_UNAVAILABLE: 503,
+/** The errors an operation can answer: HTTP status and what the docs say of each. */
+const ERRORS: Record<string, { status: number; description: string }> = {
+  BAD_REQUEST: { status: 400, description: "Invalid input" },
+  UNAUTHORIZED: { status: 401, description: "Authentication required" },
+  FORBIDDEN: { status: 403, description: "Not allowed" },
+  NOT_FOUND: { status: 404, description: "Not found" },
+  CONFLICT: { status: 409, description: "Conflicts with the current state (uniqueness, stock, status)" },
+  TOO_MANY_REQUESTS: { status: 429, description: "Too many requests" },
+  INTERNAL_SERVER_ERROR: { status: 500, description: "Internal server error" },
+  SERVICE_UNAVAILABLE: { status: 503, description: "A dependency is unavailable; retry shortly" },
 };
 
-function errorSchema(code: string, message: string): JsonObject {
+function errorSchema(code: string, status: number, message: string): JsonObject {
   return {
     type: "object",
-    title: `${code} (${ERROR_STATUS[code] ?? 500})`,
+    title: `${code} (${status})`,
     properties: {
       code: { type: "string", const: code },
       message: { type: "string" },
@@ -92,24 +93,13 @@ function errorSchema(code: string, message: string): JsonObject {
   };
 }
 
-const ERROR_MESSAGES: Record<string, string> = {
-  BAD_REQUEST: "Invalid input",
-  UNAUTHORIZED: "Authentication required",
-  FORBIDDEN: "Not allowed",
-  NOT_FOUND: "Not found",
-  CONFLICT: "Conflicts with the current state (uniqueness, stock, status)",
-  TOO_MANY_REQUESTS: "Too many requests",
-  INTERNAL_SERVER_ERROR: "Internal server error",
-  SERVICE_UNAVAILABLE: "A dependency is unavailable; retry shortly",
-};
-
 const retryAfter = {
   "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } },
 };
 
 function errorResponse(code: string, headers?: JsonObject): JsonObject {
   return {
-    description: ERROR_MESSAGES[code] ?? code,
+    description: ERRORS[code]?.description ?? code,
     ...(headers ? { headers } : {}),
     content: { "application/json": { schema: { $ref: `#/components/schemas/error.${code}` } } },
   };
@@ -124,12 +114,12 @@ function describeErrors(document: OpenAPIObject): OpenAPIObject {
   const schemas: JsonObject = Object.fromEntries(
     Object.entries(document.components?.schemas ?? {}).filter(([key]) => !key.startsWith("error.")),
   );
-  for (const [code, message] of Object.entries(ERROR_MESSAGES))
-    schemas[`error.${code}`] = errorSchema(code, message);
+  for (const [code, { status, description }] of Object.entries(ERRORS))
+    schemas[`error.${code}`] = errorSchema(code, status, description);
   for (const item of Object.values(document.paths ?? {}) as JsonObject[]) {
     for (const [method, operation] of Object.entries(item) as [string, { responses?: JsonObject }][]) {
       const responses = (operation.responses ??= {});
-      for (const [code, status] of Object.entries(ERROR_STATUS)) {
+      for (const [code, { status }] of Object.entries(ERRORS)) {
         if (String(status) in responses) responses[String(status)] = errorResponse(code);
       }
       if (method !== "get") responses["409"] ??= errorResponse("CONFLICT");

@@ -321,8 +321,9 @@ export class JobQueue {
       return;
     }
     this.started = false;
-    const deadline = Date.now() + Math.max(timeoutMs, 1000);
-    await this.boss.stop({ graceful: true, wait: true, close: false, timeout: Math.max(timeoutMs, 1000) });
+    const timeout = Math.max(timeoutMs, 1000);
+    const deadline = Date.now() + timeout;
+    await this.boss.stop({ graceful: true, wait: true, close: false, timeout });
     await this.executor.drain(deadline);
     this.executor.close();
   }
