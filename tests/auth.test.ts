@@ -143,6 +143,26 @@ describe("auth.login", () => {
     expect(wrongPassword.message).toBe("Invalid email or password");
   });
 
+  it("refuses a password longer than 72 bytes whose first 72 bytes are right, as it refuses a wrong one", async () => {
+    // bcrypt compares only the first 72 bytes: without the length rule these would pass.
+    const exact72 = `Aa1${"x".repeat(69)}`;
+    const alice = await registerUser(ts, { password: exact72 });
+    const wrong = await expectError(
+      ts.client().auth.login.mutate({ email: alice.input.email, password: "Wrong-Passw0rd" }),
+      "UNAUTHORIZED",
+    );
+    for (const extra of ["y", "€"]) {
+      const tooLong = await expectError(
+        ts.client().auth.login.mutate({ email: alice.input.email, password: exact72 + extra }),
+        "UNAUTHORIZED",
+      );
+      expect(tooLong.message).toBe(wrong.message);
+      expect(tooLong.data?.fieldErrors).toEqual(wrong.data?.fieldErrors);
+    }
+    const ok = await ts.client().auth.login.mutate({ email: alice.input.email, password: exact72 });
+    expect(ok.user.id).toBe(alice.user.id);
+  });
+
   it("validates its input", async () => {
     await expectFieldErrors(ts.client().auth.login.mutate({ email: "nope", password: "" }), [
       "email",
@@ -346,6 +366,28 @@ describe("auth.changePassword", () => {
       ts.client().auth.login.mutate({ email: alice.input.email, password: alice.input.password }),
       "UNAUTHORIZED",
     );
+    await ts.client().auth.login.mutate({ email: alice.input.email, password: "NewPassw0rd!" });
+  });
+
+  it("refuses a current password longer than 72 bytes whose first 72 bytes are right", async () => {
+    const exact72 = `Aa1${"x".repeat(69)}`;
+    const alice = await registerUser(ts, { password: exact72 });
+    for (const extra of ["y", "€"]) {
+      const fe = await expectFieldErrors(
+        alice.api.auth.changePassword.mutate({
+          currentPassword: exact72 + extra,
+          newPassword: "NewPassw0rd!",
+        }),
+        ["currentPassword"],
+      );
+      expect(fe.currentPassword).toEqual(["Current password is incorrect"]);
+    }
+    // Nothing changed: the old password still signs in, the new one does not.
+    await expectError(
+      ts.client().auth.login.mutate({ email: alice.input.email, password: "NewPassw0rd!" }),
+      "UNAUTHORIZED",
+    );
+    await alice.api.auth.changePassword.mutate({ currentPassword: exact72, newPassword: "NewPassw0rd!" });
     await ts.client().auth.login.mutate({ email: alice.input.email, password: "NewPassw0rd!" });
   });
 

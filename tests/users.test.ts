@@ -136,11 +136,15 @@ describe("users.update", () => {
     await ts.client().auth.login.mutate({ email, password: alice.input.password });
   });
 
-  it("hides other users from non-admins (NOT_FOUND) and lets admins update anyone", async () => {
+  it("refuses other users to non-admins (FORBIDDEN: users are visible), NOT_FOUND only for unknown ids; admins update anyone", async () => {
     const alice = await registerUser(ts);
     const bob = await registerUser(ts);
     await expectError(
       bob.api.users.update.mutate({ id: alice.user.id, data: { name: "hacked" } }),
+      "FORBIDDEN",
+    );
+    await expectError(
+      bob.api.users.update.mutate({ id: "does-not-exist", data: { name: "x" } }),
       "NOT_FOUND",
     );
     await expectError(

@@ -2,6 +2,11 @@ import { randomBytes } from "node:crypto";
 import { Piscina } from "piscina";
 import { OverloadedError } from "../shared/errors.js";
 
+/** bcrypt reads only the first 72 bytes of a password; anything past them would be ignored. */
+export const BCRYPT_MAX_BYTES = 72;
+
+const tooLong = (password: string) => Buffer.byteLength(password, "utf8") > BCRYPT_MAX_BYTES;
+
 /** bcrypt hashing in a pool of worker threads, so a login never stalls other requests. */
 export class PasswordHasher {
   private readonly pool: Piscina;
@@ -29,11 +34,20 @@ export class PasswordHasher {
   }
 
   async hash(password: string): Promise<string> {
+    // Input schemas refuse such passwords; this guards any caller that forgets.
+    if (tooLong(password)) throw new RangeError(`Passwords over ${BCRYPT_MAX_BYTES} bytes cannot be hashed`);
     return (await this.run({ op: "hash", password, cost: this.cost })) as string;
   }
 
+  /**
+   * The one place a password is compared with a hash. A password over 72 bytes never
+   * matches (bcrypt would compare only its first 72 bytes, so the rest would not count),
+   * yet it costs the same bcrypt work as any other, so its length shows in neither the
+   * answer nor the time taken.
+   */
   async verify(password: string, hash: string): Promise<boolean> {
-    return (await this.run({ op: "compare", password, hash })) as boolean;
+    const matches = (await this.run({ op: "compare", password, hash })) as boolean;
+    return matches && !tooLong(password);
   }
 
   /**

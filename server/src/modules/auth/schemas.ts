@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { BCRYPT_MAX_BYTES } from "../../infra/passwords.js";
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
 
@@ -12,7 +13,7 @@ export const Username = z
 export const Password = z
   .string()
   .refine((s) => utf8Bytes(s) >= 8, "Must be at least 8 bytes")
-  .refine((s) => utf8Bytes(s) <= 72, "Must be at most 72 bytes (UTF-8)")
+  .refine((s) => utf8Bytes(s) <= BCRYPT_MAX_BYTES, `Must be at most ${BCRYPT_MAX_BYTES} bytes (UTF-8)`)
   .refine((s) => /[A-Z]/.test(s), "Must contain an upper-case letter")
   .refine((s) => /[a-z]/.test(s), "Must contain a lower-case letter")
   .refine((s) => /[0-9]/.test(s), "Must contain a digit");

@@ -4,7 +4,7 @@ import type { Cache } from "../../infra/cache.js";
 import type { Db, Tx } from "../../infra/db.js";
 import type { Sql } from "../../infra/sql.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
-import { ConflictError, NotFoundError } from "../../shared/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import { isForeignKeyViolation, isUniqueViolation } from "../../shared/prisma-errors.js";
@@ -48,9 +48,16 @@ export class UserService {
     return user;
   }
 
-  /** Self or admin; anyone else is told the user does not exist. */
+  /**
+   * Self or admin. Anyone may see any user (users.byId), so anyone else is FORBIDDEN;
+   * NOT_FOUND is only for an id that does not exist.
+   */
   async update(viewer: Principal, id: string, data: UserUpdateData | UpdateMeInput): Promise<User> {
-    if (!isAdmin(viewer) && !(viewer.kind === "user" && viewer.id === id)) throw new NotFoundError("User");
+    if (!isAdmin(viewer) && !(viewer.kind === "user" && viewer.id === id)) {
+      const exists = await this.db.user.findUnique({ where: { id }, select: { id: true } });
+      if (!exists) throw new NotFoundError("User");
+      throw new ForbiddenError("Only that user or an admin may update a user");
+    }
     const email = "email" in data ? data.email : undefined;
     let user: User;
     try {
