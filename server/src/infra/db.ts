@@ -5,9 +5,9 @@ import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import lockfile from "proper-lockfile";
 import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
+import { DataDirLockedError, lockDataDir } from "./data-dir-lock.js";
 import { readTemplate } from "./embedded-template.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations } from "./migrate.js";
@@ -60,12 +60,11 @@ export async function startEmbeddedPostgres(
     await mkdir(dataDir, { recursive: true });
     // Two processes on one PGlite data directory would corrupt it: hold a lock while open.
     try {
-      release = await lockfile.lock(dataDir, { stale: 15_000, update: 5_000 });
+      const lock = await lockDataDir(dataDir);
+      release = () => lock.release();
     } catch (error) {
-      if (error instanceof Error && "code" in error && error.code === "ELOCKED") {
-        throw new Error(`The embedded database in ${dataDir} is in use by another Agora process`);
-      }
-      // Not a lock held by someone else (e.g. no permission to create the lock beside DATA_DIR).
+      if (error instanceof DataDirLockedError) throw error;
+      // Not a lock held by someone else (e.g. no permission to write in DATA_DIR).
       throw new Error(
         `Cannot lock the embedded database in ${dataDir}: ${error instanceof Error ? error.message : String(error)}`,
       );
@@ -73,13 +72,20 @@ export async function startEmbeddedPostgres(
   }
   // A new database starts from the migrated template when there is one (see embedded-template.ts).
   const fresh = dataDir === null || !(await exists(path.join(dataDir, "PG_VERSION")));
-  const template = fresh && options.useTemplate !== false ? await readTemplate() : null;
-  const db = await PGlite.create({
-    ...(dataDir ? { dataDir } : {}),
-    ...(template ? { loadDataDir: template } : {}),
-  });
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 64 });
-  await server.start();
+  let db: PGlite;
+  let server: PGLiteSocketServer;
+  try {
+    const template = fresh && options.useTemplate !== false ? await readTemplate() : null;
+    db = await PGlite.create({
+      ...(dataDir ? { dataDir } : {}),
+      ...(template ? { loadDataDir: template } : {}),
+    });
+    server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 64 });
+    await server.start();
+  } catch (error) {
+    await release?.();
+    throw error;
+  }
   const address = server.getServerConn();
   return {
     url: `postgresql://postgres:postgres@${address}/postgres?sslmode=disable`,

@@ -1,8 +1,8 @@
 // `pnpm db:seed`: adds the demo marketplace to the configured database (DATABASE_URL, or the
 // embedded one in DATA_DIR) and prints how to log in. Safe to run again: it only adds what is
 // missing. Compiled with the server, so an image can run `node server/dist/seed/cli.js`.
-import lockfile from "proper-lockfile";
 import { ConfigError, loadConfig, type Config } from "../config.js";
+import { dataDirHolder } from "../infra/data-dir-lock.js";
 import { createInfra, type Infra } from "../infra/index.js";
 import { createLogger } from "../infra/logger.js";
 import { defineJobs } from "../jobs.js";
@@ -12,11 +12,8 @@ import { createdAnything, describeCounts, loginLines, seedDemo } from "./demo.js
 async function embeddedDirInUse(config: Config): Promise<string | null> {
   const db = config.database;
   if (db.kind !== "embedded" || db.dataDir === null) return null;
-  try {
-    return (await lockfile.check(db.dataDir, { stale: 15_000 })) ? db.dataDir : null;
-  } catch {
-    return null; // no such folder yet: nobody holds it
-  }
+  // No such folder yet, or no lock file in it: nobody holds it.
+  return (await dataDirHolder(db.dataDir)) ? db.dataDir : null;
 }
 
 async function main(): Promise<number> {
