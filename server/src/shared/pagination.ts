@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ValidationError } from "./errors.js";
+import { unstorableTextReason } from "./text.js";
 
 export const PageInput = z.object({
   limit: z.number().int().min(1).max(100).default(20),
@@ -64,16 +65,30 @@ export function readCursor(cursor: string | undefined, tag: string, arity: numbe
     !values ||
     values.length !== arity + 1 ||
     values[0] !== tag ||
-    !values.every((v): v is string => typeof v === "string")
+    !values.every((v): v is string => typeof v === "string" && unstorableTextReason(v) === null)
   ) {
     throw new ValidationError({ cursor: ["Invalid cursor"] });
   }
   return values.slice(1);
 }
 
-/** A timestamp out of a cursor, refusing anything that is not one. */
+/** A timestamp out of a cursor, refusing anything that is not one or that no row can have. */
 export function cursorDate(value: string | undefined): Date {
   const date = value === undefined ? new Date(Number.NaN) : new Date(value);
-  if (Number.isNaN(date.getTime())) throw new ValidationError({ cursor: ["Invalid cursor"] });
+  // Years 1 to 9999: what PostgreSQL's timestamp and ISO-8601 both hold (JavaScript allows ±275760).
+  const year = date.getUTCFullYear();
+  if (Number.isNaN(date.getTime()) || year < 1 || year > 9999) {
+    throw new ValidationError({ cursor: ["Invalid cursor"] });
+  }
   return date;
+}
+
+const MAX_BIGINT = 2n ** 63n - 1n;
+
+/** A non-negative 64-bit integer (as PostgreSQL's bigint) out of a cursor, as its decimal text. */
+export function cursorBigint(value: string): string {
+  if (!/^\d{1,19}$/.test(value) || BigInt(value) > MAX_BIGINT) {
+    throw new ValidationError({ cursor: ["Invalid cursor"] });
+  }
+  return value;
 }

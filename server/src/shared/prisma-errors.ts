@@ -50,3 +50,39 @@ export function isDatabaseUnavailable(error: unknown): boolean {
   }
   return error instanceof Error && UNREACHABLE_MESSAGE.test(error.message);
 }
+
+/** The SQLSTATE of a database error, from node-postgres directly or through Prisma's driver adapter. */
+function sqlState(error: unknown): string | undefined {
+  if (error instanceof Prisma.PrismaClientKnownRequestError) {
+    const adapter = (
+      error.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined
+    )?.driverAdapterError;
+    const code = adapter?.cause?.originalCode;
+    return typeof code === "string" ? code : undefined;
+  }
+  if (
+    error instanceof Error &&
+    "code" in error &&
+    typeof error.code === "string" &&
+    /^[0-9A-Z]{5}$/.test(error.code)
+  ) {
+    return error.code;
+  }
+  return undefined;
+}
+
+/**
+ * Whether the database refused a value itself (SQLSTATE class 22, "data exception": text with
+ * NUL, a number or date out of its type's range) or the query engine could not encode it. Input
+ * validation refuses these first (shared/text.ts, cursor checks); this is the net under it, so a
+ * value that slips through is the caller's BAD_REQUEST, not a 500.
+ */
+export function isInvalidValue(error: unknown): boolean {
+  if (sqlState(error)?.startsWith("22")) return true;
+  return (
+    error instanceof Prisma.PrismaClientUnknownRequestError &&
+    /JSON Error: (unexpected end of hex escape|lone leading surrogate|invalid unicode code point)/i.test(
+      error.message,
+    )
+  );
+}

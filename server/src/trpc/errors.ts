@@ -4,6 +4,7 @@ import { DomainError, ValidationError } from "../shared/errors.js";
 import {
   isDatabaseUnavailable,
   isForeignKeyViolation,
+  isInvalidValue,
   isRecordNotFound,
   isUniqueViolation,
 } from "../shared/prisma-errors.js";
@@ -32,6 +33,13 @@ export function toTRPCError(error: unknown): TRPCError | null {
     return new TRPCError({ code: "NOT_FOUND", message: "Not found", cause: error });
   if (isForeignKeyViolation(error)) {
     return new TRPCError({ code: "CONFLICT", message: "Still referenced by other records", cause: error });
+  }
+  if (isInvalidValue(error)) {
+    return new TRPCError({
+      code: "BAD_REQUEST",
+      message: "A value in the input cannot be stored or compared",
+      cause: error,
+    });
   }
   if (isDatabaseUnavailable(error)) {
     return new TRPCError({

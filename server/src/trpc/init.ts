@@ -1,7 +1,9 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import type { RateLimiter } from "../infra/rate-limit.js";
+import { DomainError, ValidationError } from "../shared/errors.js";
 import type { Principal } from "../shared/principal.js";
+import { findUnstorableText } from "../shared/text.js";
 import type { Context } from "./context.js";
 import { fieldErrorsFromCause, toTRPCError, UNAVAILABLE_RETRY_AFTER_SECONDS } from "./errors.js";
 
@@ -31,11 +33,57 @@ export type ProcedureMeta = {
   };
 };
 
+/**
+ * superjson, except that an envelope it cannot decode (a malformed `meta`, hostile nesting)
+ * is a BAD_REQUEST in our words: superjson fails on those with the engine's own errors
+ * ("Maximum call stack size exceeded", "Cannot read properties of undefined").
+ */
+const transformer = {
+  input: {
+    serialize: (value: unknown) => superjson.serialize(value),
+    deserialize: (value: unknown): unknown => {
+      try {
+        return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
+      } catch (cause) {
+        throw new TRPCError({
+          code: "BAD_REQUEST",
+          message: "Malformed input: not a valid superjson envelope ({ json, meta? })",
+          cause,
+        });
+      }
+    },
+  },
+  output: superjson,
+};
+
+/** Our words for a request refused with an error whose text came from the JavaScript engine. */
+function malformedMessage(error: TRPCError): string {
+  if (error.cause instanceof SyntaxError) return "Malformed request: the body or input is not valid JSON";
+  return error.code === "BAD_REQUEST" || error.code === "PARSE_ERROR"
+    ? "Malformed request"
+    : "Invalid request";
+}
+
+/**
+ * Whether a message was taken from a foreign error (JSON.parse, superjson, a library) rather
+ * than written by us or tRPC: such text describes the engine, not the request, and is not
+ * sent to clients.
+ */
+function isForeignMessage(error: TRPCError): boolean {
+  const cause = error.cause;
+  return (
+    cause instanceof Error &&
+    !(cause instanceof DomainError) &&
+    !(cause instanceof TRPCError) &&
+    error.message === cause.message
+  );
+}
+
 const t = initTRPC
   .context<Context>()
   .meta<ProcedureMeta>()
   .create({
-    transformer: superjson,
+    transformer,
     // Never put stack traces in responses, whatever NODE_ENV says.
     isDev: false,
     errorFormatter({ shape, error, ctx }) {
@@ -50,7 +98,11 @@ const t = initTRPC
       }
       const fieldErrors = fieldErrorsFromCause(error.cause) ?? null;
       const first = fieldErrors ? Object.entries(fieldErrors)[0] : undefined;
-      const message = first ? `${first[0]}: ${first[1][0] ?? "invalid"}` : shape.message;
+      const message = first
+        ? `${first[0]}: ${first[1][0] ?? "invalid"}`
+        : isForeignMessage(error)
+          ? malformedMessage(error)
+          : shape.message;
       return { code: shape.code, message, data: { ...base, fieldErrors } satisfies ErrorData };
     },
   });
@@ -72,17 +124,20 @@ export async function enforceRateLimit(ctx: Context, limiter: RateLimiter, key: 
  * What every procedure runs first, as one middleware (each tRPC middleware step copies the
  * context and options, which showed in the profile of a trivial call):
  * - the global rate limit per client IP;
+ * - refusing text no procedure can store (NUL, unpaired surrogates; shared/text.ts);
  * - identifying the caller when credentials are sent (public procedures treat bad ones as
  *   anonymous; `protectedProcedure` refuses them);
  * - mapping what services throw (domain errors, Prisma's known errors, an unreachable
  *   database) to tRPC codes;
  * - counting and timing the call by outcome (Prometheus, at /metrics).
  */
-const base = t.middleware(async ({ ctx, path, type, next }) => {
+const base = t.middleware(async ({ ctx, path, type, next, getRawInput }) => {
   const started = performance.now();
   let code = "OK";
   try {
     await enforceRateLimit(ctx, ctx.services.rateLimits.global, ctx.ip);
+    const unstorable = findUnstorableText(await getRawInput());
+    if (unstorable) throw new ValidationError({ [unstorable.path]: [unstorable.reason] });
     const { bearer, apiKey } = ctx.credentials;
     let principal: Principal | null = null;
     if (apiKey) principal = await ctx.services.apiKeys.authenticate(apiKey);

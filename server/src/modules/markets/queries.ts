@@ -1,6 +1,6 @@
 import { likeLiteral, utcTimestamp, type Sql, type SqlValue } from "../../infra/sql.js";
 import { ValidationError } from "../../shared/errors.js";
-import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
+import { cursorBigint, cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import type { MarketListInput, MarketOutput, MarketStatus } from "./schemas.js";
 
@@ -102,10 +102,8 @@ export async function selectMarketPage(
     if (value === undefined || id === undefined) throw new ValidationError({ cursor: ["Invalid cursor"] });
     let bound: string;
     if (input.sort === "createdAt") bound = `${param(utcTimestamp(cursorDate(value)))}::timestamp`;
-    else if (input.sort === "volume") {
-      if (!/^\d{1,20}$/.test(value)) throw new ValidationError({ cursor: ["Invalid cursor"] });
-      bound = `${param(value)}::bigint`;
-    } else bound = param(value);
+    else if (input.sort === "volume") bound = `${param(cursorBigint(value))}::bigint`;
+    else bound = param(value);
     const idParam = param(id);
     keyset.push(`(${column} ${beyond} ${bound} OR (${column} = ${bound} AND m.id ${beyond} ${idParam}))`);
   }

@@ -1,0 +1,263 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isAgoraError } from "@agora/client";
+import { createMarket, createProduct, subscriptionError } from "./support/marketplace.js";
+import { startCast, type Cast } from "./support/server.js";
+
+// Input that no procedure can store or compare (NUL, unpaired surrogates, cursors beyond what
+// the database holds, broken superjson envelopes) is the caller's BAD_REQUEST in our own
+// words, changes nothing, and never reaches the database as a 500.
+let cast: Cast;
+let tokenOf: (i: 0 | 1) => string;
+let marketId: string;
+let productId: string;
+
+beforeAll(async () => {
+  cast = await startCast();
+  tokenOf = (i) => cast.users[i].tokens.accessToken;
+  const market = await createMarket(cast.users[0].api);
+  marketId = market.id;
+  productId = (await createProduct(cast.users[0].api, market.id)).id;
+});
+afterAll(async () => {
+  await cast.ts.close();
+});
+
+interface Answer {
+  status: number;
+  body: {
+    error?: {
+      json: { message: string; data: { code: string; fieldErrors: Record<string, string[]> | null } };
+    };
+  };
+}
+
+async function call(
+  kind: "query" | "mutation",
+  path: string,
+  payload: unknown,
+  token?: string,
+  raw?: string,
+): Promise<Answer> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const body = raw ?? JSON.stringify(payload);
+  const res =
+    kind === "query"
+      ? await fetch(`${cast.ts.url}/trpc/${path}?input=${encodeURIComponent(body)}`, { headers })
+      : await fetch(`${cast.ts.url}/trpc/${path}`, { method: "POST", headers, body });
+  return { status: res.status, body: (await res.json()) as Answer["body"] };
+}
+
+/** Row counts of every table a refused call could have touched. */
+async function counts(): Promise<Record<string, number>> {
+  const db = cast.ts.server.infra.database.prisma;
+  return {
+    users: await db.user.count(),
+    markets: await db.market.count(),
+    products: await db.product.count(),
+    orders: await db.order.count(),
+    posts: await db.post.count(),
+  };
+}
+
+function expectBadRequest(answer: Answer, field?: string): void {
+  expect(answer.status, JSON.stringify(answer.body)).toBe(400);
+  expect(answer.body.error?.json.data.code).toBe("BAD_REQUEST");
+  if (field)
+    expect(answer.body.error?.json.data.fieldErrors?.[field], JSON.stringify(answer.body)).toBeDefined();
+}
+
+const NUL = "a\u0000b";
+const LONE = ["\ud800", "x\udc00y", "\ud800\ud800"];
+
+describe("text no procedure can store", () => {
+  it("NUL in any string is BAD_REQUEST naming the field, for anonymous and signed-in callers alike", async () => {
+    const before = await counts();
+    const cases: [kind: "query" | "mutation", path: string, input: unknown, field: string, token?: string][] =
+      [
+        ["query", "users.byId", { id: NUL }, "id"],
+        ["query", "markets.byId", { id: NUL }, "id"],
+        ["query", "markets.list", { search: NUL }, "search"],
+        ["query", "products.list", { marketId: NUL }, "marketId"],
+        ["query", "posts.list", { authorId: NUL }, "authorId"],
+        ["mutation", "auth.login", { email: "a@example.com", password: NUL }, "password"],
+        ["mutation", "markets.create", { name: NUL }, "name", tokenOf(0)],
+        ["mutation", "markets.create", { name: "ok", description: `x${NUL}` }, "description", tokenOf(0)],
+        ["mutation", "markets.update", { id: marketId, data: { name: NUL } }, "data.name", tokenOf(0)],
+        ["mutation", "posts.create", { title: "t", content: NUL }, "content", tokenOf(0)],
+        [
+          "mutation",
+          "orders.create",
+          { marketId, items: [{ productId, quantity: 1 }], idempotencyKey: NUL },
+          "idempotencyKey",
+          tokenOf(1),
+        ],
+        [
+          "mutation",
+          "orders.create",
+          { marketId, items: [{ productId: NUL, quantity: 1 }] },
+          "items.0.productId",
+          tokenOf(1),
+        ],
+      ];
+    for (const [kind, path, input, field, token] of cases) {
+      expectBadRequest(await call(kind, path, { json: input }, token), field);
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  it("an unpaired surrogate is BAD_REQUEST and creates nothing", async () => {
+    const before = await counts();
+    for (const name of LONE) {
+      const answer = await call("mutation", "auth.register", {
+        json: {
+          email: `lone${String(LONE.indexOf(name))}@example.com`,
+          username: "lone_user",
+          password: "Passw0rdGood",
+          name,
+        },
+      });
+      expectBadRequest(answer, "name");
+      expect(answer.body.error?.json.data.fieldErrors?.name).toEqual([
+        "Must be valid Unicode (unpaired surrogate)",
+      ]);
+      expectBadRequest(
+        await call("mutation", "posts.create", { json: { title: name, content: "c" } }, tokenOf(0)),
+        "title",
+      );
+    }
+    // A well-formed pair (an emoji) is text like any other.
+    const post = await cast.users[0].api.posts.create.mutate({ title: "😀", content: "c" });
+    expect(post.title).toBe("😀");
+    expect(await counts()).toEqual({ ...before, posts: (before.posts ?? 0) + 1 });
+  });
+
+  it("the same over REST (/api/v1): NUL in a query parameter is 400, in a path parameter never a 500", async () => {
+    const res = await fetch(`${cast.ts.url}/api/v1/markets?search=a%00b`);
+    expect(res.status).toBe(400);
+    expect(
+      ((await res.json()) as { data: { fieldErrors: Record<string, string[]> } }).data.fieldErrors,
+    ).toEqual({
+      search: ["Must not contain NUL characters"],
+    });
+    // trpc-to-openapi passes path parameters on undecoded ("a%00b"): no such user.
+    expect((await fetch(`${cast.ts.url}/api/v1/users/a%00b`)).status).toBe(404);
+  });
+
+  it("a subscription to a market id with NUL or a lone surrogate is refused with BAD_REQUEST", async () => {
+    for (const bad of [NUL, "\ud800"]) {
+      const error = await subscriptionError(cast.ts, { marketId: bad });
+      expect(isAgoraError(error) ? error.data?.code : error).toBe("BAD_REQUEST");
+    }
+  });
+});
+
+describe("cursors", () => {
+  const cursor = (values: (string | number)[]) => Buffer.from(JSON.stringify(values)).toString("base64url");
+  const farDates = ["+275760-09-13T00:00:00.000Z", "0000-01-01T00:00:00.000Z", "-000001-01-01T00:00:00.000Z"];
+
+  it("a cursor holding a date or number no row can have is BAD_REQUEST on every list", async () => {
+    const lists: [path: string, input: Record<string, unknown>, tag: string, token?: string][] = [
+      ["markets.list", {}, "markets:createdAt:desc"],
+      ["markets.list", { order: "asc" }, "markets:createdAt:asc"],
+      ["products.list", { marketId }, "products"],
+      ["posts.list", {}, "posts"],
+      ["orders.listMine", {}, "orders:mine", tokenOf(1)],
+      ["orders.listForMarket", { marketId }, "orders:market", tokenOf(0)],
+    ];
+    for (const [path, input, tag, token] of lists) {
+      for (const date of farDates) {
+        const answer = await call(
+          "query",
+          path,
+          { json: { ...input, cursor: cursor([tag, date, "x"]) } },
+          token,
+        );
+        expectBadRequest(answer, "cursor");
+      }
+      // Text the database cannot take, hidden inside the cursor's base64.
+      expectBadRequest(
+        await call(
+          "query",
+          path,
+          { json: { ...input, cursor: cursor([tag, farDates[0] ?? "", NUL]) } },
+          token,
+        ),
+        "cursor",
+      );
+    }
+    for (const volume of ["99999999999999999999", "9223372036854775808", "-1", "1e3"]) {
+      const answer = await call("query", "markets.list", {
+        json: { sort: "volume", cursor: cursor(["markets:volume:desc", volume, "x"]) },
+      });
+      expectBadRequest(answer, "cursor");
+    }
+    expectBadRequest(
+      await call("query", "markets.list", {
+        json: { sort: "name", cursor: cursor(["markets:name:desc", NUL, "x"]) },
+      }),
+      "cursor",
+    );
+    // The largest bigint is a valid (if empty-ended) position.
+    const ok = await call("query", "markets.list", {
+      json: { sort: "volume", cursor: cursor(["markets:volume:desc", "9223372036854775807", "x"]) },
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it("users.list (admin) refuses the same", async () => {
+    const adminToken = (
+      await cast.ts.client().auth.login.mutate({ email: "admin@agora.test", password: "AdminPassw0rd" })
+    ).tokens.accessToken;
+    for (const date of farDates) {
+      expectBadRequest(
+        await call("query", "users.list", { json: { cursor: cursor(["users", date, "x"]) } }, adminToken),
+        "cursor",
+      );
+    }
+  });
+});
+
+describe("malformed envelopes", () => {
+  const engineText =
+    /Maximum call stack|Cannot read properties|reading '|Unexpected token|in JSON at position|Expected property/;
+
+  it("a superjson meta that cannot be decoded is BAD_REQUEST in our words", async () => {
+    for (const body of [
+      { json: {}, meta: { values: "x" } },
+      { json: {}, meta: { values: { name: ["regexp"] } } },
+      { json: { a: 1 }, meta: { values: { a: ["custom", "nope"] } } },
+      { json: { a: 1 }, meta: { referentialEqualities: { a: ["b.c"] } } },
+    ]) {
+      const answer = await call("mutation", "auth.login", undefined, undefined, JSON.stringify(body));
+      expectBadRequest(answer);
+      expect(answer.body.error?.json.message).not.toMatch(engineText);
+    }
+  });
+
+  it("a body or input that is not JSON is BAD_REQUEST in our words, on queries and mutations", async () => {
+    for (const [kind, raw] of [
+      ["mutation", '{"json":{'],
+      ["query", '{"json":'],
+      ["mutation", "[".repeat(100_000)],
+    ] as const) {
+      const answer = await call(
+        kind,
+        kind === "query" ? "markets.list" : "auth.login",
+        undefined,
+        undefined,
+        raw,
+      );
+      expect(answer.status).toBe(400);
+      expect(answer.body.error?.json.message).not.toMatch(engineText);
+    }
+  });
+
+  it("deep nesting is refused without exhausting the stack", async () => {
+    const depth = 20_000;
+    const deep = `{"json":{"name":${'{"a":'.repeat(depth)}"leaf"${"}".repeat(depth)}}}`;
+    const answer = await call("mutation", "markets.create", undefined, tokenOf(0), deep);
+    expectBadRequest(answer);
+    expect(answer.body.error?.json.message).not.toMatch(engineText);
+  });
+});
