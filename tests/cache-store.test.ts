@@ -15,7 +15,7 @@ import {
  */
 const log = createLogger("silent");
 const redisUrl = process.env.REDIS_URL;
-const redis = redisUrl ? await connectRedis(redisUrl, log) : null;
+const redis = redisUrl ? await connectRedis(redisUrl, log, 1_000) : null;
 afterAll(async () => {
   await redis?.quit();
 });

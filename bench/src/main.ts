@@ -85,7 +85,7 @@ function baseEnv(): NodeJS.ProcessEnv {
   const keep = ["PATH", "HOME", "LANG", "TMPDIR", "TZ"];
   const env: NodeJS.ProcessEnv = {};
   for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
-  return { ...env, NODE_ENV: "production", HOST: "127.0.0.1" };
+  return { ...env, NODE_ENV: "production", HOST: "127.0.0.1", SHUTDOWN_DELAY_MS: "0" };
 }
 
 function agoraEnv(databaseUrl: string): NodeJS.ProcessEnv {

@@ -70,7 +70,13 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   app.disable("x-powered-by");
   app.set("trust proxy", config.trustProxy);
 
-  app.use(requestId);
+  // One middleware: the request id, and while shutting down, closing each connection after
+  // its answer, so keep-alive clients reconnect (to another instance) instead of meeting a
+  // closed socket later.
+  app.use((req, res, next) => {
+    if (services.health.draining) res.setHeader("Connection", "close");
+    requestId(req, res, next);
+  });
   app.use(
     responseTime((_req, res, ms) => {
       res.setHeader("Server-Timing", `app;dur=${ms.toFixed(1)}`);
@@ -197,6 +203,10 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     res.json({ status: "ok" });
   });
   app.get("/readyz", async (_req, res) => {
+    if (services.health.draining) {
+      res.status(503).json({ status: "draining" });
+      return;
+    }
     const readiness = await services.health.readiness();
     res.status(readiness.status === "ok" ? 200 : 503).json(readiness);
   });

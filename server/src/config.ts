@@ -29,9 +29,12 @@ const envSchema = z.object({
   EMBEDDED_DB_PORT: int(0, 65535).default(0),
   MIGRATE_ON_START: bool,
   DB_POOL_SIZE: int(1, 100).default(10),
+  DB_QUERY_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  DB_POOL_TIMEOUT_MS: int(100, 600_000).default(10_000),
 
   REDIS_URL: optionalString.pipe(z.url({ protocol: /^rediss?$/ }).optional()),
   REDIS_KEY_PREFIX: z.string().default("agora:"),
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000).default(250),
 
   JWT_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
   JWT_ISSUER: z.string().min(1).default("agora"),
@@ -60,8 +63,10 @@ const envSchema = z.object({
   RATE_LIMIT_LOGIN_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_REGISTER_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_PASSWORD_RESET_MAX: int(1, 1_000_000).default(5),
+  RATE_LIMIT_ON_REDIS_FAILURE: z.enum(["memory", "open", "closed"]).default("memory"),
 
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  SHUTDOWN_DELAY_MS: int(0, 600_000).optional(),
   WEB_CONCURRENCY: int(1, 64).default(1),
 
   ADMIN_EMAIL: optionalString.pipe(z.email().optional()),
@@ -104,6 +109,10 @@ export interface Config {
         readonly url: string;
         readonly poolSize: number;
         readonly migrateOnStart: boolean;
+        /** A statement without an answer after this fails (client side, and statement_timeout). */
+        readonly queryTimeoutMs: number;
+        /** Waiting this long for a pooled connection (or to open one) fails the call. */
+        readonly poolTimeoutMs: number;
       }
     | {
         readonly kind: "embedded";
@@ -111,8 +120,15 @@ export interface Config {
         readonly port: number;
         readonly poolSize: number;
         readonly migrateOnStart: boolean;
+        readonly queryTimeoutMs: number;
+        readonly poolTimeoutMs: number;
       };
-  readonly redis: { readonly url: string; readonly keyPrefix: string } | null;
+  readonly redis: {
+    readonly url: string;
+    readonly keyPrefix: string;
+    /** Every command fails after this instead of waiting for a slow or absent Redis. */
+    readonly commandTimeoutMs: number;
+  } | null;
   readonly auth: {
     readonly jwtSecret: string;
     readonly jwtSecretGenerated: boolean;
@@ -134,8 +150,15 @@ export interface Config {
     readonly loginMax: number;
     readonly registerMax: number;
     readonly passwordResetMax: number;
+    /**
+     * While Redis cannot be reached: "memory" limits each instance on its own, "open" lets
+     * calls through (with a warning), "closed" refuses them with SERVICE_UNAVAILABLE.
+     */
+    readonly onRedisFailure: "memory" | "open" | "closed";
   };
   readonly shutdownTimeoutMs: number;
+  /** After SIGTERM, /readyz answers 503 and the server keeps serving this long before it stops accepting. */
+  readonly shutdownDelayMs: number;
   /** Worker processes (node:cluster) sharing the port; 1 runs the server in this process. */
   readonly webConcurrency: number;
   readonly cache: {
@@ -222,6 +245,8 @@ export function loadConfig(env: Env): Config {
         url: e.DATABASE_URL,
         poolSize: e.DB_POOL_SIZE,
         migrateOnStart: e.MIGRATE_ON_START ?? true,
+        queryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
+        poolTimeoutMs: e.DB_POOL_TIMEOUT_MS,
       }
     : {
         kind: "embedded",
@@ -232,6 +257,8 @@ export function loadConfig(env: Env): Config {
         // results. PGlite runs one query at a time anyway, so nothing is lost.
         poolSize: 1,
         migrateOnStart: e.MIGRATE_ON_START ?? true,
+        queryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,
+        poolTimeoutMs: e.DB_POOL_TIMEOUT_MS,
       };
 
   return deepFreeze({
@@ -241,7 +268,9 @@ export function loadConfig(env: Env): Config {
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY ?? false,
     database,
-    redis: e.REDIS_URL ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX } : null,
+    redis: e.REDIS_URL
+      ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS }
+      : null,
     auth: {
       jwtSecret: e.JWT_SECRET ?? randomBytes(48).toString("base64url"),
       jwtSecretGenerated: e.JWT_SECRET === undefined,
@@ -262,8 +291,11 @@ export function loadConfig(env: Env): Config {
       loginMax: e.RATE_LIMIT_LOGIN_MAX,
       registerMax: e.RATE_LIMIT_REGISTER_MAX,
       passwordResetMax: e.RATE_LIMIT_PASSWORD_RESET_MAX,
+      onRedisFailure: e.RATE_LIMIT_ON_REDIS_FAILURE,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    // Load balancers need a moment to see /readyz fail and stop sending; a developer's Ctrl-C does not.
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS ?? (production ? 5_000 : 0),
     webConcurrency: e.WEB_CONCURRENCY,
     cache: {
       enabled: e.CACHE_ENABLED ?? true,

@@ -87,6 +87,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     let closing: Promise<void> | null = null;
     const close = () => {
       closing ??= (async () => {
+        // /readyz fails first; calls are served for SHUTDOWN_DELAY_MS while load balancers
+        // notice, so connections opened just before the signal are answered, not reset.
+        services.health.beginDraining();
+        if (config.shutdownDelayMs > 0) {
+          log.info({ delayMs: config.shutdownDelayMs }, "draining: /readyz answers 503, still serving");
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+        }
         const drained = new Promise<void>((resolve) => {
           server.close(() => {
             resolve();

@@ -3,7 +3,6 @@ import { access, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
-import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
 import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
@@ -11,9 +10,13 @@ import { DataDirLockedError, lockDataDir } from "./data-dir-lock.js";
 import { readTemplate } from "./embedded-template.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations } from "./migrate.js";
+import { GuardedPrismaPg } from "./prisma-pg.js";
 import { Sql } from "./sql.js";
 
 export type Db = PrismaClient<"query">;
+
+/** How long closing waits for connections still in use before giving up on them. */
+const POOL_END_TIMEOUT_MS = 5_000;
 /** The client inside `db.$transaction(async (tx) => ...)`. */
 export type Tx = Parameters<Parameters<Db["$transaction"]>[0]>[0];
 export type DbOrTx = Db | Tx;
@@ -128,7 +131,7 @@ export async function migrateDeploy(url: string, log: Logger): Promise<void> {
 
 export function createPrismaClient(pool: pg.Pool): Db {
   return new PrismaClient({
-    adapter: new PrismaPg(pool),
+    adapter: new GuardedPrismaPg(pool),
     log: [{ emit: "event", level: "query" }],
     // Prisma's defaults (2 s to get a connection, 5 s to finish) fail orders queuing on a hot
     // market's row lock under load; waits past these answer SERVICE_UNAVAILABLE.
@@ -151,7 +154,17 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
 
   try {
     if (dbConfig.migrateOnStart) await applyMigrations(url, log);
-    const pool = new pg.Pool({ connectionString: url, max: dbConfig.poolSize });
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: dbConfig.poolSize,
+      // A frozen or unreachable server must not hold calls: waiting for a connection (or
+      // opening one) and waiting for an answer are both bounded; a timed-out connection is
+      // discarded by the pool (its state is unknown), and the call answers SERVICE_UNAVAILABLE.
+      connectionTimeoutMillis: dbConfig.poolTimeoutMs,
+      query_timeout: dbConfig.queryTimeoutMs,
+      // Real PostgreSQL also stops the statement itself, releasing its locks.
+      ...(embedded === null ? { statement_timeout: dbConfig.queryTimeoutMs } : {}),
+    });
     pool.on("error", (err) => {
       log.warn({ err: { message: err.message } }, "idle database connection failed");
     });
@@ -187,7 +200,24 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
       },
       async close() {
         await prisma.$disconnect();
-        await pool.end();
+        // pool.end() waits for every checked-out connection; one never returned must not hold
+        // the shutdown for ever.
+        let timer: NodeJS.Timeout | undefined;
+        const ended = await Promise.race([
+          pool.end().then(() => true),
+          new Promise<false>((resolve) => {
+            timer = setTimeout(() => {
+              resolve(false);
+            }, POOL_END_TIMEOUT_MS);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!ended) {
+          log.warn(
+            { checkedOut: pool.totalCount - pool.idleCount },
+            "database connections still in use at shutdown: not waiting for them",
+          );
+        }
         await embedded?.stop();
       },
     };

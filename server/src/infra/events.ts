@@ -262,7 +262,8 @@ export class RedisEventBus implements EventBus {
   private connectSubscriber(): Redis {
     if (this.subscriber) return this.subscriber;
     // A connection in subscriber mode can run nothing else, so it needs its own.
-    const subscriber = this.redis.duplicate();
+    // It may queue its SUBSCRIBEs while (re)connecting: each still fails after the command timeout.
+    const subscriber = this.redis.duplicate({ enableOfflineQueue: true, lazyConnect: false });
     subscriber.on("error", (err: Error) => {
       this.log.warn({ err: { message: err.message } }, "redis subscriber error");
     });

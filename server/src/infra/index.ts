@@ -62,7 +62,7 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
 
     let redis: Redis | null = null;
     if (config.redis) {
-      const client = await connectRedis(config.redis.url, log);
+      const client = await connectRedis(config.redis.url, log, config.redis.commandTimeoutMs);
       redis = client;
       closers.push({
         name: "redis",
@@ -111,7 +111,7 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
       events,
       passwords,
       mailer: options.mailer ?? chooseMailer(config),
-      rateLimiter: rateLimiterFactory(redis, keyPrefix, config.rateLimit.enabled),
+      rateLimiter: rateLimiterFactory(redis, keyPrefix, config.rateLimit, log),
       cache,
       jobs,
       metrics,

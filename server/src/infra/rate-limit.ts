@@ -4,14 +4,25 @@ import {
   RateLimiterRes,
   type RateLimiterAbstract,
 } from "rate-limiter-flexible";
+import type { Config } from "../config.js";
+import { DependencyUnavailableError } from "../shared/errors.js";
+import type { Logger } from "./logger.js";
 import type { Redis } from "./redis.js";
 
 export type RateLimitResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
+/** What a limiter does when its store (Redis) fails and no in-process insurance took over. */
+type OnStoreFailure = { mode: "open"; log: Logger } | { mode: "closed" } | null;
+
 /** A fixed-window counter per key: in process by default, shared through Redis when configured. */
 export class RateLimiter {
+  private lastWarning = 0;
+
   /** `null`: limiting is switched off and every call is allowed without touching a store. */
-  constructor(private readonly limiter: RateLimiterAbstract | null) {}
+  constructor(
+    private readonly limiter: RateLimiterAbstract | null,
+    private readonly onStoreFailure: OnStoreFailure = null,
+  ) {}
 
   async consume(key: string): Promise<RateLimitResult> {
     if (!this.limiter) return { allowed: true };
@@ -21,6 +32,20 @@ export class RateLimiter {
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
         return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(rejection.msBeforeNext / 1000)) };
+      }
+      if (this.onStoreFailure?.mode === "open") {
+        const now = Date.now();
+        if (now - this.lastWarning > 10_000) {
+          this.lastWarning = now;
+          this.onStoreFailure.log.warn(
+            { err: rejection },
+            "rate limiting store unavailable: letting calls through (RATE_LIMIT_ON_REDIS_FAILURE=open)",
+          );
+        }
+        return { allowed: true };
+      }
+      if (this.onStoreFailure?.mode === "closed") {
+        throw new DependencyUnavailableError("Rate limiting is unavailable; retry shortly");
       }
       throw rejection;
     }
@@ -38,19 +63,33 @@ export type RateLimiterFactory = (rule: RateLimitRule) => RateLimiter;
 export function rateLimiterFactory(
   redis: Redis | null,
   keyPrefix: string,
-  enabled: boolean,
+  settings: Pick<Config["rateLimit"], "enabled" | "onRedisFailure">,
+  log: Logger,
 ): RateLimiterFactory {
   return (rule) => {
-    if (!enabled) return new RateLimiter(null);
+    if (!settings.enabled) return new RateLimiter(null);
     const options = {
       points: rule.points,
       duration: rule.durationSeconds,
       keyPrefix: `${keyPrefix}rl:${rule.name}`,
     };
+    if (!redis) return new RateLimiter(new RateLimiterMemory(options));
+    const onRedisFailure = settings.onRedisFailure;
     return new RateLimiter(
-      redis
-        ? new RateLimiterRedis({ ...options, storeClient: redis, useRedisPackage: false })
-        : new RateLimiterMemory(options),
+      new RateLimiterRedis({
+        ...options,
+        storeClient: redis,
+        useRedisPackage: false,
+        // Not connected: fail (or fall back) at once instead of trying a dead connection.
+        rejectIfRedisNotReady: true,
+        // "memory": while Redis is away, each instance counts on its own with the same rule.
+        ...(onRedisFailure === "memory" ? { insuranceLimiter: new RateLimiterMemory(options) } : {}),
+      }),
+      onRedisFailure === "memory"
+        ? null
+        : onRedisFailure === "open"
+          ? { mode: "open", log }
+          : { mode: "closed" },
     );
   };
 }

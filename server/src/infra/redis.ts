@@ -3,13 +3,72 @@ import type { Logger } from "./logger.js";
 
 export type { Redis };
 
-export async function connectRedis(url: string, log: Logger): Promise<Redis> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableAutoPipelining: true });
+/**
+ * A Redis client that never holds a call hostage: while Redis is unreachable, commands fail
+ * at once (no offline queue) instead of waiting for a reconnection, and a command Redis does
+ * not answer in `commandTimeoutMs` (a frozen or overloaded server) fails too. Reconnection
+ * goes on in the background; what each user of Redis does on failure is its own choice
+ * (cache and events degrade, rate limiting follows RATE_LIMIT_ON_REDIS_FAILURE).
+ */
+export async function connectRedis(url: string, log: Logger, commandTimeoutMs: number): Promise<Redis> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    commandTimeout: commandTimeoutMs,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  });
+  let lastWarning = 0;
   client.on("error", (err: Error) => {
+    // Every reconnection attempt fails the same way during an outage: say it every 10 s.
+    const now = Date.now();
+    if (now - lastWarning < 10_000) return;
+    lastWarning = now;
     log.warn({ err: { message: err.message } }, "redis error");
   });
   await client.connect();
+  watchForFreeze(client, log, commandTimeoutMs);
   return client;
+}
+
+/**
+ * A Redis that stops answering but keeps its connection open (frozen, swapped out, a network
+ * black hole) stays "ready" to ioredis, so every command would wait out its timeout, several
+ * per call. A PING every half second finds it instead: the connection is dropped, and while
+ * ioredis reconnects, commands fail at once (no offline queue), until Redis answers again.
+ */
+function watchForFreeze(client: Redis, log: Logger, commandTimeoutMs: number): void {
+  let pinging = false;
+  const timer = setInterval(() => {
+    if (pinging || client.status !== "ready") return;
+    pinging = true;
+    client
+      .ping()
+      .catch((err: unknown) => {
+        if (err instanceof Error && /Command timed out/.test(err.message) && client.status === "ready") {
+          log.warn({ timeoutMs: commandTimeoutMs }, "redis stopped answering: reconnecting");
+          client.disconnect(true);
+        }
+      })
+      .finally(() => {
+        pinging = false;
+      });
+  }, 500);
+  timer.unref();
+  client.once("end", () => {
+    clearInterval(timer);
+  });
+}
+
+/** Whether an error is Redis being unreachable or too slow, rather than a command's own failure. */
+export function isRedisUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === "MaxRetriesPerRequestError" ||
+    /Command timed out|Stream isn't writeable|Connection is closed|enableOfflineQueue/i.test(error.message)
+  );
 }
 
 export async function pingRedis(client: Redis): Promise<boolean> {

@@ -44,3 +44,8 @@ export class ValidationError extends DomainError {
 export class OverloadedError extends DomainError {
   readonly kind = "SERVICE_UNAVAILABLE";
 }
+
+/** A dependency the call needs (the database, Redis) is unreachable or too slow; retry shortly. */
+export class DependencyUnavailableError extends DomainError {
+  readonly kind = "SERVICE_UNAVAILABLE";
+}

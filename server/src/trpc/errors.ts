@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
+import { isRedisUnavailable } from "../infra/redis.js";
 import { DomainError, ValidationError } from "../shared/errors.js";
 import {
   isDatabaseUnavailable,
@@ -45,6 +46,13 @@ export function toTRPCError(error: unknown): TRPCError | null {
     return new TRPCError({
       code: "SERVICE_UNAVAILABLE",
       message: "The database is unavailable; retry shortly",
+      cause: error,
+    });
+  }
+  if (isRedisUnavailable(error)) {
+    return new TRPCError({
+      code: "SERVICE_UNAVAILABLE",
+      message: "A service this call needs (Redis) is unavailable; retry shortly",
       cause: error,
     });
   }
