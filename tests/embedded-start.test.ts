@@ -93,7 +93,10 @@ describe("the lock on the data folder", () => {
       const writers = Array.from({ length: 4 }, async (_, w) => {
         for (let i = 0; !isKilled(); i += 1) {
           try {
-            const market = await api.markets.create.mutate({ name: `w${String(w)}-${String(i)}`, status: "ACTIVE" });
+            const market = await api.markets.create.mutate({
+              name: `w${String(w)}-${String(i)}`,
+              status: "ACTIVE",
+            });
             acknowledged.push(market.id);
           } catch (error) {
             if (!isKilled()) throw error;
