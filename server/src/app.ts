@@ -44,10 +44,29 @@ const requestId: RequestHandler = (req, res, next) => {
   next();
 };
 
-function bearerToken(header: string | undefined): string | null {
-  if (!header) return null;
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  return match?.[1] ?? null;
+/**
+ * The access token of a request's `Authorization: Bearer <token>` header (the scheme in any
+ * case, as RFC 9110 has it); null when there is none or it is another scheme. A Bearer header
+ * that holds no token or several, and a request with several Authorization headers (Node
+ * would keep the first, a proxy might have checked another), give "": credentials were sent,
+ * and none is valid.
+ */
+function bearerToken(req: express.Request): string | null {
+  const header = req.get("authorization");
+  if (header === undefined) return null;
+  let count = 0;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]?.toLowerCase() === "authorization") count += 1;
+  }
+  if (count > 1) return "";
+  if (!/^Bearer(\s|$)/i.test(header)) return null;
+  return /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? "";
+}
+
+/** An X-Api-Key header; an empty one counts as none. */
+function apiKeyHeader(req: express.Request): string | null {
+  const value = req.get("x-api-key");
+  return value ? value : null;
 }
 
 function stringParam(params: Partial<Record<string, string>> | null | undefined, key: string): string | null {
@@ -142,8 +161,8 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     log: req.log,
     credentials: {
       // EventSource cannot send headers, so subscriptions may pass credentials as connection params.
-      bearer: bearerToken(req.get("authorization")) ?? stringParam(connectionParams, "token"),
-      apiKey: req.get("x-api-key") ?? stringParam(connectionParams, "apiKey"),
+      bearer: bearerToken(req) ?? stringParam(connectionParams, "token"),
+      apiKey: apiKeyHeader(req) ?? stringParam(connectionParams, "apiKey"),
     },
     setHeader: (name, value) => {
       if (!res.headersSent) res.setHeader(name, value);

@@ -125,50 +125,64 @@ export async function enforceRateLimit(ctx: Context, limiter: RateLimiter, key: 
  * context and options, which showed in the profile of a trivial call):
  * - the global rate limit per client IP;
  * - refusing text no procedure can store (NUL, unpaired surrogates; shared/text.ts);
- * - identifying the caller when credentials are sent (public procedures treat bad ones as
- *   anonymous; `protectedProcedure` refuses them);
+ * - identifying the caller when credentials are sent (`identify`). Credentials that do not
+ *   check out (expired, revoked, forged, malformed) are refused with UNAUTHORIZED on every
+ *   procedure that looks at its caller, public ones included: answering as if the caller
+ *   were anonymous would tell a signed-in owner that their own draft does not exist, and give
+ *   a client no reason to refresh its token;
  * - mapping what services throw (domain errors, Prisma's known errors, an unreachable
  *   database) to tRPC codes;
  * - counting and timing the call by outcome (Prometheus, at /metrics).
  */
-const base = t.middleware(async ({ ctx, path, type, next, getRawInput }) => {
-  const started = performance.now();
-  let code = "OK";
-  try {
-    await enforceRateLimit(ctx, ctx.services.rateLimits.global, ctx.ip);
-    const unstorable = findUnstorableText(await getRawInput());
-    if (unstorable) throw new ValidationError({ [unstorable.path]: [unstorable.reason] });
-    const { bearer, apiKey } = ctx.credentials;
-    let principal: Principal | null = null;
-    if (apiKey) principal = await ctx.services.apiKeys.authenticate(apiKey);
-    else if (bearer) principal = await ctx.services.auth.authenticateAccessToken(bearer);
-    const result = await next({ ctx: { principal, credentialsSent: bearer !== null || apiKey !== null } });
-    if (!result.ok) {
-      const mapped = toTRPCError(result.error.cause);
-      if (mapped) throw mapped;
-      code = result.error.code;
+function baseMiddleware(identify: boolean) {
+  return t.middleware(async ({ ctx, path, type, next, getRawInput }) => {
+    const started = performance.now();
+    let code = "OK";
+    try {
+      await enforceRateLimit(ctx, ctx.services.rateLimits.global, ctx.ip);
+      const unstorable = findUnstorableText(await getRawInput());
+      if (unstorable) throw new ValidationError({ [unstorable.path]: [unstorable.reason] });
+      let principal: Principal | null = null;
+      if (identify) {
+        const { bearer, apiKey } = ctx.credentials;
+        if (apiKey !== null) principal = await ctx.services.apiKeys.authenticate(apiKey);
+        else if (bearer !== null) principal = await ctx.services.auth.authenticateAccessToken(bearer);
+        if ((apiKey !== null || bearer !== null) && !principal) {
+          throw new TRPCError({ code: "UNAUTHORIZED", message: "Invalid or expired credentials" });
+        }
+      }
+      const result = await next({ ctx: { principal } });
+      if (!result.ok) {
+        const mapped = toTRPCError(result.error.cause);
+        if (mapped) throw mapped;
+        code = result.error.code;
+      }
+      return result;
+    } catch (error) {
+      const mapped = toTRPCError(error) ?? error;
+      code = mapped instanceof TRPCError ? mapped.code : "INTERNAL_SERVER_ERROR";
+      if (code === "SERVICE_UNAVAILABLE")
+        ctx.setHeader("Retry-After", String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+      throw mapped;
+    } finally {
+      ctx.services.metrics.observeCall(path, type, code, (performance.now() - started) / 1000);
     }
-    return result;
-  } catch (error) {
-    const mapped = toTRPCError(error) ?? error;
-    code = mapped instanceof TRPCError ? mapped.code : "INTERNAL_SERVER_ERROR";
-    if (code === "SERVICE_UNAVAILABLE") ctx.setHeader("Retry-After", String(UNAVAILABLE_RETRY_AFTER_SECONDS));
-    throw mapped;
-  } finally {
-    ctx.services.metrics.observeCall(path, type, code, (performance.now() - started) / 1000);
-  }
-});
+  });
+}
 
-export const publicProcedure = t.procedure.use(base);
+/** Anyone may call; the caller is identified when credentials are sent (and refused if they are bad). */
+export const publicProcedure = t.procedure.use(baseMiddleware(true));
+
+/**
+ * Anyone may call, and credentials are not even read: signing in, refreshing and resetting a
+ * password (a stale token an app still sends must not stop it from getting a new one), and
+ * health probes.
+ */
+export const anonymousProcedure = t.procedure.use(baseMiddleware(false));
 
 /** A signed-in user or an API key. */
 export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.principal) {
-    throw new TRPCError({
-      code: "UNAUTHORIZED",
-      message: ctx.credentialsSent ? "Invalid or expired credentials" : "Authentication required",
-    });
-  }
+  if (!ctx.principal) throw new TRPCError({ code: "UNAUTHORIZED", message: "Authentication required" });
   return next({ ctx: { principal: ctx.principal } });
 });
 

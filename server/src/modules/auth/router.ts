@@ -1,4 +1,4 @@
-import { enforceRateLimit, publicProcedure, router, userProcedure } from "../../trpc/init.js";
+import { anonymousProcedure, enforceRateLimit, router, userProcedure } from "../../trpc/init.js";
 import { toUserPublic } from "../users/presenter.js";
 import { UserPublic } from "../users/schemas.js";
 import {
@@ -16,7 +16,7 @@ import { z } from "zod";
 const AuthOutput = z.object({ user: UserPublic, tokens: TokensOutput });
 
 export const authRouter = router({
-  register: publicProcedure
+  register: anonymousProcedure
     .meta({
       openapi: {
         method: "POST",
@@ -34,7 +34,7 @@ export const authRouter = router({
       return { user: toUserPublic(user, "self"), tokens };
     }),
 
-  login: publicProcedure
+  login: anonymousProcedure
     .meta({
       openapi: {
         method: "POST",
@@ -53,7 +53,7 @@ export const authRouter = router({
       return { user: toUserPublic(user, "self"), tokens };
     }),
 
-  refresh: publicProcedure
+  refresh: anonymousProcedure
     .meta({
       openapi: {
         method: "POST",
@@ -97,7 +97,7 @@ export const authRouter = router({
       return { success: true as const };
     }),
 
-  requestPasswordReset: publicProcedure
+  requestPasswordReset: anonymousProcedure
     .input(RequestPasswordResetInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
@@ -106,7 +106,7 @@ export const authRouter = router({
       return { success: true as const };
     }),
 
-  resetPassword: publicProcedure
+  resetPassword: anonymousProcedure
     .input(ResetPasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {

@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { publicProcedure, router } from "../../trpc/init.js";
+import { anonymousProcedure, router } from "../../trpc/init.js";
 
 export const healthRouter = router({
-  live: publicProcedure
+  live: anonymousProcedure
     .meta({
       openapi: {
         method: "GET",
@@ -14,7 +14,7 @@ export const healthRouter = router({
     })
     .output(z.object({ status: z.literal("ok") }))
     .query(() => ({ status: "ok" as const })),
-  ready: publicProcedure
+  ready: anonymousProcedure
     .output(
       z.object({
         status: z.enum(["ok", "degraded"]),
