@@ -16,6 +16,9 @@ export interface TokenSettings {
   accessTokenTtlSeconds: number;
 }
 
+/** How far ahead of this instance's clock another instance's may be when it signs a token. */
+const MAX_CLOCK_SKEW_SECONDS = 5;
+
 /** Signs and verifies access tokens (HS256 JWTs with iss, aud, exp, iat, jti and the session id). */
 export class AccessTokens {
   // A KeyObject made once: with raw bytes, jose would import the key again on every call.
@@ -66,9 +69,12 @@ export class AccessTokens {
         algorithms: ["HS256"],
         requiredClaims: ["sub", "exp", "iat", "jti"],
       });
-      const { sub, sid, role, exp } = payload;
+      const { sub, sid, role, exp, iat } = payload;
       if (typeof sub !== "string" || typeof sid !== "string" || (role !== "USER" && role !== "ADMIN"))
         return null;
+      // jose checks `iat` only against a maximum age: a token "issued" in the future was not
+      // issued by any instance of ours, whose clocks agree to within MAX_CLOCK_SKEW_SECONDS.
+      if (iat === undefined || iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS) return null;
       const claims: AccessClaims = { userId: sub, role, sessionId: sid };
       if (exp !== undefined) this.verified.set(token, { claims, expiresAtMs: exp * 1000 });
       return claims;
