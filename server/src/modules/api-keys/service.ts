@@ -8,6 +8,8 @@ import { hashSecret, newSecret } from "../auth/tokens.js";
 import type { ApiKeyCreateInput } from "./schemas.js";
 
 const KEY_PREFIX = "agk_";
+/** What `create` hands out: the prefix and 32 random bytes in base64url (43 characters). */
+const KEY_FORMAT = new RegExp(`^${KEY_PREFIX}[A-Za-z0-9_-]{43}$`);
 const RECORD_USE_EVERY_MS = 60_000;
 
 /** What authenticating a key needs, cached by key hash; null for an unknown key. */
@@ -58,7 +60,8 @@ export class ApiKeyService {
   }
 
   async authenticate(key: string): Promise<Principal | null> {
-    if (!key.startsWith(KEY_PREFIX)) return null;
+    // Anything that is not shaped like a key we issued costs neither a lookup nor a cache entry.
+    if (!KEY_FORMAT.test(key)) return null;
     const keyHash = hashSecret(key);
     const check = await this.cache.getOrLoad<KeyCheck>(
       "api-key",
