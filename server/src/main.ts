@@ -18,6 +18,18 @@ const baseLog = createLogger(config.logLevel);
 
 /** One server in this process: start, serve, drain on SIGTERM/SIGINT. */
 async function runServer(config: Config, log: Logger): Promise<void> {
+  // Listening comes before start-up returns, so the handlers must be there first: a signal in
+  // that window (a supervisor's SIGTERM) would otherwise kill the process and reset every
+  // connection it had just accepted.
+  let stopSignal: NodeJS.Signals | null = null;
+  let stopServer: ((signal: NodeJS.Signals) => void) | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopSignal) return;
+    stopSignal = signal;
+    stopServer?.(signal);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   try {
     const server = await startServer(config, { log });
     log.info(
@@ -31,10 +43,7 @@ async function runServer(config: Config, log: Logger): Promise<void> {
       `Agora listening on ${server.url} (tRPC at /trpc)`,
     );
 
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) return;
-      stopping = true;
+    stopServer = (signal) => {
       log.info({ signal }, "shutting down: draining in-flight requests");
       server.close().then(
         () => {
@@ -47,8 +56,7 @@ async function runServer(config: Config, log: Logger): Promise<void> {
         },
       );
     };
-    process.on("SIGTERM", stop);
-    process.on("SIGINT", stop);
+    if (stopSignal) stopServer(stopSignal);
   } catch (error) {
     log.fatal({ err: error }, "server failed to start");
     process.exit(1);
