@@ -56,7 +56,9 @@ async function runServer(config: Config, log: Logger): Promise<void> {
         },
       );
     };
-    if (stopSignal) stopServer(stopSignal);
+    // A signal that came during start-up (TypeScript cannot see the handler may have set it).
+    const pending = stopSignal as NodeJS.Signals | null;
+    if (pending) stopServer(pending);
   } catch (error) {
     log.fatal({ err: error }, "server failed to start");
     process.exit(1);
