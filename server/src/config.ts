@@ -215,27 +215,27 @@ function deepFreeze<T>(value: T): T {
 export function loadConfig(env: Env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".") || "(env)"}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   }
   const e = parsed.data;
   const production = e.NODE_ENV === "production";
 
   if (production && !e.JWT_SECRET) {
-    throw new ConfigError("Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production");
+    throw new ConfigError("invalid configuration: JWT_SECRET: required when NODE_ENV=production");
   }
   if (e.WEB_CONCURRENCY > 1 && !e.DATABASE_URL) {
     throw new ConfigError(
-      "Invalid configuration:\n  WEB_CONCURRENCY: more than one worker needs DATABASE_URL (the embedded database serves a single process)",
+      "invalid configuration: WEB_CONCURRENCY: more than one worker needs DATABASE_URL (the embedded database serves a single process)",
     );
   }
   if (e.WEB_CONCURRENCY > 1 && !e.REDIS_URL) {
     throw new ConfigError(
-      "Invalid configuration:\n  WEB_CONCURRENCY: more than one worker needs REDIS_URL (rate limits, cache and events must be shared between workers)",
+      "invalid configuration: WEB_CONCURRENCY: more than one worker needs REDIS_URL (rate limits, cache and events must be shared between workers)",
     );
   }
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
-    throw new ConfigError("Invalid configuration:\n  ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither");
+    throw new ConfigError("invalid configuration: ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither");
   }
 
   const dataDir = e.DATA_DIR === undefined ? path.join(repoRoot, ".data") : path.resolve(e.DATA_DIR);

@@ -2,13 +2,14 @@ import cluster, { type Worker } from "node:cluster";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import { startServer } from "./server.js";
+import { describeStartupFailure, hostPort } from "./startup-failure.js";
 
 let config: Config;
 try {
   config = loadConfig(process.env);
 } catch (error) {
   if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
+    process.stderr.write(`Agora could not start: ${error.message}\n`);
     process.exit(1);
   }
   throw error;
@@ -31,16 +32,28 @@ async function runServer(config: Config, log: Logger): Promise<void> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   try {
-    const server = await startServer(config, { log });
     log.info(
       {
-        url: server.url,
+        database: config.database.kind === "embedded" ? (config.database.dataDir ?? ":memory:") : "postgres",
+        redis: config.redis ? "redis" : "in-process",
+      },
+      "starting Agora",
+    );
+    const server = await startServer(config, { log });
+    // Say what is bound (0.0.0.0 is every interface, not a URL to open) and a URL that works.
+    const wildcard = config.host === "0.0.0.0" || config.host === "::";
+    const address = hostPort(config.host, server.port);
+    const url = wildcard ? `http://localhost:${String(server.port)}` : server.url;
+    log.info(
+      {
+        address,
+        url,
         database: config.database.kind,
         redis: config.redis ? "redis" : "embedded",
         // Since the process started: module loading included.
         startup: { ...server.startup, sinceProcessStartMs: Math.round(performance.now()) },
       },
-      `Agora listening on ${server.url} (tRPC at /trpc)`,
+      `Agora listening on ${address}${wildcard ? " (every interface)" : ""}: open ${url} (tRPC at /trpc)`,
     );
 
     stopServer = (signal) => {
@@ -60,7 +73,9 @@ async function runServer(config: Config, log: Logger): Promise<void> {
     const pending = stopSignal as NodeJS.Signals | null;
     if (pending) stopServer(pending);
   } catch (error) {
-    log.fatal({ err: error }, "server failed to start");
+    // One line naming the cause, never a stack trace; the details are there at LOG_LEVEL=debug.
+    log.debug({ err: error }, "start-up failure");
+    process.stderr.write(`Agora could not start: ${describeStartupFailure(error, config)}\n`);
     process.exit(1);
   }
 }

@@ -6,7 +6,8 @@ import { createInfra, type Infra } from "./infra/index.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import type { Mailer } from "./infra/mailer.js";
 import { defineJobs } from "./jobs.js";
-import { Password } from "./modules/auth/schemas.js";
+import { StartupError } from "./infra/startup-error.js";
+import { Password, Username } from "./modules/auth/schemas.js";
 import { seedDemoOnFirstStart } from "./seed/demo.js";
 import { createServices, type Services } from "./services.js";
 
@@ -41,9 +42,16 @@ async function listen(server: Server, host: string, port: number): Promise<numbe
 
 async function ensureAdmin(config: Config, services: Services, log: Logger): Promise<void> {
   if (!config.admin) return;
-  const admin = Password.safeParse(config.admin.password);
-  if (!admin.success)
-    throw new Error(`ADMIN_PASSWORD: ${admin.error.issues.map((i) => i.message).join("; ")}`);
+  for (const [name, schema, value] of [
+    ["ADMIN_PASSWORD", Password, config.admin.password],
+    ["ADMIN_USERNAME", Username, config.admin.username],
+  ] as const) {
+    const parsed = schema.safeParse(value);
+    if (!parsed.success)
+      throw new StartupError(
+        `invalid configuration: ${name}: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
+      );
+  }
   const outcome = await services.auth.ensureAdmin(
     config.admin.email,
     config.admin.username,

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, rmdir, stat, unlink, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { StartupError } from "./startup-error.js";
 
 /**
  * One process at a time on an embedded data directory (two PGlite instances on one folder
@@ -36,14 +37,16 @@ export interface LockHolder {
   token: string;
 }
 
-export class DataDirLockedError extends Error {
+export class DataDirLockedError extends StartupError {
+  override readonly name = "DataDirLockedError";
   constructor(
     readonly dataDir: string,
     readonly holder: LockHolder,
   ) {
     const where = holder.host === os.hostname() ? "" : ` on host ${holder.host}`;
     super(
-      `The embedded database in ${dataDir} is in use by another Agora process (pid ${String(holder.pid)}${where})`,
+      `The embedded database in ${dataDir} is in use by another Agora process (pid ${String(holder.pid)}${where}): ` +
+        "stop that one first, or set DATA_DIR to another folder",
     );
   }
 }

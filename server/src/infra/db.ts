@@ -7,11 +7,13 @@ import pg from "pg";
 import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { DataDirLockedError, lockDataDir } from "./data-dir-lock.js";
+import { ensurePostgresDatabase } from "./db-startup.js";
 import { readTemplate } from "./embedded-template.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations } from "./migrate.js";
 import { GuardedPrismaPg } from "./prisma-pg.js";
 import { Sql } from "./sql.js";
+import { errorCode, messageOf, StartupError } from "./startup-error.js";
 
 export type Db = PrismaClient<"query">;
 
@@ -53,14 +55,31 @@ interface EmbeddedPostgres {
  * Starts PostgreSQL compiled to Wasm (PGlite) behind a wire-protocol socket on loopback, so
  * the server and the Prisma migration CLI reach it exactly as they reach a real server.
  */
+/** Why DATA_DIR cannot be used, from the error of creating or writing in it. */
+function dataDirProblem(dataDir: string, error: unknown): string {
+  const code = errorCode(error);
+  const uid = process.getuid?.();
+  const user = uid === undefined ? "this user" : `this user (uid ${String(uid)})`;
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS")
+    return `DATA_DIR ${dataDir} is not writable by ${user} (${code}): give it to that user, or set DATA_DIR to a folder it may write`;
+  if (code === "EEXIST" || code === "ENOTDIR")
+    return `DATA_DIR ${dataDir} is not a folder (${code}: a file is in the way): set DATA_DIR to a folder`;
+  return `DATA_DIR ${dataDir} cannot be used: ${messageOf(error)}`;
+}
+
 export async function startEmbeddedPostgres(
   dataDir: string | null,
   port: number,
-  options: { useTemplate?: boolean } = {},
+  options: { useTemplate?: boolean; log?: Logger } = {},
 ): Promise<EmbeddedPostgres> {
+  const { log } = options;
   let release: (() => Promise<void>) | null = null;
   if (dataDir) {
-    await mkdir(dataDir, { recursive: true });
+    try {
+      await mkdir(dataDir, { recursive: true });
+    } catch (error) {
+      throw new StartupError(dataDirProblem(dataDir, error));
+    }
     // Two processes on one PGlite data directory would corrupt it: hold a lock while open.
     try {
       const lock = await lockDataDir(dataDir);
@@ -68,9 +87,7 @@ export async function startEmbeddedPostgres(
     } catch (error) {
       if (error instanceof DataDirLockedError) throw error;
       // Not a lock held by someone else (e.g. no permission to write in DATA_DIR).
-      throw new Error(
-        `Cannot lock the embedded database in ${dataDir}: ${error instanceof Error ? error.message : String(error)}`,
-      );
+      throw new StartupError(dataDirProblem(dataDir, error));
     }
   }
   // A new database starts from the migrated template when there is one (see embedded-template.ts).
@@ -79,10 +96,28 @@ export async function startEmbeddedPostgres(
   let server: PGLiteSocketServer;
   try {
     const template = fresh && options.useTemplate !== false ? await readTemplate() : null;
-    db = await PGlite.create({
-      ...(dataDir ? { dataDir } : {}),
-      ...(template ? { loadDataDir: template } : {}),
-    });
+    // The first start takes seconds before anything else is logged: say what is happening.
+    const where = dataDir ?? "memory (DATA_DIR=:memory:)";
+    if (!fresh) log?.info({ dataDir }, `opening the embedded database in ${where}`);
+    else if (template)
+      log?.info({ dataDir }, `creating the embedded database in ${where} from the migrated template (a few seconds)`);
+    else
+      log?.info(
+        { dataDir },
+        `creating the embedded database in ${where}: initialising PostgreSQL, then the migrations (10 s or more; ` +
+          "`pnpm db:prepare-embedded` prepares a template that makes this faster)",
+      );
+    try {
+      db = await PGlite.create({
+        ...(dataDir ? { dataDir } : {}),
+        ...(template ? { loadDataDir: template } : {}),
+      });
+    } catch (error) {
+      throw new StartupError(
+        `the embedded database in ${where} could not be opened (${messageOf(error)}): ` +
+          "if the folder is damaged or was written by another PGlite version, move it away (a new database is created in its place) or set DATA_DIR to another folder",
+      );
+    }
     server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 64 });
     await server.start();
   } catch (error) {
@@ -145,11 +180,16 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
   let embedded: EmbeddedPostgres | null = null;
   let url: string;
   if (dbConfig.kind === "embedded") {
-    embedded = await startEmbeddedPostgres(dbConfig.dataDir, dbConfig.port);
+    const started = Date.now();
+    embedded = await startEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log });
     url = embedded.url;
-    log.info({ dataDir: dbConfig.dataDir ?? "(in memory)" }, "embedded PostgreSQL (PGlite) started");
+    log.info(
+      { dataDir: dbConfig.dataDir ?? "(in memory)", ms: Date.now() - started },
+      "embedded PostgreSQL (PGlite) started",
+    );
   } else {
     url = dbConfig.url;
+    await ensurePostgresDatabase(url, log);
   }
 
   try {

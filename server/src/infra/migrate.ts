@@ -4,6 +4,7 @@ import path from "node:path";
 import pg from "pg";
 import { repoRoot } from "../config.js";
 import type { Logger } from "./logger.js";
+import { messageOf, StartupError } from "./startup-error.js";
 
 export const migrationsDir = path.join(repoRoot, "prisma", "migrations");
 
@@ -71,9 +72,9 @@ export async function applyMigrations(url: string, log: Logger, dir = migrations
 
     const failed = rows.find((r) => r.finished_at === null && r.rolled_back_at === null);
     if (failed) {
-      throw new Error(
-        `Migration ${failed.migration_name} failed earlier and was never resolved. ` +
-          `Fix the database, then run: pnpm prisma migrate resolve --applied|--rolled-back ${failed.migration_name}`,
+      throw new StartupError(
+        `migration ${failed.migration_name} failed earlier and was never resolved: ` +
+          `fix the database, then run: pnpm prisma migrate resolve --config prisma.config.ts --applied|--rolled-back ${failed.migration_name}`,
       );
     }
     const applied = new Map(rows.filter((r) => r.finished_at !== null).map((r) => [r.migration_name, r]));
@@ -88,6 +89,7 @@ export async function applyMigrations(url: string, log: Logger, dir = migrations
     }
 
     const pending = migrations.filter((m) => !applied.has(m.name));
+    if (pending.length > 0) log.info({ pending: pending.length }, `applying ${String(pending.length)} migrations`);
     for (const migration of pending) {
       await client.query("BEGIN");
       try {
@@ -104,8 +106,7 @@ export async function applyMigrations(url: string, log: Logger, dir = migrations
         await client.query("COMMIT");
       } catch (error) {
         await client.query("ROLLBACK");
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new Error(`Migration ${migration.name} failed and was rolled back: ${reason}`);
+        throw new StartupError(`migration ${migration.name} failed and was rolled back: ${messageOf(error)}`);
       }
     }
     if (pending.length > 0) {

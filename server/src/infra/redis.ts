@@ -1,5 +1,6 @@
 import { Redis } from "ioredis";
 import type { Logger } from "./logger.js";
+import { messageOf, StartupError } from "./startup-error.js";
 
 export type { Redis };
 
@@ -20,15 +21,26 @@ export async function connectRedis(url: string, log: Logger, commandTimeoutMs: n
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
+  let lastError: Error | null = null;
   let lastWarning = 0;
   client.on("error", (err: Error) => {
+    lastError = err;
     // Every reconnection attempt fails the same way during an outage: say it every 10 s.
     const now = Date.now();
     if (now - lastWarning < 10_000) return;
     lastWarning = now;
     log.warn({ err: { message: err.message } }, "redis error");
   });
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (error) {
+    // connect() rejects with "Connection is closed."; the cause is in the last error event.
+    client.disconnect();
+    const { hostname, port } = new URL(url);
+    throw new StartupError(
+      `cannot connect to Redis at ${hostname}:${port || "6379"} (REDIS_URL): ${messageOf(lastError ?? error)}`,
+    );
+  }
   watchForFreeze(client, log, commandTimeoutMs);
   return client;
 }

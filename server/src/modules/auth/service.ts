@@ -6,6 +6,7 @@ import type { Sql } from "../../infra/sql.js";
 import type { Logger } from "../../infra/logger.js";
 import type { Mailer } from "../../infra/mailer.js";
 import type { PasswordHasher } from "../../infra/passwords.js";
+import { StartupError } from "../../infra/startup-error.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, UnauthorizedError, ValidationError } from "../../shared/errors.js";
 import type { Principal, Role } from "../../shared/principal.js";
@@ -117,12 +118,15 @@ export class AuthService {
       });
       return "created";
     } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
       // Several instances starting together: one creates the admin, the others find it.
-      if (
-        isUniqueViolation(error) &&
-        (await this.db.user.findUnique({ where: { email } }))?.role === "ADMIN"
-      ) {
-        return "unchanged";
+      if ((await this.db.user.findUnique({ where: { email } }))?.role === "ADMIN") return "unchanged";
+      const holder = await this.db.user.findUnique({ where: { usernameLower: username.toLowerCase() } });
+      if (holder && holder.email !== email) {
+        throw new StartupError(
+          `ADMIN_USERNAME "${username}" is already taken by another account, so the admin ${email} (ADMIN_EMAIL) ` +
+            "cannot be created: set ADMIN_USERNAME to a free username, or ADMIN_EMAIL to that account's email to make it the admin",
+        );
       }
       throw error;
     }
