@@ -1,17 +1,23 @@
 // The consumer test: what a user of the published package gets, checked from the outside.
 //
-//   1. `pnpm pack` the SDK (prepack builds dist/) and check what the tarball holds.
-//   2. A fresh project in the OS temp dir, outside the workspace, installs only the tarball
-//      (npm resolves its declared dependencies and peers from the registry) plus its own
-//      tools (typescript, @types/node).
-//   3. `tsc --noEmit` (strict, NodeNext) on consumer/good.ts, consumer/bad.ts (every
+//   1. The README's install step 1 (`pnpm --filter @agora/client pack ...`, whose prepack
+//      builds dist/), run as written, and a check of what the tarball holds.
+//   2. A fresh project (`npm init -y`) in the OS temp dir, outside the workspace, runs the
+//      README's install step 2 as written: ESM, the tarball (npm resolves its dependencies and
+//      peers from the registry), typescript and @types/node. Its tsconfig.json is the README's.
+//   3. `tsc --noEmit` (stricter than the README: noUncheckedIndexedAccess,
+//      exactOptionalPropertyTypes) on consumer/good.ts, consumer/bad.ts (every
 //      `@ts-expect-error` must be used), the README's examples and consumer/live.ts; the same
-//      again as a browser project (DOM lib, bundler resolution, no Node types).
+//      again as a browser project (DOM lib, bundler resolution, no Node types, no skipLibCheck);
+//      the README's own `npx tsc` with its tsconfig.json (no skipLibCheck) on its first call;
+//      and the README's claim that a CommonJS project fails with TS1309.
 //   4. bad.ts with its directives removed must fail, each marked line with the TS code its
 //      directive names: the expected errors are real, and for the stated reason.
 //   5. Starts the real server from the workspace and runs live.ts (compiled by the consumer's
-//      tsc) against it: register, login, batched queries, an SSE event, refresh, errors.
-//   6. Prints the tarball size and the type-check time. Exits non-zero on any failure.
+//      tsc) against it: register, login, batched queries, an SSE event, refresh, errors; then
+//      the README's first call (`node dist/first-call.js`).
+//   6. Prints the tarball size, the type-check time and the newcomer's time from pack to a
+//      first typed call (pack + install + `npx tsc` + the call). Exits non-zero on any failure.
 //
 // Usage: pnpm --filter @agora/client test:consumer   (KEEP_CONSUMER_DIR=1 keeps the temp dir)
 /* global console, fetch, performance, process, setTimeout */
@@ -27,8 +33,6 @@ import { promisify } from "node:util";
 const execFileAsync = promisify(execFile);
 const sdkDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const repoRoot = path.resolve(sdkDir, "..");
-const TYPESCRIPT = "typescript@5.9.3";
-const NODE_TYPES = "@types/node@20.19.43";
 const started = performance.now();
 
 const log = (message) => console.log(message);
@@ -141,11 +145,24 @@ const summary = {};
 try {
   log(`consumer test in ${work}`);
 
-  // 1. Pack.
-  log("\n[1/6] pnpm pack");
+  // The README's install commands: step 1 runs in the repository, step 2 in the new project.
+  const readme = await readFile(path.join(sdkDir, "README.md"), "utf8");
+  const install = /<!-- install:start -->\s*```sh\n([\s\S]*?)```\s*<!-- install:end -->/.exec(readme)?.[1];
+  if (!install) fail("README.md has no ```sh block between the install markers");
+  const [, inRepository, inProject] = /^# 1\.[^\n]*\n([\s\S]*?)^# 2\.[^\n]*\n([\s\S]*)$/m.exec(install) ?? [];
+  if (!inRepository || !inProject)
+    fail(`the README's install block needs "# 1." and "# 2." steps:\n${install}`);
   const packDir = path.join(work, "pack");
-  await mkdir(packDir);
-  await run("pnpm", ["pack", "--pack-destination", packDir], { cwd: sdkDir });
+  // The README packs to ~/agora-sdk; here, to this run's own folder.
+  const documented = (commands) => commands.replaceAll("~/agora-sdk", packDir).trim();
+  const shell = (commands, cwd) => run("sh", ["-e", "-c", documented(commands)], { cwd });
+  const newcomer = {};
+
+  // 1. Pack.
+  log(`\n[1/6] README install step 1: ${documented(inRepository)}`);
+  let stepStarted = performance.now();
+  await shell(inRepository, repoRoot);
+  newcomer.packMs = performance.now() - stepStarted;
   const [tarballName] = (await readdir(packDir)).filter((f) => f.endsWith(".tgz"));
   if (!tarballName) fail("pnpm pack produced no tarball");
   const tarball = path.join(packDir, tarballName);
@@ -166,24 +183,24 @@ try {
   log(`  ${tarballName}: ${kb(summary.tarball.bytes)} packed, ${kb(summary.tarball.unpacked)} unpacked`);
   for (const line of listing) log(`    ${line.split(/\s+/).slice(2).join(" ")}`);
 
-  // 2. A fresh project that installs only the tarball.
-  log("\n[2/6] fresh project outside the workspace, npm install <tarball>");
+  // 2. A fresh project that installs only the tarball, as the README says.
+  log("\n[2/6] fresh project outside the workspace, README install step 2:");
+  for (const line of documented(inProject).split("\n")) log(`    ${line}`);
   await mkdir(app);
-  await writeFile(
-    path.join(app, "package.json"),
-    JSON.stringify({ name: "agora-consumer", private: true, type: "module" }, null, 2),
-  );
   // Its own .npmrc so no workspace or user setting leaks in; the registry is npm's default.
-  await writeFile(path.join(app, ".npmrc"), "fund=false\naudit=false\nupdate-notifier=false\n");
-  const installStarted = performance.now();
-  await run(
-    "npm",
-    ["install", "--no-audit", "--no-fund", "--loglevel=error", tarball, TYPESCRIPT, NODE_TYPES],
-    {
-      cwd: app,
-    },
+  await writeFile(
+    path.join(app, ".npmrc"),
+    "fund=false\naudit=false\nupdate-notifier=false\nloglevel=error\n",
   );
-  log(`  installed in ${seconds(performance.now() - installStarted)}`);
+  await run("npm", ["init", "-y"], { cwd: app });
+  stepStarted = performance.now();
+  await shell(inProject, app);
+  newcomer.installMs = performance.now() - stepStarted;
+  log(`  installed in ${seconds(newcomer.installMs)}`);
+  const manifest = JSON.parse(await readFile(path.join(app, "package.json"), "utf8"));
+  if (manifest.type !== "module") fail(`the README's steps leave the project without "type": "module"`);
+  if (!manifest.dependencies?.["@agora/client"]?.endsWith(".tgz"))
+    fail(`@agora/client is not a dependency from the tarball: ${JSON.stringify(manifest.dependencies)}`);
   const installed = JSON.parse(
     await readFile(path.join(app, "node_modules/@agora/client/package.json"), "utf8"),
   );
@@ -210,7 +227,6 @@ try {
   for (const file of ["good.ts", "bad.ts", "live.ts"]) {
     await copyFile(path.join(sdkDir, "consumer", file), path.join(app, file));
   }
-  const readme = await readFile(path.join(sdkDir, "README.md"), "utf8");
   const main = /<!-- main-example:start -->\s*```ts\n([\s\S]*?)```\s*<!-- main-example:end -->/.exec(readme);
   if (!main) fail("README.md has no ```ts block between the main-example markers");
   const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
@@ -231,7 +247,7 @@ try {
     target: "ES2022",
   };
   await writeFile(
-    path.join(app, "tsconfig.json"),
+    path.join(app, "tsconfig.strict.json"),
     JSON.stringify(
       {
         compilerOptions: {
@@ -272,7 +288,7 @@ try {
   );
 
   const checkStarted = performance.now();
-  const check = await tsc(["-p", "tsconfig.json", "--extendedDiagnostics"], { allowFailure: true });
+  const check = await tsc(["-p", "tsconfig.strict.json", "--extendedDiagnostics"], { allowFailure: true });
   summary.typecheckMs = performance.now() - checkStarted;
   if (!check.ok) fail(`type-check failed:\n${check.stdout}${check.stderr}`);
   const checkTime = /^Check time:\s+([\d.]+)s/m.exec(check.stdout)?.[1];
@@ -286,6 +302,42 @@ try {
   log(
     `  browser project (Bundler, DOM, no Node types, skipLibCheck off): ok in ${seconds(performance.now() - browserStarted)}`,
   );
+
+  // The README's tsconfig.json, as written (skipLibCheck off), on its main example and first call.
+  const readmeTsconfig = /<!-- tsconfig:start -->\s*```json\n([\s\S]*?)```\s*<!-- tsconfig:end -->/.exec(
+    readme,
+  )?.[1];
+  if (!readmeTsconfig) fail("README.md has no ```json block between the tsconfig markers");
+  await writeFile(path.join(app, "tsconfig.json"), readmeTsconfig);
+  const firstCall =
+    /<!-- first-call:start -->\s*```ts\n([\s\S]*?)```\s*<!-- first-call:end -->\s*```sh\n([^\n]+)\n```/.exec(
+      readme,
+    );
+  if (!firstCall)
+    fail("README.md has no first call (```ts between the first-call markers, then its ```sh command)");
+  const [, firstCallCode, firstCallCommand] = firstCall;
+  await mkdir(path.join(app, "src"));
+  await writeFile(path.join(app, "src", "first-call.ts"), firstCallCode);
+  await writeFile(path.join(app, "src", "readme-main.ts"), `${main[1]}\nexport {};\n`);
+  const readmeCheckStarted = performance.now();
+  await tsc(["-p", "tsconfig.json", "--noEmit"]);
+  log(
+    `  the README's tsconfig.json (skipLibCheck off) on src/first-call.ts and src/readme-main.ts: ok in ${seconds(performance.now() - readmeCheckStarted)}`,
+  );
+  // The README says a CommonJS project refuses the examples' top-level await with TS1309.
+  await mkdir(path.join(app, "cjs"));
+  await writeFile(path.join(app, "cjs", "package.json"), JSON.stringify({ type: "commonjs" }));
+  await writeFile(path.join(app, "cjs", "main.ts"), `${main[1]}\nexport {};\n`);
+  await writeFile(
+    path.join(app, "tsconfig.cjs.json"),
+    JSON.stringify({ extends: "./tsconfig.json", include: [], files: ["cjs/main.ts"] }, null, 2),
+  );
+  const cjs = await tsc(["-p", "tsconfig.cjs.json", "--noEmit", "--pretty", "false"], { allowFailure: true });
+  if (cjs.ok || !/error TS1309:/.test(cjs.stdout))
+    fail(
+      `a CommonJS project should refuse the README's top-level await with TS1309:\n${cjs.stdout}${cjs.stderr}`,
+    );
+  log("  a CommonJS project refuses the main example with TS1309, as the README says");
 
   // 4. The expected errors are real.
   log("\n[4/6] bad.ts without its @ts-expect-error directives must fail, line by line");
@@ -302,7 +354,7 @@ try {
   await writeFile(path.join(app, "bad-stripped.ts"), stripped.join("\n"));
   await writeFile(
     path.join(app, "tsconfig.stripped.json"),
-    JSON.stringify({ extends: "./tsconfig.json", files: ["bad-stripped.ts"] }, null, 2),
+    JSON.stringify({ extends: "./tsconfig.strict.json", files: ["bad-stripped.ts"] }, null, 2),
   );
   const strippedRun = await tsc(["-p", "tsconfig.stripped.json", "--pretty", "false"], {
     allowFailure: true,
@@ -331,7 +383,11 @@ try {
   await writeFile(
     path.join(app, "tsconfig.live.json"),
     JSON.stringify(
-      { extends: "./tsconfig.json", compilerOptions: { noEmit: false, outDir: "out" }, files: ["live.ts"] },
+      {
+        extends: "./tsconfig.strict.json",
+        compilerOptions: { noEmit: false, outDir: "out" },
+        files: ["live.ts"],
+      },
       null,
       2,
     ),
@@ -389,6 +445,20 @@ try {
   log(live.stdout.trimEnd().replace(/^/gm, "  "));
   if (!live.ok) fail(`live.ts failed:\n${live.stderr}`);
 
+  // The README's first call, its URL pointed at this server, compiled and run as it says.
+  await writeFile(
+    path.join(app, "src", "first-call.ts"),
+    firstCallCode.replaceAll("http://localhost:3000", url),
+  );
+  log(`  README first call: ${firstCallCommand}`);
+  stepStarted = performance.now();
+  const call = await run("sh", ["-e", "-c", firstCallCommand], { cwd: app, allowFailure: true });
+  newcomer.firstCallMs = performance.now() - stepStarted;
+  if (!call.ok || !/^\d+ active markets:/m.test(call.stdout))
+    fail(`the README's first call failed:\n${call.stdout}${call.stderr}`);
+  log(call.stdout.trimEnd().replace(/^/gm, "    "));
+  summary.newcomer = newcomer;
+
   const stopStarted = performance.now();
   await stopServer();
   log(`  server stopped (SIGTERM) in ${seconds(performance.now() - stopStarted)}`);
@@ -417,8 +487,15 @@ if (summary.tarball) {
 }
 if (summary.typecheckMs !== undefined) {
   log(
-    `  consumer type-check (tsc --noEmit -p tsconfig.json: good.ts, bad.ts, README examples, live.ts): ${seconds(summary.typecheckMs)} wall` +
+    `  consumer type-check (tsc --noEmit -p tsconfig.strict.json: good.ts, bad.ts, README examples, live.ts): ${seconds(summary.typecheckMs)} wall` +
       (summary.checkTime != null ? `, ${summary.checkTime}s check time` : ""),
+  );
+}
+if (summary.newcomer) {
+  const { packMs, installMs, firstCallMs } = summary.newcomer;
+  log(
+    `  pack to a first typed call (README steps, server already running): ${seconds(packMs + installMs + firstCallMs)}` +
+      ` = pack ${seconds(packMs)} + npm install ${seconds(installMs)} + npx tsc and the call ${seconds(firstCallMs)}`,
   );
 }
 log(`  total: ${seconds(performance.now() - started)}`);

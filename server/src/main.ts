@@ -35,7 +35,7 @@ async function runServer(config: Config, log: Logger): Promise<void> {
     log.info(
       {
         database: config.database.kind === "embedded" ? (config.database.dataDir ?? ":memory:") : "postgres",
-        redis: config.redis ? "redis" : "in-process",
+        redis: config.redis ? "redis" : "embedded",
       },
       "starting Agora",
     );

@@ -28,13 +28,26 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
+/** The server process exited before it answered /healthz. */
+export class ServerExitedError extends Error {
+  constructor(
+    readonly code: number | null,
+    /** Everything it printed, stdout and stderr interleaved. */
+    readonly output: string,
+    readonly stderr: string,
+  ) {
+    super(`server exited with ${String(code)}:\n${output}`);
+  }
+}
+
 /**
  * Starts `server/src/main.ts` as its own process (what `pnpm start` runs) with exactly the
- * given environment, and waits until /healthz answers.
+ * given environment, and waits until /healthz answers. If it exits first, throws a
+ * {@link ServerExitedError}.
  */
 export async function startServerProcess(
   env: Record<string, string>,
-  options: { entry?: string[]; timeoutMs?: number } = {},
+  options: { entry?: string[]; timeoutMs?: number; uid?: number; gid?: number } = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
   const args = options.entry ?? ["--import", "tsx", "server/src/main.ts"];
@@ -42,20 +55,34 @@ export async function startServerProcess(
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port), ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
   const chunks: string[] = [];
+  const stderr: string[] = [];
   child.stdout.on("data", (c: Buffer) => chunks.push(c.toString()));
-  child.stderr.on("data", (c: Buffer) => chunks.push(c.toString()));
+  child.stderr.on("data", (c: Buffer) => {
+    chunks.push(c.toString());
+    stderr.push(c.toString());
+  });
   const exited = new Promise<number | null>((resolve) => {
     child.once("exit", (code) => {
       resolve(code);
     });
   });
+  // After "close", every byte it printed has been read.
+  const closed = new Promise<void>((resolve) => {
+    child.once("close", () => {
+      resolve();
+    });
+  });
   const url = `http://127.0.0.1:${String(port)}`;
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`server exited with ${String(child.exitCode)}:\n${chunks.join("")}`);
+    if (child.exitCode !== null) {
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+      throw new ServerExitedError(child.exitCode, chunks.join(""), stderr.join(""));
+    }
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
     } catch {
