@@ -5,7 +5,7 @@
 //       (`pnpm install && pnpm start`), on the embedded defaults of the clone (./.data)
 //   node scripts/readme-quickstart.mjs
 //       this checkout, already installed: the start command alone, with DATA_DIR in a temp
-//       folder (or the DATABASE_URL of the environment, as the tests pass it)
+//       folder (or the DATA_DIR or DATABASE_URL of the environment, as the tests pass them)
 //
 // Then, while the server runs, the README's terminal block (register, sign in, users.me) as
 // written, with localhost:3000 pointed at the port chosen here; the last answer must be ada's
@@ -135,7 +135,7 @@ try {
     delete env.DATABASE_URL;
     delete env.REDIS_URL;
     delete env.DATA_DIR;
-  } else if (!env.DATABASE_URL) {
+  } else if (!env.DATABASE_URL && !env.DATA_DIR) {
     env.DATA_DIR = path.join(work, "data");
   }
 

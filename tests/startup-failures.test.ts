@@ -86,7 +86,11 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
   });
 
   it("an ADMIN_PASSWORD or ADMIN_USERNAME the account rules refuse", async () => {
-    const weak = await expectRefusal({ ...base(), ADMIN_EMAIL: "boss@example.com", ADMIN_PASSWORD: "weakpass" });
+    const weak = await expectRefusal({
+      ...base(),
+      ADMIN_EMAIL: "boss@example.com",
+      ADMIN_PASSWORD: "weakpass",
+    });
     expect(weak).toBe(
       "invalid configuration: ADMIN_PASSWORD: Must contain an upper-case letter; Must contain a digit",
     );
@@ -176,7 +180,9 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
     }
     // 192.0.2.1 is TEST-NET-1: never an address of this machine.
     const host = await expectRefusal({ ...base(), HOST: "192.0.2.1", PORT: "0" });
-    expect(host).toMatch(/^cannot listen on 192\.0\.2\.1:0: HOST 192\.0\.2\.1 is not an address of this machine/);
+    expect(host).toMatch(
+      /^cannot listen on 192\.0\.2\.1:0: HOST 192\.0\.2\.1 is not an address of this machine/,
+    );
   }, 120_000);
 });
 
@@ -220,14 +226,18 @@ describe.runIf(!postgres)("embedded database folder (DATA_DIR) failures", () => 
     const file = path.join(work, "a-file");
     await writeFile(file, "not a folder");
     const notFolder = await expectRefusal(embedded(file));
-    expect(notFolder).toBe(`DATA_DIR ${file} is not a folder (EEXIST: a file is in the way): set DATA_DIR to a folder`);
+    expect(notFolder).toBe(
+      `DATA_DIR ${file} is not a folder (EEXIST: a file is in the way): set DATA_DIR to a folder`,
+    );
 
     const damaged = path.join(work, "damaged");
     await mkdir(damaged);
     await writeFile(path.join(damaged, "PG_VERSION"), "not a version\n");
     const line = await expectRefusal(embedded(damaged));
     expect(line).toMatch(
-      new RegExp(`^the embedded database in ${damaged} could not be opened \\(.+\\): if the folder is damaged`),
+      new RegExp(
+        `^the embedded database in ${damaged} could not be opened \\(.+\\): if the folder is damaged`,
+      ),
     );
   }, 180_000);
 });

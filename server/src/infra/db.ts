@@ -100,7 +100,10 @@ export async function startEmbeddedPostgres(
     const where = dataDir ?? "memory (DATA_DIR=:memory:)";
     if (!fresh) log?.info({ dataDir }, `opening the embedded database in ${where}`);
     else if (template)
-      log?.info({ dataDir }, `creating the embedded database in ${where} from the migrated template (a few seconds)`);
+      log?.info(
+        { dataDir },
+        `creating the embedded database in ${where} from the migrated template (a few seconds)`,
+      );
     else
       log?.info(
         { dataDir },

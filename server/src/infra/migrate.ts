@@ -89,7 +89,8 @@ export async function applyMigrations(url: string, log: Logger, dir = migrations
     }
 
     const pending = migrations.filter((m) => !applied.has(m.name));
-    if (pending.length > 0) log.info({ pending: pending.length }, `applying ${String(pending.length)} migrations`);
+    if (pending.length > 0)
+      log.info({ pending: pending.length }, `applying ${String(pending.length)} migrations`);
     for (const migration of pending) {
       await client.query("BEGIN");
       try {

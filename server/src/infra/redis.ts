@@ -21,14 +21,13 @@ export async function connectRedis(url: string, log: Logger, commandTimeoutMs: n
     connectTimeout: 2_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
-  let lastError: Error | null = null;
-  let lastWarning = 0;
+  const last: { error: Error | null; warnedAt: number } = { error: null, warnedAt: 0 };
   client.on("error", (err: Error) => {
-    lastError = err;
+    last.error = err;
     // Every reconnection attempt fails the same way during an outage: say it every 10 s.
     const now = Date.now();
-    if (now - lastWarning < 10_000) return;
-    lastWarning = now;
+    if (now - last.warnedAt < 10_000) return;
+    last.warnedAt = now;
     log.warn({ err: { message: err.message } }, "redis error");
   });
   try {
@@ -38,7 +37,7 @@ export async function connectRedis(url: string, log: Logger, commandTimeoutMs: n
     client.disconnect();
     const { hostname, port } = new URL(url);
     throw new StartupError(
-      `cannot connect to Redis at ${hostname}:${port || "6379"} (REDIS_URL): ${messageOf(lastError ?? error)}`,
+      `cannot connect to Redis at ${hostname}:${port || "6379"} (REDIS_URL): ${messageOf(last.error ?? error)}`,
     );
   }
   watchForFreeze(client, log, commandTimeoutMs);
