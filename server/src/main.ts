@@ -1,7 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./infra/logger.js";
-import { startServer } from "./server.js";
 import { describeStartupFailure, hostPort } from "./startup-failure.js";
 
 let config: Config;
@@ -39,6 +38,9 @@ async function runServer(config: Config, log: Logger): Promise<void> {
       },
       "starting Agora",
     );
+    // Loaded after the line above: the server's modules take seconds on a first run, which
+    // would otherwise pass in silence.
+    const { startServer } = await import("./server.js");
     const server = await startServer(config, { log });
     // Say what is bound (0.0.0.0 is every interface, not a URL to open) and a URL that works.
     const wildcard = config.host === "0.0.0.0" || config.host === "::";

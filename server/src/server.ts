@@ -75,6 +75,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     const services = createServices(infra);
     defineJobs(services, config, log);
+    log.info("starting the job queue");
     await infra.jobs.start();
     step("jobsMs");
     await ensureAdmin(config, services, log);
