@@ -152,7 +152,27 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
       /^cannot connect to PostgreSQL at no-such-host\.invalid:5432 \(DATABASE_URL\): the host name does not resolve/,
     );
     expect(refused + unknown).not.toContain("secret-password");
-  });
+
+    // Without migrations to apply, an unreachable database is an outage, not a bad start: the
+    // server starts, says so once, and answers SERVICE_UNAVAILABLE until the database is back.
+    const degraded = await startServerProcess({
+      ...base(),
+      DATABASE_URL: `postgresql://agora:secret-password@127.0.0.1:${String(port)}/agora`,
+      MIGRATE_ON_START: "false",
+    });
+    try {
+      expect(degraded.output()).toContain(
+        `cannot connect to PostgreSQL at 127.0.0.1:${String(port)} (DATABASE_URL): connection refused; is PostgreSQL running there? Starting anyway (MIGRATE_ON_START=false)`,
+      );
+      expect((await fetch(`${degraded.url}/readyz`)).status).toBe(503);
+    } finally {
+      expect(await degraded.stop()).toBe(0);
+    }
+    // Up to the listening line (what a request logs afterwards is not the start's).
+    const startup = degraded.output().split("Agora listening")[0] ?? "";
+    expect(startup).toContain("job queue waits for the database to be reachable");
+    expect(startup).not.toMatch(/\\n\s+at \S/);
+  }, 120_000);
 
   it("REDIS_URL refusing connections", async () => {
     const port = await closedPort();

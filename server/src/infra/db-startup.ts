@@ -1,4 +1,5 @@
 import pg from "pg";
+import { isDatabaseUnavailable } from "../shared/prisma-errors.js";
 import type { Logger } from "./logger.js";
 import { errorCode, messageOf, StartupError } from "./startup-error.js";
 
@@ -87,18 +88,29 @@ async function createDatabase(url: string, target: Target, log: Logger): Promise
 /**
  * The start-up check of a real PostgreSQL: it answers, lets this role in, and has the
  * database (created here when missing and the role may). Failures are StartupErrors naming
- * the cause.
+ * the cause, except an unreachable server when the start does not need it (`required`
+ * false: MIGRATE_ON_START=false): then the server starts anyway and answers
+ * SERVICE_UNAVAILABLE until the database is back, as it does for an outage later on.
  */
-export async function ensurePostgresDatabase(url: string, log: Logger): Promise<void> {
+export async function ensurePostgresDatabase(url: string, log: Logger, required: boolean): Promise<void> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
   const target = targetOf(client);
   try {
     await client.connect();
   } catch (error) {
     // 3D000: invalid_catalog_name, the database does not exist.
-    if (errorCode(error) !== "3D000") throw new StartupError(connectFailure(error, target));
-    await createDatabase(url, target, log);
-    return;
+    if (errorCode(error) === "3D000") {
+      await createDatabase(url, target, log);
+      return;
+    }
+    if (!required && isDatabaseUnavailable(error)) {
+      log.warn(
+        `${connectFailure(error, target)} Starting anyway (MIGRATE_ON_START=false): ` +
+          "calls that need the database answer SERVICE_UNAVAILABLE until it answers.",
+      );
+      return;
+    }
+    throw new StartupError(connectFailure(error, target));
   }
   await client.end();
 }

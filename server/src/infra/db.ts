@@ -192,7 +192,7 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     );
   } else {
     url = dbConfig.url;
-    await ensurePostgresDatabase(url, log);
+    await ensurePostgresDatabase(url, log, dbConfig.migrateOnStart);
   }
 
   try {

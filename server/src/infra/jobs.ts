@@ -167,7 +167,11 @@ export class JobQueue {
       await this.pool.query("SELECT 1");
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
-      this.options.log.error({ err }, "job queue waits for the database to be reachable");
+      // An outage, not a bug: its reason, without a stack trace.
+      this.options.log.error(
+        { err: { message: err instanceof Error ? err.message : String(err) } },
+        "job queue waits for the database to be reachable",
+      );
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         if (!this.stopped) {
