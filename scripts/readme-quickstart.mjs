@@ -11,7 +11,7 @@
 // written, with localhost:3000 pointed at the port chosen here; the last answer must be ada's
 // account. Finally Ctrl-C, as a terminal sends it (SIGINT to the process group): the server
 // must drain and pnpm exit 0 without "ELIFECYCLE", leaving no process behind. Prints what it
-// ran and how long each step took; exits non-zero on any failure. KEEP=1 keeps the temp dir.
+// ran and how long each step took; exits non-zero on any failure. --keep keeps the temp dir.
 /* global clearTimeout, console, fetch, performance, process, setTimeout */
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -215,7 +215,7 @@ try {
     ok = false;
     console.error(error.message);
   });
-  if (!process.env.KEEP) await rm(work, { recursive: true, force: true });
+  if (!args.includes("--keep")) await rm(work, { recursive: true, force: true });
   else log(`(kept ${work})`);
 }
 
