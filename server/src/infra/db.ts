@@ -51,10 +51,6 @@ interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-/**
- * Starts PostgreSQL compiled to Wasm (PGlite) behind a wire-protocol socket on loopback, so
- * the server and the Prisma migration CLI reach it exactly as they reach a real server.
- */
 /** Why DATA_DIR cannot be used, from the error of creating or writing in it. */
 function dataDirProblem(dataDir: string, error: unknown): string {
   const code = errorCode(error);
@@ -67,6 +63,10 @@ function dataDirProblem(dataDir: string, error: unknown): string {
   return `DATA_DIR ${dataDir} cannot be used: ${messageOf(error)}`;
 }
 
+/**
+ * Starts PostgreSQL compiled to Wasm (PGlite) behind a wire-protocol socket on loopback, so
+ * the server and the Prisma migration CLI reach it exactly as they reach a real server.
+ */
 export async function startEmbeddedPostgres(
   dataDir: string | null,
   port: number,

@@ -90,7 +90,10 @@ export async function applyMigrations(url: string, log: Logger, dir = migrations
 
     const pending = migrations.filter((m) => !applied.has(m.name));
     if (pending.length > 0)
-      log.info({ pending: pending.length }, `applying ${String(pending.length)} migrations`);
+      log.info(
+        { pending: pending.length },
+        `applying ${String(pending.length)} migration${pending.length === 1 ? "" : "s"}`,
+      );
     for (const migration of pending) {
       await client.query("BEGIN");
       try {
