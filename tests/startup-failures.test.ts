@@ -83,7 +83,7 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
 
     const production = await expectRefusal({ ...base(), NODE_ENV: "production", JWT_SECRET: "" });
     expect(production).toBe("invalid configuration: JWT_SECRET: required when NODE_ENV=production");
-  });
+  }, 120_000);
 
   it("an ADMIN_PASSWORD or ADMIN_USERNAME the account rules refuse", async () => {
     const weak = await expectRefusal({
@@ -101,7 +101,7 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
       ADMIN_USERNAME: "no spaces allowed",
     });
     expect(badName).toMatch(/^invalid configuration: ADMIN_USERNAME: Must be 3 to 30 characters/);
-  });
+  }, 180_000);
 
   it("ADMIN_USERNAME already held by another account; a free one then works", async () => {
     // A database where "admin" belongs to someone else (as after the demo data's first start).
@@ -133,7 +133,7 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
     } finally {
       expect(await second.stop()).toBe(0);
     }
-  }, 120_000);
+  }, 240_000);
 
   it("DATABASE_URL unreachable: connection refused, or a host that does not resolve", async () => {
     const port = await closedPort();
@@ -172,7 +172,7 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
     const startup = degraded.output().split("Agora listening")[0] ?? "";
     expect(startup).toContain("job queue waits for the database to be reachable");
     expect(startup).not.toMatch(/\\n\s+at \S/);
-  }, 120_000);
+  }, 180_000);
 
   it("REDIS_URL refusing connections", async () => {
     const port = await closedPort();
@@ -180,7 +180,7 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
     expect(line).toBe(
       `cannot connect to Redis at 127.0.0.1:${String(port)} (REDIS_URL): connect ECONNREFUSED 127.0.0.1:${String(port)}`,
     );
-  });
+  }, 120_000);
 
   it("the port already in use, and a HOST that is not this machine's", async () => {
     const holder: Server = createServer();
@@ -203,7 +203,7 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
     expect(host).toMatch(
       /^cannot listen on 192\.0\.2\.1:0: HOST 192\.0\.2\.1 is not an address of this machine/,
     );
-  }, 120_000);
+  }, 180_000);
 });
 
 describe.runIf(!postgres)("embedded database folder (DATA_DIR) failures", () => {

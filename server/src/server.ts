@@ -40,7 +40,8 @@ async function listen(server: Server, host: string, port: number): Promise<numbe
   return (server.address() as AddressInfo).port;
 }
 
-async function ensureAdmin(config: Config, services: Services, log: Logger): Promise<void> {
+/** ADMIN_PASSWORD and ADMIN_USERNAME follow the account rules: checked before anything starts. */
+function checkAdmin(config: Config): void {
   if (!config.admin) return;
   for (const [name, schema, value] of [
     ["ADMIN_PASSWORD", Password, config.admin.password],
@@ -52,6 +53,10 @@ async function ensureAdmin(config: Config, services: Services, log: Logger): Pro
         `invalid configuration: ${name}: ${parsed.error.issues.map((i) => i.message).join("; ")}`,
       );
   }
+}
+
+async function ensureAdmin(config: Config, services: Services, log: Logger): Promise<void> {
+  if (!config.admin) return;
   const outcome = await services.auth.ensureAdmin(
     config.admin.email,
     config.admin.username,
@@ -70,6 +75,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     startup[name] = Math.round(now - mark);
     mark = now;
   };
+  checkAdmin(config);
   const infra = await createInfra(config, { log, ...(options.mailer ? { mailer: options.mailer } : {}) });
   step("infraMs");
   try {
