@@ -24,9 +24,14 @@ async function runServer(config: Config, log: Logger): Promise<void> {
   let stopSignal: NodeJS.Signals | null = null;
   let stopServer: ((signal: NodeJS.Signals) => void) | null = null;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopSignal) return;
+    if (stopSignal) {
+      // Asked twice while still starting (a hung start-up, an impatient Ctrl-C): stop at once.
+      if (!stopServer) process.exit(130);
+      return;
+    }
     stopSignal = signal;
-    stopServer?.(signal);
+    if (stopServer) stopServer(signal);
+    else log.info({ signal }, "stopping once start-up has finished (send it again to stop at once)");
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
