@@ -118,8 +118,8 @@ describe("the lock on the data folder", () => {
       console.log(
         `restart after SIGKILL served in ${String(restartMs)} ms (${String(acknowledged.length)} acknowledged writes)`,
       );
-      // The old lock judged holders stale only after 15 s; a refusal would have failed the start.
-      expect(restartMs).toBeLessThan(15_000);
+      // A refusal (the old lock judged a dead holder stale only after 15 s) fails the start
+      // above; how long the restart took is printed, not asserted (shared, loaded machines).
       const api = createAgoraClient({ url: second.url });
       const found = await Promise.all(
         acknowledged.map((id) => api.markets.byId.query({ id }).then((m) => m.id)),
