@@ -9,7 +9,18 @@ import os from "node:os";
 import path from "node:path";
 import { measureEmbeddedStart } from "./embedded.js";
 import { INSTALL_POSTGRES, findPostgresBin, migrate, openBenchDatabase } from "./postgres.js";
-import { benchRoot, freePort, hasCommand, log, Managed, repoRoot, runOrThrow, waitForOk } from "./procs.js";
+import {
+  baseEnv,
+  benchRoot,
+  freePort,
+  hasCommand,
+  log,
+  Managed,
+  numberEnv,
+  repoRoot,
+  runOrThrow,
+  waitForOk,
+} from "./procs.js";
 import { openBenchRedis } from "./redis.js";
 import {
   buildRows,
@@ -38,15 +49,6 @@ import {
 import { BENCH_PASSWORD, seed } from "./seed.js";
 import { renderSvg } from "./svg.js";
 import { INSTALL_WRK, runWrk, writeWrkScript, type HttpRequest } from "./wrk.js";
-
-function numberEnv(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min)
-    throw new Error(`${name} must be a number >= ${min} (got "${raw}")`);
-  return value;
-}
 
 function listEnv(name: string): Set<string> | null {
   const raw = process.env[name]?.trim();
@@ -78,14 +80,6 @@ async function cleanup(): Promise<void> {
       log(`  (cleanup: ${error instanceof Error ? error.message : String(error)})`);
     }
   }
-}
-
-/** The variables a server process inherits: a clean set, so your shell's settings cannot leak in. */
-function baseEnv(): NodeJS.ProcessEnv {
-  const keep = ["PATH", "HOME", "LANG", "TMPDIR", "TZ"];
-  const env: NodeJS.ProcessEnv = {};
-  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
-  return { ...env, NODE_ENV: "production", HOST: "127.0.0.1", SHUTDOWN_DELAY_MS: "0" };
 }
 
 function agoraEnv(databaseUrl: string): NodeJS.ProcessEnv {

@@ -26,6 +26,24 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** The variables a server process inherits: a clean set, so your shell's settings cannot leak in. */
+export function baseEnv(): NodeJS.ProcessEnv {
+  const keep = ["PATH", "HOME", "LANG", "TMPDIR", "TZ"];
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of keep) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return { ...env, NODE_ENV: "production", HOST: "127.0.0.1", SHUTDOWN_DELAY_MS: "0" };
+}
+
+/** A numeric setting from the environment: `fallback` when unset, an error naming it when invalid. */
+export function numberEnv(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min)
+    throw new Error(`${name} must be a number >= ${min} (got "${raw}")`);
+  return value;
+}
+
 export const sleep = (ms: number) =>
   new Promise<void>((resolve) => {
     setTimeout(resolve, ms);
