@@ -2,7 +2,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgoraClient } from "@agora/client";
 import { expectError, expectFieldErrors } from "./support/errors.js";
 import { createMarket, createProduct, subscriptionError, watchMarket } from "./support/marketplace.js";
-import { registerUser, startCast, type TestServer, type UserSession } from "./support/server.js";
+import {
+  registerUser,
+  startCast,
+  startTestServer,
+  type TestServer,
+  type UserSession,
+} from "./support/server.js";
 
 let ts: TestServer;
 let owner: UserSession;
@@ -302,6 +308,33 @@ describe("markets.onEvent", () => {
       expect(watcher.events).toHaveLength(1);
     } finally {
       watcher.close();
+    }
+  });
+
+  it("serves the first subscriptions of a fresh server all at once", async () => {
+    // With Redis, the first subscriptions open the event bus's subscriber connection; a
+    // SUBSCRIBE sent during its handshake used to fail ioredis' ready check and with it every
+    // pending subscription (INTERNAL_SERVER_ERROR), as seen in `pnpm soak`.
+    const fresh = await startTestServer();
+    try {
+      const seller = await registerUser(fresh);
+      const market = await createMarket(seller.api);
+      const watchers = await Promise.allSettled(
+        Array.from({ length: 16 }, () => watchMarket(fresh, { marketId: market.id })),
+      );
+      const opened = watchers.flatMap((w) => (w.status === "fulfilled" ? [w.value] : []));
+      try {
+        expect(watchers.filter((w) => w.status === "rejected").map((w) => String(w.reason))).toEqual([]);
+        await seller.api.markets.update.mutate({ id: market.id, data: { name: "Seen by all" } });
+        for (const watcher of opened) {
+          const [event] = await watcher.next(1);
+          expect(event?.data.type === "market.updated" && event.data.market.name).toBe("Seen by all");
+        }
+      } finally {
+        for (const watcher of opened) watcher.close();
+      }
+    } finally {
+      await fresh.close();
     }
   });
 

@@ -263,7 +263,15 @@ export class RedisEventBus implements EventBus {
     if (this.subscriber) return this.subscriber;
     // A connection in subscriber mode can run nothing else, so it needs its own.
     // It may queue its SUBSCRIBEs while (re)connecting: each still fails after the command timeout.
-    const subscriber = this.redis.duplicate({ enableOfflineQueue: true, lazyConnect: false });
+    // Without the ready check: ioredis 5 sends its check (INFO) after the handshake, a SUBSCRIBE
+    // sent meanwhile puts the connection in subscriber mode first, INFO is refused there and
+    // every pending SUBSCRIBE fails with it (ioredis#2037). The check waits for Redis to finish
+    // loading its data, which SUBSCRIBE does not need.
+    const subscriber = this.redis.duplicate({
+      enableOfflineQueue: true,
+      lazyConnect: false,
+      enableReadyCheck: false,
+    });
     subscriber.on("error", (err: Error) => {
       this.log.warn({ err: { message: err.message } }, "redis subscriber error");
     });
