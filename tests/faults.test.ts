@@ -2,7 +2,13 @@ import http from "node:http";
 import { Writable } from "node:stream";
 import pgClient from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, loadConfig, startServer, type RunningServer } from "@agora/server/testing";
+import {
+  connectRedis,
+  createLogger,
+  loadConfig,
+  startServer,
+  type RunningServer,
+} from "@agora/server/testing";
 import { startServerProcess } from "./support/process.js";
 import { TEST_JWT_SECRET, waitFor } from "./support/server.js";
 import {
@@ -140,6 +146,64 @@ async function readyzBecomes(base: string, status: number, withinMs: number): Pr
     if (Date.now() - started > withinMs) throw new Error(`/readyz did not become ${String(status)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+interface SseBlock {
+  event: string;
+  data: string;
+}
+
+/** A markets.onEvent stream read with plain fetch: `next` waits for the first block that matches. */
+async function openEvents(base: string, marketId: string) {
+  const controller = new AbortController();
+  const input = encodeURIComponent(JSON.stringify({ json: { marketId } }));
+  const res = await fetch(`${base}/trpc/markets.onEvent?input=${input}`, { signal: controller.signal });
+  const body = res.body;
+  if (!body) throw new Error(`markets.onEvent answered ${String(res.status)} without a body`);
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let pending: ReturnType<typeof reader.read> | null = null;
+  return {
+    async next(match: (block: SseBlock) => boolean, timeoutMs: number): Promise<SseBlock | null> {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+          const lines = buffer.slice(0, end).split("\n");
+          buffer = buffer.slice(end + 2);
+          const block = {
+            event:
+              lines
+                .find((l) => l.startsWith("event:"))
+                ?.slice(6)
+                .trim() ?? "message",
+            data: lines
+              .filter((l) => l.startsWith("data:"))
+              .map((l) => l.slice(5))
+              .join("\n"),
+          };
+          if (match(block)) return block;
+        }
+        const timer = new Promise<null>((resolve) => {
+          setTimeout(() => {
+            resolve(null);
+          }, deadline - Date.now());
+        });
+        // A read that loses the race stays pending and is awaited next time: its chunk is not lost.
+        pending ??= reader.read();
+        const read = await Promise.race([pending, timer]);
+        if (read === null) return null;
+        pending = null;
+        if (read.done) return null;
+        const chunk: unknown = read.value;
+        if (chunk instanceof Uint8Array) buffer += decoder.decode(chunk, { stream: true });
+      }
+      return null;
+    },
+    close() {
+      controller.abort();
+    },
+  };
 }
 
 describe.skipIf(why !== null)("dependency faults", () => {
@@ -335,6 +399,45 @@ describe.skipIf(why !== null)("dependency faults", () => {
     const failed = outcomes.filter((o) => o.status >= 500);
     expect(failed, JSON.stringify(failed.slice(0, 3))).toEqual([]);
     expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(2_000);
+  }, 60_000);
+
+  it("a subscription refused while Redis is frozen leaves nothing behind: its channel is released once the streams end", async () => {
+    const channels = await connectRedis(redis.url, createLogger("silent"), 1_000);
+    const subscribed = () => channels.pubsub("CHANNELS", `*events:market:${marketId}`);
+    try {
+      redis.freeze();
+      let refused: SseBlock | null;
+      try {
+        const stream = await openEvents(server.url, marketId);
+        refused = await stream.next((b) => b.event === "serialized-error", 10_000);
+        stream.close();
+      } finally {
+        redis.resume();
+      }
+      expect(refused?.data).toContain("SERVICE_UNAVAILABLE");
+      // Events published before the server's own Redis connection is back are dropped (by design).
+      await readyzBecomes(server.url, 200, 15_000);
+
+      // A stream opened after Redis is back works, and when it ends, nothing is left listening.
+      const stream = await openEvents(server.url, marketId);
+      await waitFor(async () => ((await subscribed()).length > 0 ? true : undefined), 5_000, "the SUBSCRIBE");
+      const updated = await mutate(
+        server.url,
+        "markets.update",
+        { id: marketId, data: { name: "seen" } },
+        token,
+      );
+      expect(updated.status, updated.text).toBe(200);
+      expect((await stream.next((b) => b.data.includes("market.updated"), 5_000))?.data).toContain("seen");
+      stream.close();
+      await waitFor(
+        async () => ((await subscribed()).length === 0 ? true : undefined),
+        5_000,
+        "the UNSUBSCRIBE",
+      );
+    } finally {
+      await channels.quit();
+    }
   }, 60_000);
 
   it("RATE_LIMIT_ON_REDIS_FAILURE: closed refuses at once with 503 + Retry-After, open lets calls through", async () => {

@@ -300,9 +300,7 @@ export class RedisEventBus implements EventBus {
           this.listeners.set(key, set);
         }
         set.add(deliver);
-        // Resolves once Redis confirms: from then on no announcement can be missed.
-        await subscriber.subscribe(key);
-        return async () => {
+        const unlisten = async () => {
           const current = this.listeners.get(key);
           current?.delete(deliver);
           if (current && current.size === 0) {
@@ -310,6 +308,16 @@ export class RedisEventBus implements EventBus {
             if (subscriber.status === "ready") await subscriber.unsubscribe(key).catch(() => undefined);
           }
         };
+        // Resolves once Redis confirms: from then on no announcement can be missed.
+        try {
+          await subscriber.subscribe(key);
+        } catch (error) {
+          // Nobody will ever call unlisten: a listener left here would queue the channel's
+          // events for no one, and keep this process subscribed to it, for good.
+          await unlisten();
+          throw error;
+        }
+        return unlisten;
       },
       history: async (after) => {
         const entries = await this.redis.xrange(
