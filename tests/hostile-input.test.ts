@@ -253,6 +253,50 @@ describe("malformed envelopes", () => {
     }
   });
 
+  it("referentialEqualities cannot make the input a cycle or a shared graph (it held the process until out of memory)", async () => {
+    // `a.self` becomes `a` itself: every walk of the input followed it forever.
+    const cyclic = {
+      json: { id: "no-such-user", a: {} },
+      meta: { referentialEqualities: { a: ["a.self"] } },
+    };
+    const started = Date.now();
+    const answer = await call("query", "users.byId", undefined, undefined, JSON.stringify(cyclic));
+    expect(answer.status, JSON.stringify(answer.body)).toBe(404);
+    // 2^40 paths through 40 shared pairs.
+    const json: Record<string, number[]> = {};
+    const identities: Record<string, string[]> = {};
+    for (let i = 0; i < 40; i += 1) json[`k${String(i)}`] = [0, 0];
+    for (let i = 0; i < 39; i += 1)
+      identities[`k${String(i)}`] = [`k${String(i + 1)}.0`, `k${String(i + 1)}.1`];
+    const before = await counts();
+    const shared = await call(
+      "mutation",
+      "markets.create",
+      undefined,
+      tokenOf(0),
+      JSON.stringify({ json: { ...json, name: "\u0000" }, meta: { referentialEqualities: identities } }),
+    );
+    expectBadRequest(shared, "name");
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await counts()).toEqual(before);
+  });
+
+  // (superjson reported them as field names, which its own serialiser then refused. A
+  // `__proto__` property never reaches the procedure: it is dropped while decoding.)
+  it("a property named prototype or constructor holding unstorable text is BAD_REQUEST, not a 500", async () => {
+    for (const key of ["prototype", "constructor"]) {
+      const raw = `{"json":{"${key}":"a\\u0000b"}}`;
+      for (const [kind, path, token] of [
+        ["query", "posts.list", undefined],
+        ["mutation", "markets.create", tokenOf(0)],
+      ] as const) {
+        const answer = await call(kind, path, undefined, token, raw);
+        expectBadRequest(answer, "_");
+        expect(answer.body.error?.json.message).toBe(`_: ${key}: Must not contain NUL characters`);
+      }
+    }
+  });
+
   it("deep nesting is refused without exhausting the stack", async () => {
     const depth = 20_000;
     const deep = `{"json":{"name":${'{"a":'.repeat(depth)}"leaf"${"}".repeat(depth)}}}`;

@@ -33,6 +33,23 @@ export type ProcedureMeta = {
   };
 };
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * An input envelope without `meta.referentialEqualities`. They only restore object identity
+ * (the JSON already holds a full copy at every path), which no procedure needs; and they let a
+ * caller turn the input into a cycle (`{"a":["a.b"]}` makes `input.a.b === input.a`) or an
+ * exponentially shared graph, which every walk of the input (ours in shared/text.ts included)
+ * then follows forever: one request held the process until it ran out of memory.
+ */
+function withoutReferences(value: unknown): unknown {
+  if (!isRecord(value) || !isRecord(value.meta) || !("referentialEqualities" in value.meta)) return value;
+  const { referentialEqualities: _identities, ...meta } = value.meta;
+  return { ...value, meta };
+}
+
 /**
  * superjson, except that an envelope it cannot decode (a malformed `meta`, hostile nesting)
  * is a BAD_REQUEST in our words: superjson fails on those with the engine's own errors
@@ -43,7 +60,7 @@ const transformer = {
     serialize: (value: unknown) => superjson.serialize(value),
     deserialize: (value: unknown): unknown => {
       try {
-        return superjson.deserialize(value as Parameters<typeof superjson.deserialize>[0]);
+        return superjson.deserialize(withoutReferences(value) as Parameters<typeof superjson.deserialize>[0]);
       } catch (cause) {
         throw new TRPCError({
           code: "BAD_REQUEST",
@@ -79,6 +96,29 @@ function isForeignMessage(error: TRPCError): boolean {
   );
 }
 
+/** Keys superjson refuses to serialise (its prototype-pollution guard throws, which was a 500). */
+const UNSERIALISABLE_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+/**
+ * Field errors as the response can carry them. Their keys are paths into the caller's input,
+ * so a caller chooses them: a top-level property named `prototype`, `constructor` or
+ * `__proto__` holding unstorable text is reported under "_" with the name in the message.
+ */
+function serialisableFieldErrors(
+  fieldErrors: Record<string, string[]> | undefined,
+): Record<string, string[]> | null {
+  if (!fieldErrors) return null;
+  const out: Record<string, string[]> = {};
+  for (const [key, messages] of Object.entries(fieldErrors)) {
+    const reserved = UNSERIALISABLE_KEYS.has(key);
+    const name = reserved ? "_" : key;
+    const list = Object.hasOwn(out, name) ? (out[name] ?? []) : [];
+    list.push(...(reserved ? messages.map((m) => `${key}: ${m}`) : messages));
+    out[name] = list;
+  }
+  return out;
+}
+
 const t = initTRPC
   .context<Context>()
   .meta<ProcedureMeta>()
@@ -96,7 +136,7 @@ const t = initTRPC
       if (error.code === "INTERNAL_SERVER_ERROR") {
         return { code: shape.code, message: "Internal server error", data: { ...base, fieldErrors: null } };
       }
-      const fieldErrors = fieldErrorsFromCause(error.cause) ?? null;
+      const fieldErrors = serialisableFieldErrors(fieldErrorsFromCause(error.cause));
       const first = fieldErrors ? Object.entries(fieldErrors)[0] : undefined;
       const message = first
         ? `${first[0]}: ${first[1][0] ?? "invalid"}`
