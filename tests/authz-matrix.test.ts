@@ -6,9 +6,11 @@
 import { isDeepStrictEqual } from "node:util";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agoraErrorCode, createAgoraClient, type AgoraClient, type Tokens } from "@agora/client";
+import { agoraErrorCode, createAgoraClient, type AgoraClient } from "@agora/client";
 import { appRouter } from "@agora/server/router";
 import { createMarket, createProduct } from "./support/marketplace.js";
+import * as people from "./support/people.js";
+import { activeMarketWithProduct, placeOrder, type Person } from "./support/people.js";
 import { ADMIN, newUserInput, startTestServer, type TestServer } from "./support/server.js";
 import { signTestToken } from "./support/tokens.js";
 
@@ -154,14 +156,6 @@ const ROWS = parseMatrix(MATRIX);
 // ---------------------------------------------------------------------------------------------
 // The cast and its fixtures
 
-interface Person {
-  id: string;
-  email: string;
-  password: string;
-  tokens: Tokens;
-  api: AgoraClient;
-}
-
 interface Caller {
   kind: Kind;
   api: AgoraClient;
@@ -195,40 +189,9 @@ let fx: {
   postInDraftMarket: string;
 };
 
-async function signIn(email: string, password: string): Promise<Person> {
-  const { user, tokens } = await ts.client().auth.login.mutate({ email, password });
-  return { id: user.id, email, password, tokens, api: ts.client({ token: tokens.accessToken }) };
-}
-
-async function newPerson(): Promise<Person> {
-  const input = newUserInput();
-  const { user, tokens } = await ts.client().auth.register.mutate(input);
-  return {
-    id: user.id,
-    email: input.email,
-    password: input.password,
-    tokens,
-    api: ts.client({ token: tokens.accessToken }),
-  };
-}
-
-async function newAdmin(): Promise<Person> {
-  const person = await newPerson();
-  await admin.api.users.setRole.mutate({ id: person.id, role: "ADMIN" });
-  return person;
-}
-
-async function activeMarketWithProduct(of: Person): Promise<{ marketId: string; productId: string }> {
-  const market = await createMarket(of.api, { status: "ACTIVE" });
-  const product = await createProduct(of.api, market.id, { stock: 1000 });
-  return { marketId: market.id, productId: product.id };
-}
-
-async function placeOrder(buyer: Person, seller: Person): Promise<string> {
-  const { marketId, productId } = await activeMarketWithProduct(seller);
-  const order = await buyer.api.orders.create.mutate({ marketId, items: [{ productId, quantity: 1 }] });
-  return order.id;
-}
+const signIn = (email: string, password: string) => people.signIn(ts, email, password);
+const newPerson = () => people.newPerson(ts);
+const newAdmin = () => people.newAdmin(ts, admin);
 
 beforeAll(async () => {
   ts = await startTestServer();
