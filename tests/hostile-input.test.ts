@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAgoraError } from "@agora/client";
 import { createMarket, createProduct, subscriptionError } from "./support/marketplace.js";
+import { expectError } from "./support/errors.js";
 import { startCast, type Cast } from "./support/server.js";
 
 // Input that no procedure can store or compare (NUL, unpaired surrogates, cursors beyond what
@@ -295,6 +296,14 @@ describe("malformed envelopes", () => {
         expect(answer.body.error?.json.message).toBe(`_: ${key}: Must not contain NUL characters`);
       }
     }
+  });
+
+  it("an API key expiring after the year 9999 (which PostgreSQL cannot store) is BAD_REQUEST, not a 500", async () => {
+    const admin = cast.admin;
+    const expiresAt = new Date(Date.UTC(10000, 0, 1));
+    const before = await admin.apiKeys.list.query();
+    await expectError(admin.apiKeys.create.mutate({ name: "far future", expiresAt }), "BAD_REQUEST");
+    expect(await admin.apiKeys.list.query()).toEqual(before);
   });
 
   it("deep nesting is refused without exhausting the stack", async () => {

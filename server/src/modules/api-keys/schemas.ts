@@ -8,6 +8,8 @@ export const ApiKeyCreateInput = z.object({
   expiresAt: z
     .date()
     .refine((d) => d.getTime() > Date.now(), "Must be in the future")
+    // PostgreSQL's timestamp ends with the year 9999 (JavaScript's Date goes to 275760).
+    .refine((d) => d.getUTCFullYear() <= 9999, "Must be before the year 10000")
     .optional(),
 });
 export type ApiKeyCreateInput = z.infer<typeof ApiKeyCreateInput>;
