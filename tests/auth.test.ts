@@ -482,6 +482,35 @@ describe("password reset", () => {
 });
 
 describe("logs", () => {
+  it("have one access line per request: its id, method, path without the query string, status and time", async () => {
+    const parsed = () =>
+      logLines
+        .join("")
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown> & { req?: { id?: string } });
+    const refused = await fetch(`${ts.url}/trpc/users.me?input=%7B%22json%22%3Anull%7D`, {
+      headers: { "x-request-id": "access-line-401", authorization: "Bearer not-a-token" },
+    });
+    expect(refused.status).toBe(401);
+    const served = await fetch(`${ts.url}/trpc/health.live`, {
+      headers: { "x-request-id": "access-line-200" },
+    });
+    expect(served.status).toBe(200);
+    await expect.poll(() => parsed().filter((l) => l.req?.id?.startsWith("access-line-")).length).toBe(2);
+    const [warn] = parsed().filter((l) => l.req?.id === "access-line-401");
+    expect(warn).toMatchObject({
+      level: 40,
+      msg: "request completed",
+      req: { id: "access-line-401", method: "GET", url: "/trpc/users.me" },
+      res: { statusCode: 401 },
+    });
+    expect(warn?.responseTime).toEqual(expect.any(Number));
+    const [info] = parsed().filter((l) => l.req?.id === "access-line-200");
+    expect(info).toMatchObject({ level: 30, req: { url: "/trpc/health.live" }, res: { statusCode: 200 } });
+    expect(logLines.join("")).not.toContain("not-a-token");
+  });
+
   it("never contain passwords or tokens", async () => {
     const input = newUserInput({ password: "Sup3rSecretPassw0rd" });
     const { tokens } = await ts.client().auth.register.mutate(input);

@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import type { TRPCError } from "@trpc/server";
 import * as trpcExpress from "@trpc/server/adapters/express";
 import compression from "compression";
 import cors from "cors";
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
 import helmet from "helmet";
-import { pinoHttp } from "pino-http";
 import responseTime from "response-time";
 import type { Config } from "./config.js";
 import { docsRouter, resetPasswordRouter } from "./http/docs.js";
@@ -63,6 +61,28 @@ function bearerToken(req: express.Request): string | null {
   return /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? "";
 }
 
+/**
+ * The access log: one line per request when its response has been sent (or the connection
+ * closed first), at info, warn for 4xx and error for 5xx. Only what is needed to trace a
+ * request: never headers or the query string, which can carry credentials. Written with pino
+ * directly: pino-http built two child loggers per request (each serialising and redacting the
+ * request), which cost a third of a trivial call's time (bench/, README "Benchmarks").
+ */
+function logRequest(log: Logger, req: express.Request, res: express.Response, started: number): void {
+  const status = res.statusCode;
+  const url = req.originalUrl;
+  const q = url.indexOf("?");
+  const line = {
+    req: { id: req.requestId, method: req.method, url: q < 0 ? url : url.slice(0, q) },
+    res: { statusCode: status },
+    responseTime: Math.round(performance.now() - started),
+    ...(res.writableFinished ? {} : { aborted: true }),
+  };
+  if (status >= 500) log.error(line, "request failed");
+  else if (status >= 400) log.warn(line, "request completed");
+  else log.info(line, "request completed");
+}
+
 /** An X-Api-Key header; an empty one counts as none. */
 function apiKeyHeader(req: express.Request): string | null {
   const value = req.get("x-api-key");
@@ -89,33 +109,24 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   app.disable("x-powered-by");
   app.set("trust proxy", config.trustProxy);
 
-  // One middleware: the request id, and while shutting down, closing each connection after
-  // its answer, so keep-alive clients reconnect (to another instance) instead of meeting a
-  // closed socket later.
+  // One middleware: the request id; the access log line when the response ends; and while
+  // shutting down, closing each connection after its answer, so keep-alive clients reconnect
+  // (to another instance) instead of meeting a closed socket later.
   app.use((req, res, next) => {
+    const started = performance.now();
     if (services.health.draining) res.setHeader("Connection", "close");
     requestId(req, res, next);
+    const done = () => {
+      res.off("finish", done);
+      res.off("close", done);
+      logRequest(log, req, res, started);
+    };
+    res.on("finish", done);
+    res.on("close", done);
   });
   app.use(
     responseTime((_req, res, ms) => {
       res.setHeader("Server-Timing", `app;dur=${ms.toFixed(1)}`);
-    }),
-  );
-  app.use(
-    pinoHttp({
-      logger: log,
-      genReqId: (req: IncomingMessage) => req.requestId ?? randomUUID(),
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "warn" : "info",
-      // Only what is needed to trace a request; never headers, which carry credentials.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url.split("?")[0],
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
     }),
   );
   app.use(
@@ -157,8 +168,6 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     services,
     requestId: req.requestId ?? randomUUID(),
     ip: req.ip ?? req.socket.remoteAddress ?? "unknown",
-    // pino-http's logger of this request (it carries the request id).
-    log: req.log,
     credentials: {
       // EventSource cannot send headers, so subscriptions may pass credentials as connection params.
       bearer: bearerToken(req) ?? stringParam(connectionParams, "token"),
@@ -178,9 +187,9 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     ctx?: Context;
   }) => {
     if (error.code === "INTERNAL_SERVER_ERROR") {
-      (ctx?.log ?? log).error({ err: error.cause ?? error, path }, "procedure failed");
+      log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, "procedure failed");
     } else if (error.code === "SERVICE_UNAVAILABLE") {
-      (ctx?.log ?? log).warn({ err: error.cause ?? error, path }, "database unavailable");
+      log.warn({ err: error.cause ?? error, path, requestId: ctx?.requestId }, "database unavailable");
     }
   };
   const officialAdapter = trpcExpress.createExpressMiddleware({

@@ -1,4 +1,3 @@
-import type { Logger } from "../infra/logger.js";
 import type { Services } from "../services.js";
 
 /**
@@ -9,7 +8,6 @@ export interface Context {
   services: Services;
   requestId: string;
   ip: string;
-  log: Logger;
   credentials: { bearer: string | null; apiKey: string | null };
   setHeader(name: string, value: string): void;
 }
