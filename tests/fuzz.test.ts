@@ -52,7 +52,8 @@ let fx: Record<string, string>;
 
 beforeAll(async () => {
   console.log(`fuzz: FUZZ_SEED=${String(SEED)} FUZZ_RUNS=${String(RUNS)}`);
-  ts = await startTestServer({ RATE_LIMIT_ENABLED: "false" });
+  // The callers sign in once; `pnpm fuzz` runs longer than the default 15-minute access token.
+  ts = await startTestServer({ RATE_LIMIT_ENABLED: "false", ACCESS_TOKEN_TTL_SECONDS: "86400" });
   admin = await people.signIn(ts, ADMIN.email, ADMIN.password);
   [owner, other, target] = [
     await people.newPerson(ts),
@@ -920,7 +921,7 @@ function applyOps(input: unknown, ops: Op[]): unknown {
   let root = clone(input);
   for (const op of ops) {
     if (op.path.length === 0 && op.op !== "add") {
-      root = op.op === "replace" ? op.value : undefined;
+      root = op.op === "replace" ? clone(op.value) : undefined;
       continue;
     }
     let parent: unknown = root;
@@ -932,10 +933,13 @@ function applyOps(input: unknown, ops: Op[]): unknown {
           : undefined;
     if (!(Array.isArray(parent) || isPlainObject(parent))) continue;
     const holder = parent as Record<string | number, unknown>;
-    if (op.op === "add") setOwn(holder, op.key, op.value);
+    // Values are copied in: fast-check hands out the same objects again (constants, shrinking),
+    // and a later op adding into a shared one would change it for every run after (in a
+    // 100,000-case run that built a cycle, which JSON cannot send).
+    if (op.op === "add") setOwn(holder, op.key, clone(op.value));
     else {
       const last = op.path[op.path.length - 1] ?? "";
-      if (op.op === "replace") setOwn(holder, String(last), op.value);
+      if (op.op === "replace") setOwn(holder, String(last), clone(op.value));
       // (A hole in an array: splice would trip over an own "constructor" property added before.)
       else Reflect.deleteProperty(holder, last);
     }
