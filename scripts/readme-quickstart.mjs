@@ -13,16 +13,14 @@
 // must drain and pnpm exit 0 without "ELIFECYCLE", leaving no process behind. Prints what it
 // ran and how long each step took; exits non-zero on any failure. --keep keeps the temp dir.
 /* global clearTimeout, console, fetch, performance, process, setTimeout */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { fail, freePort, run, StepError } from "./steps.mjs";
 
-const execFileAsync = promisify(execFile);
 const here = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const started = performance.now();
 const seconds = (ms) => `${(ms / 1000).toFixed(1)} s`;
@@ -35,30 +33,6 @@ const option = (name) => {
 };
 const cloneSource = option("--clone");
 const branch = option("--branch");
-
-class StepError extends Error {}
-const fail = (message) => {
-  throw new StepError(message);
-};
-
-async function run(command, argv, options) {
-  try {
-    return await execFileAsync(command, argv, { maxBuffer: 64 * 1024 * 1024, ...options });
-  } catch (error) {
-    fail(`${command} ${argv.join(" ")} failed:\n${error.stdout ?? ""}${error.stderr ?? error.message}`);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The README's first command, and its terminal block, from the checkout being followed. */
 async function readQuickStart(root) {

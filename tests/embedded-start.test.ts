@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgoraClient } from "@agora/client";
 import { loadConfig, startServer } from "@agora/server/testing";
 import { startServerProcess, type ServerProcess } from "./support/process.js";
-import { TEST_JWT_SECRET } from "./support/server.js";
+import { testServerEnv } from "./support/server.js";
 
 // The zero-setup default: no DATABASE_URL, an empty data folder. The server must start the
 // embedded database, apply the committed migrations itself, serve, and keep the data.
@@ -17,16 +17,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const config = () =>
-  loadConfig({
-    NODE_ENV: "test",
-    HOST: "127.0.0.1",
-    PORT: "0",
-    LOG_LEVEL: "silent",
-    BCRYPT_COST: "4",
-    JWT_SECRET: TEST_JWT_SECRET,
-    DATA_DIR: path.join(dir, "data"),
-  });
+const config = () => loadConfig(testServerEnv({ DATA_DIR: path.join(dir, "data") }));
 
 it("starts on an empty data dir, migrates, serves, and keeps data across restarts", async () => {
   const first = await startServer(config());

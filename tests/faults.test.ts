@@ -10,7 +10,7 @@ import {
   type RunningServer,
 } from "@agora/server/testing";
 import { startServerProcess } from "./support/process.js";
-import { TEST_JWT_SECRET, waitFor } from "./support/server.js";
+import { testServerEnv, waitFor } from "./support/server.js";
 import {
   servicesUnavailable,
   startOwnedPostgres,
@@ -43,13 +43,7 @@ afterAll(async () => {
 });
 
 function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    NODE_ENV: "test",
-    HOST: "127.0.0.1",
-    PORT: "0",
-    LOG_LEVEL: "silent",
-    BCRYPT_COST: "4",
-    JWT_SECRET: TEST_JWT_SECRET,
+  return testServerEnv({
     DATABASE_URL: pg.url,
     REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: `faults${String(Date.now())}:`,
@@ -60,7 +54,7 @@ function serverEnv(extra: Record<string, string> = {}): Record<string, string> {
     // The load signs in again and again; the limits are not what is tested here.
     RATE_LIMIT_LOGIN_MAX: "1000000",
     ...extra,
-  };
+  });
 }
 
 interface Outcome {

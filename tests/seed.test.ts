@@ -13,7 +13,7 @@ import {
 } from "@agora/server/testing";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { expectError } from "./support/errors.js";
-import { ADMIN, loginAdmin, startTestServer, TEST_JWT_SECRET } from "./support/server.js";
+import { ADMIN, loginAdmin, startTestServer, TEST_JWT_SECRET, testServerEnv } from "./support/server.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 
@@ -56,18 +56,7 @@ async function runSeed(dbEnv: Readonly<Record<string, string>>) {
 /** A server on an existing database (the seed's), without the test admin or demo seeding. */
 async function startOn(dbEnv: Readonly<Record<string, string>>, extra: Record<string, string> = {}) {
   const server = await startServer(
-    loadConfig({
-      NODE_ENV: "test",
-      HOST: "127.0.0.1",
-      PORT: "0",
-      LOG_LEVEL: "silent",
-      BCRYPT_COST: "4",
-      PASSWORD_WORKERS: "1",
-      JWT_SECRET: TEST_JWT_SECRET,
-      RATE_LIMIT_ENABLED: "false",
-      ...dbEnv,
-      ...extra,
-    }),
+    loadConfig(testServerEnv({ PASSWORD_WORKERS: "1", RATE_LIMIT_ENABLED: "false", ...dbEnv, ...extra })),
   );
   // Demo seeding runs after the server listens; these tests look at its result.
   await server.demoSeeded;

@@ -12,6 +12,7 @@ import { INSTALL_POSTGRES, findPostgresBin, migrate, openBenchDatabase } from ".
 import {
   baseEnv,
   benchRoot,
+  Cleanups,
   freePort,
   hasCommand,
   log,
@@ -71,16 +72,7 @@ const knobs = {
 
 const JWT_SECRET = "bench-only-secret-0123456789-abcdefghijklmnop";
 
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanup(): Promise<void> {
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (error) {
-      log(`  (cleanup: ${error instanceof Error ? error.message : String(error)})`);
-    }
-  }
-}
+const cleanups = new Cleanups();
 
 function agoraEnv(databaseUrl: string): NodeJS.ProcessEnv {
   return {
@@ -147,7 +139,7 @@ async function startServer(
       logFile,
     });
   }
-  cleanups.push(() => proc.stop());
+  cleanups.add(() => proc.stop());
   const url = `http://127.0.0.1:${port}`;
   await waitForOk(`${url}${def.readyPath}`, proc, 60_000);
   return { def, url, proc };
@@ -215,7 +207,7 @@ async function withLoginLoad<T>(
       resolve();
     });
   });
-  cleanups.push(async () => {
+  cleanups.add(async () => {
     child.kill("SIGKILL");
     await exited;
   });
@@ -239,7 +231,7 @@ async function main(): Promise<void> {
   const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "").replace("T", "-");
   const workDir = await mkdtemp(path.join(os.tmpdir(), "agora-bench-"));
   let failed = false;
-  cleanups.push(async () => {
+  cleanups.add(async () => {
     if (knobs.keep || failed) log(`Logs and wrk scripts kept in ${workDir}`);
     else await rm(workDir, { recursive: true, force: true });
   });
@@ -256,7 +248,7 @@ async function main(): Promise<void> {
     const labelOf = (id: ServerId) => labelFor(id, unsupported);
 
     const db = await openBenchDatabase();
-    cleanups.push(() => db.close());
+    cleanups.add(() => db.close());
     log(`  PostgreSQL ${db.version} (${db.source}): migrating with prisma migrate deploy`);
     await migrate(db.url, repoRoot);
     const seeded = await seed(db.url, knobs.bcryptCost);
@@ -265,7 +257,7 @@ async function main(): Promise<void> {
     );
 
     const redis = await openBenchRedis(workDir);
-    if (redis) cleanups.push(() => redis.close());
+    if (redis) cleanups.add(() => redis.close());
     const skipped = new Map<ServerId, string>();
     for (const s of SERVERS) {
       if (s.needsRedis && !redis) skipped.set(s.id, "no Redis (set REDIS_URL or install redis-server)");
@@ -436,14 +428,14 @@ async function main(): Promise<void> {
     failed = true;
     throw error;
   } finally {
-    await cleanup();
+    await cleanups.run();
   }
 }
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     log(`\n${signal}: stopping servers and the database...`);
-    void cleanup().finally(() => process.exit(130));
+    void cleanups.run().finally(() => process.exit(130));
   });
 }
 

@@ -209,3 +209,22 @@ export function median(values: readonly number[]): number {
   const lo = sorted[mid - 1] ?? hi;
   return sorted.length % 2 === 1 ? hi : (lo + hi) / 2;
 }
+
+/** What to undo at the end (servers, databases), undone in reverse order; a failing step is logged, not thrown. */
+export class Cleanups {
+  private readonly steps: (() => Promise<void>)[] = [];
+
+  add(step: () => Promise<void>): void {
+    this.steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    for (const step of this.steps.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        log(`  (cleanup: ${error instanceof Error ? error.message : String(error)})`);
+      }
+    }
+  }
+}

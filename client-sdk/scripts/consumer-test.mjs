@@ -21,16 +21,14 @@
 //
 // Usage: pnpm --filter @agora/client test:consumer   (KEEP_CONSUMER_DIR=1 keeps the temp dir)
 /* global console, fetch, performance, process, setTimeout */
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { fail, freePort, run, StepError } from "../../scripts/steps.mjs";
 
-const execFileAsync = promisify(execFile);
 const sdkDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const repoRoot = path.resolve(sdkDir, "..");
 const started = performance.now();
@@ -38,39 +36,6 @@ const started = performance.now();
 const log = (message) => console.log(message);
 const seconds = (ms) => `${(ms / 1000).toFixed(2)}s`;
 const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KiB`;
-
-class StepError extends Error {}
-function fail(message) {
-  throw new StepError(message);
-}
-
-/** Runs a command; resolves with its output, or fails the test with it. */
-async function run(command, args, { cwd, env, allowFailure = false, timeoutMs = 300_000 } = {}) {
-  try {
-    const { stdout, stderr } = await execFileAsync(command, args, {
-      cwd,
-      env: env ?? process.env,
-      timeout: timeoutMs,
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return { ok: true, stdout, stderr };
-  } catch (error) {
-    const result = { ok: false, stdout: error.stdout ?? "", stderr: error.stderr ?? String(error) };
-    if (allowFailure) return result;
-    fail(`${command} ${args.join(" ")} failed in ${cwd}\n${result.stdout}${result.stderr}`);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const work = await mkdtemp(path.join(os.tmpdir(), "agora-consumer-"));
 if (!path.relative(repoRoot, work).startsWith("..")) fail(`temp dir ${work} is inside the workspace`);

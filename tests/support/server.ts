@@ -15,6 +15,19 @@ import {
 
 /** Tests sign their own tokens (expired, foreign audience, ...) with this secret. */
 export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
+
+/** The environment of an in-process test server on a free local port, quiet, with cheap hashing; `extra` adds or overrides. */
+export function testServerEnv(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  return {
+    NODE_ENV: "test",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    LOG_LEVEL: "silent",
+    BCRYPT_COST: "4",
+    JWT_SECRET: TEST_JWT_SECRET,
+    ...extra,
+  };
+}
 export const TEST_ISSUER = "agora";
 export const TEST_AUDIENCE = "agora-api";
 export const ADMIN = { email: "admin@agora.test", password: "AdminPassw0rd", username: "root_admin" };

@@ -71,16 +71,20 @@ function processTree(root: number): number[] {
   return out;
 }
 
-export interface OwnedPostgres {
+/** A PostgreSQL or Redis server a test starts, stops, freezes and removes itself. */
+export interface OwnedService {
   readonly url: string;
-  /** Fast shutdown: connections are closed, the port refuses. */
+  /** Stops it: connections are closed, the port refuses. */
   stop(): Promise<void>;
   start(): Promise<void>;
-  /** SIGSTOP to every PostgreSQL process: the port accepts, nothing answers. */
+  /** SIGSTOP to its processes: the port accepts, nothing answers. */
   freeze(): void;
   resume(): void;
   destroy(): Promise<void>;
 }
+
+export type OwnedPostgres = OwnedService;
+export type OwnedRedis = OwnedService;
 
 export async function startOwnedPostgres(): Promise<OwnedPostgres> {
   const dir = await mkdtemp(path.join(os.tmpdir(), "agora-pg-"));
@@ -143,15 +147,6 @@ async function postgresIds(): Promise<[number, number]> {
   const uid = /uid=(\d+)/.exec(stdout)?.[1];
   const gid = /gid=(\d+)/.exec(stdout)?.[1];
   return [Number(uid), Number(gid)];
-}
-
-export interface OwnedRedis {
-  readonly url: string;
-  stop(): Promise<void>;
-  start(): Promise<void>;
-  freeze(): void;
-  resume(): void;
-  destroy(): Promise<void>;
 }
 
 export async function startOwnedRedis(): Promise<OwnedRedis> {

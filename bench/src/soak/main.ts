@@ -9,7 +9,17 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { openBenchDatabase } from "../postgres.js";
-import { baseEnv, freePort, log, Managed, median, repoRoot, runOrThrow, waitForOk } from "../procs.js";
+import {
+  baseEnv,
+  Cleanups,
+  freePort,
+  log,
+  Managed,
+  median,
+  repoRoot,
+  runOrThrow,
+  waitForOk,
+} from "../procs.js";
 import { openBenchRedis } from "../redis.js";
 import { SoakClient } from "./client.js";
 import { SoakLoad, type LoadOptions } from "./load.js";
@@ -134,16 +144,7 @@ function parseOptions(argv: string[]): Options | null {
   };
 }
 
-const cleanups: (() => Promise<void>)[] = [];
-async function cleanup(): Promise<void> {
-  for (const fn of cleanups.splice(0).reverse()) {
-    try {
-      await fn();
-    } catch (error) {
-      log(`  (cleanup: ${error instanceof Error ? error.message : String(error)})`);
-    }
-  }
-}
+const cleanups = new Cleanups();
 
 async function newestMtime(dir: string): Promise<number> {
   let newest = 0;
@@ -279,7 +280,7 @@ async function main(): Promise<number> {
   const warmupMs = options.warmupSeconds * 1000;
   const workDir = await mkdtemp(path.join(os.tmpdir(), "agora-soak-"));
   let passed = false;
-  cleanups.push(async () => {
+  cleanups.add(async () => {
     if (options.keep || !passed) log(`Server log and data kept in ${workDir}`);
     else await rm(workDir, { recursive: true, force: true });
   });
@@ -309,14 +310,14 @@ async function main(): Promise<number> {
     log(`  embedded database in ${env.DATA_DIR}`);
   } else {
     const db = await openBenchDatabase();
-    cleanups.push(() => db.close());
+    cleanups.add(() => db.close());
     env.DATABASE_URL = db.url;
     log(
       `  PostgreSQL ${db.version} (${db.source}): database ${new URL(db.url).pathname.slice(1)}, dropped at the end`,
     );
     const redis = await openBenchRedis(workDir);
     if (redis) {
-      cleanups.push(() => redis.close());
+      cleanups.add(() => redis.close());
       env.REDIS_URL = redis.url;
       env.REDIS_KEY_PREFIX = `agora-soak-${Date.now().toString(36)}:`;
       log(`  Redis (${redis.source}), key prefix ${env.REDIS_KEY_PREFIX} (every key has a TTL)`);
@@ -327,7 +328,7 @@ async function main(): Promise<number> {
 
   const logFile = path.join(workDir, "server.log");
   const server = Managed.start("agora", process.execPath, ["server/dist/main.js"], { env, logFile });
-  cleanups.push(() => server.stop(15_000));
+  cleanups.add(() => server.stop(15_000));
   const url = `http://127.0.0.1:${port}`;
   const bootMs = await waitForOk(`${url}/healthz`, server, 120_000);
   log(
@@ -600,7 +601,7 @@ async function main(): Promise<number> {
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     log(`\n${signal}: stopping the server and the databases...`);
-    void cleanup().finally(() => process.exit(130));
+    void cleanups.run().finally(() => process.exit(130));
   });
 }
 
@@ -610,5 +611,5 @@ try {
   process.stderr.write(`\npnpm soak failed: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;
 } finally {
-  await cleanup();
+  await cleanups.run();
 }
