@@ -258,6 +258,18 @@ describe("apiKeys", () => {
     await expectError(ts.client({ apiKey: "agk_not-a-real-key" }).users.list.query({}), "UNAUTHORIZED");
   });
 
+  it("a key is a service credential: it keeps its role when the admin who created it is demoted", async () => {
+    const carol = await registerUser(ts);
+    await admin.api.users.setRole.mutate({ id: carol.user.id, role: "ADMIN" });
+    const made = await carol.api.apiKeys.create.mutate({ name: "carol's service", role: "ADMIN" });
+    await admin.api.users.setRole.mutate({ id: carol.user.id, role: "USER" });
+    await expectError(carol.api.users.list.query({}), "FORBIDDEN");
+    const service = ts.client({ apiKey: made.key });
+    expect((await service.users.list.query({ limit: 1 })).total).toBeGreaterThan(0);
+    const row = (await admin.api.apiKeys.list.query()).find((k) => k.id === made.id);
+    expect(row).toMatchObject({ role: "ADMIN", revokedAt: null });
+  });
+
   it("is admin-only and validates input", async () => {
     const alice = await registerUser(ts);
     await expectError(alice.api.apiKeys.create.mutate({ name: "mine" }), "FORBIDDEN");
