@@ -10,5 +10,6 @@ export { MemoryMailer, type MailMessage } from "./infra/mailer.js";
 export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./infra/cache.js";
 export { connectRedis } from "./infra/redis.js";
 export { JobQueue } from "./infra/jobs.js";
+export { MemoryEventBus, type BusEvent } from "./infra/events.js";
 export { createApp } from "./app.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";

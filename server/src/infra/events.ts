@@ -35,10 +35,17 @@ export interface EventBusOptions {
   historySize?: number;
   /** A subscriber that falls this far behind is dropped (its client reconnects and replays). */
   maxQueued?: number;
+  /**
+   * In-process bus only: events kept for replay across all channels. Past it, the channels
+   * nobody listens to are forgotten, least recently published first, so memory stays bounded
+   * however many markets see events (10,000 channels x 200 events would be about a gigabyte).
+   */
+  maxRetained?: number;
 }
 
 const DEFAULT_HISTORY = 200;
 const DEFAULT_MAX_QUEUED = 1000;
+const DEFAULT_MAX_RETAINED = 20_000;
 const HISTORY_TTL_SECONDS = 24 * 60 * 60;
 
 type EventId = readonly [number, number];
@@ -140,52 +147,73 @@ async function openStream(
 }
 
 interface MemoryChannel {
-  seq: number;
   history: BusEvent[];
   listeners: Set<(event: BusEvent) => void>;
 }
 
 /** One process, no Redis: history lives in memory and dies with the process. */
 export class MemoryEventBus implements EventBus {
+  /** In order of their last publish (a publish moves its channel to the end). */
   private readonly channels = new Map<string, MemoryChannel>();
   /** Ids restart from a later timestamp after a restart, so old ids still compare as older. */
   private readonly epoch = Date.now();
   private readonly closing = new AbortController();
   private readonly historySize: number;
   private readonly maxQueued: number;
-  private static readonly MAX_IDLE_CHANNELS = 10_000;
+  private readonly maxRetained: number;
+  /** Events held in all channels' histories. */
+  private retained = 0;
+  /**
+   * One sequence for every channel: a channel forgotten and started again later still gives
+   * ids after those its subscribers saw, so their resume skips nothing new.
+   */
+  private seq = 0;
 
   constructor(options: EventBusOptions = {}) {
     this.historySize = options.historySize ?? DEFAULT_HISTORY;
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.maxRetained = options.maxRetained ?? DEFAULT_MAX_RETAINED;
+  }
+
+  /** Events held for replay, over all channels (for tests and metrics). */
+  get retainedEvents(): number {
+    return this.retained;
   }
 
   private channel(name: string): MemoryChannel {
     let channel = this.channels.get(name);
     if (!channel) {
-      channel = { seq: 0, history: [], listeners: new Set() };
+      channel = { history: [], listeners: new Set() };
       this.channels.set(name, channel);
-      this.evictIdle();
     }
     return channel;
   }
 
-  /** Bounds memory: forget the oldest channels nobody listens to. */
+  /** Bounds memory: forget the least recently published channels nobody listens to. */
   private evictIdle(): void {
-    if (this.channels.size <= MemoryEventBus.MAX_IDLE_CHANNELS) return;
     for (const [name, channel] of this.channels) {
-      if (this.channels.size <= MemoryEventBus.MAX_IDLE_CHANNELS) break;
-      if (channel.listeners.size === 0) this.channels.delete(name);
+      if (this.retained <= this.maxRetained) break;
+      if (channel.listeners.size > 0) continue;
+      this.retained -= channel.history.length;
+      this.channels.delete(name);
     }
   }
 
   publish(channel: string, data: unknown): Promise<void> {
     if (this.closing.signal.aborted) return Promise.resolve();
     const ch = this.channel(channel);
-    ch.seq += 1;
-    const event: BusEvent = { id: `${this.epoch}-${ch.seq}`, data };
+    // Most recently published last, so eviction meets the quietest channels first.
+    this.channels.delete(channel);
+    this.channels.set(channel, ch);
+    this.seq += 1;
+    const event: BusEvent = { id: `${this.epoch}-${String(this.seq)}`, data };
     ch.history.push(event);
-    if (ch.history.length > this.historySize) ch.history.splice(0, ch.history.length - this.historySize);
+    this.retained += 1;
+    if (ch.history.length > this.historySize) {
+      this.retained -= ch.history.length - this.historySize;
+      ch.history.splice(0, ch.history.length - this.historySize);
+    }
+    if (this.retained > this.maxRetained) this.evictIdle();
     for (const listener of ch.listeners) listener(event);
     return Promise.resolve();
   }
@@ -214,6 +242,7 @@ export class MemoryEventBus implements EventBus {
   close(): Promise<void> {
     this.closing.abort();
     this.channels.clear();
+    this.retained = 0;
     return Promise.resolve();
   }
 }

@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { MemoryEventBus, type BusEvent } from "@agora/server/testing";
+
+/** The first `count` events a subscription yields (replay first, then live); fewer if it ends. */
+async function take(stream: AsyncIterable<BusEvent>, count: number): Promise<BusEvent[]> {
+  const out: BusEvent[] = [];
+  if (count === 0) return out;
+  for await (const event of stream) {
+    out.push(event);
+    if (out.length >= count) break;
+  }
+  return out;
+}
+
+/** Every subscription here ends by itself after 2 s, so a missing event fails instead of hanging. */
+const within = () => ({ signal: AbortSignal.timeout(2000) });
+
+/** Publishes `count` events to `channel` and returns the id of the first, as a subscriber saw it. */
+async function publishSome(bus: MemoryEventBus, channel: string, count: number): Promise<string> {
+  const stream = await bus.subscribe(channel, within());
+  for (let i = 0; i < count; i += 1) await bus.publish(channel, { channel, i });
+  const [first] = await take(stream, 1);
+  if (!first) throw new Error(`no event seen on ${channel}`);
+  return first.id;
+}
+
+describe("the in-process event bus's replay history", () => {
+  it("stays within maxRetained events however many channels publish, forgetting the quietest first", async () => {
+    const bus = new MemoryEventBus({ historySize: 50, maxRetained: 500 });
+    for (let c = 0; c < 100; c += 1) {
+      for (let i = 0; i < 20; i += 1) await bus.publish(`market:${String(c)}`, { i });
+      expect(bus.retainedEvents).toBeLessThanOrEqual(500);
+    }
+    // The most recently published channels still replay their whole history...
+    expect(
+      await take(await bus.subscribe("market:99", { lastEventId: "0-0", ...within() }), 20),
+    ).toHaveLength(20);
+    // ...the earliest ones were forgotten.
+    const replay = await bus.subscribe("market:0", { lastEventId: "0-0", signal: AbortSignal.timeout(200) });
+    expect(await take(replay, 1)).toEqual([]);
+    await bus.close();
+  });
+
+  it("never forgets a channel someone listens to", async () => {
+    const bus = new MemoryEventBus({ historySize: 50, maxRetained: 100 });
+    // Listening from here on; its events are read after the flood below.
+    const live = await bus.subscribe("market:kept", within());
+    for (let i = 0; i < 10; i += 1) await bus.publish("market:kept", { i });
+    for (let c = 0; c < 50; c += 1) {
+      for (let i = 0; i < 10; i += 1) await bus.publish(`market:${String(c)}`, { i });
+    }
+    expect(bus.retainedEvents).toBeLessThanOrEqual(100);
+    const replayed = await take(await bus.subscribe("market:kept", { lastEventId: "0-0", ...within() }), 10);
+    expect(replayed.map((e) => e.data)).toEqual(Array.from({ length: 10 }, (_, i) => ({ i })));
+    expect(await take(live, 10)).toHaveLength(10);
+    await bus.close();
+  });
+
+  it("gives a forgotten channel's new events ids after the old ones, so a resume skips nothing", async () => {
+    const bus = new MemoryEventBus({ historySize: 50, maxRetained: 100 });
+    const before = await publishSome(bus, "market:a", 5);
+    for (let c = 0; c < 30; c += 1) {
+      for (let i = 0; i < 10; i += 1) await bus.publish(`market:${String(c)}`, { i });
+    }
+    await bus.publish("market:a", { after: true });
+    const resumed = await take(await bus.subscribe("market:a", { lastEventId: before, ...within() }), 1);
+    expect(resumed.map((e) => e.data)).toEqual([{ after: true }]);
+    await bus.close();
+  });
+});
