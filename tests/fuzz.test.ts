@@ -895,11 +895,13 @@ const hostileValue = (budget: Budget) =>
   );
 
 type Path = (string | number)[];
+/** How deep into an input the ops reach. */
+const MAX_PATH = 6;
 /** Every path into `value`'s arrays and objects, the root included. */
 function pathsOf(value: unknown, path: Path = [], out: { path: Path; container: boolean }[] = []) {
   const container = Array.isArray(value) || isPlainObject(value);
   out.push({ path, container });
-  if (path.length < 6) {
+  if (path.length < MAX_PATH) {
     if (Array.isArray(value)) value.forEach((v, i) => pathsOf(v, [...path, i], out));
     else if (isPlainObject(value)) for (const k of Object.keys(value)) pathsOf(value[k], [...path, k], out);
   }
@@ -911,9 +913,15 @@ type Op =
   | { op: "add"; path: Path; key: string; value: unknown }
   | { op: "remove"; path: Path };
 
-function clone(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(clone);
-  if (isPlainObject(value)) return objectOf(Object.keys(value).map((k) => [k, clone(value[k])]));
+/**
+ * A copy of the containers an op can reach: paths go at most MAX_PATH deep, so below that
+ * nothing is changed and may stay shared (hostile values nest 2,000 deep: copying all of it
+ * recursively overflowed the stack).
+ */
+function clone(value: unknown, depth = MAX_PATH + 1): unknown {
+  if (depth === 0) return value;
+  if (Array.isArray(value)) return value.map((v) => clone(v, depth - 1));
+  if (isPlainObject(value)) return objectOf(Object.keys(value).map((k) => [k, clone(value[k], depth - 1)]));
   return value;
 }
 

@@ -92,6 +92,38 @@ describe("HTTP plumbing", () => {
     expect(((await small.json()) as { result: unknown }).result).toBeDefined();
   });
 
+  it("sends helmet's security headers on every kind of response", async () => {
+    // helmet 8's defaults, Content-Security-Policy off (the panel and docs pages run inline scripts).
+    const expected: Record<string, string> = {
+      "cross-origin-opener-policy": "same-origin",
+      "cross-origin-resource-policy": "same-origin",
+      "origin-agent-cluster": "?1",
+      "referrer-policy": "no-referrer",
+      "strict-transport-security": "max-age=31536000; includeSubDomains",
+      "x-content-type-options": "nosniff",
+      "x-dns-prefetch-control": "off",
+      "x-download-options": "noopen",
+      "x-frame-options": "SAMEORIGIN",
+      "x-permitted-cross-domain-policies": "none",
+      "x-xss-protection": "0",
+    };
+    for (const url of [
+      "/trpc/health.live",
+      "/trpc/no.such",
+      "/api/v1/health",
+      "/healthz",
+      "/nope",
+      "/panel",
+    ]) {
+      const res = await fetch(`${ts.url}${url}`);
+      for (const [name, value] of Object.entries(expected)) {
+        expect(res.headers.get(name), `${name} on ${url}`).toBe(value);
+      }
+      expect(res.headers.get("content-security-policy"), url).toBeNull();
+      expect(res.headers.get("x-powered-by"), url).toBeNull();
+    }
+  });
+
   it("allows only configured CORS origins", async () => {
     const allowed = await fetch(`${ts.url}/trpc/health.live`, {
       headers: { origin: "https://app.example.com" },
