@@ -103,7 +103,9 @@ try {
     root = path.join(work, "agora");
     log(`git clone ${cloneSource}${branch ? ` --branch ${branch}` : ""} ${root}`);
     const t = performance.now();
-    await run("git", ["clone", "--quiet", ...(branch ? ["--branch", branch] : []), cloneSource, root]);
+    await run("git", ["clone", "--quiet", ...(branch ? ["--branch", branch] : []), cloneSource, root], {
+      timeoutMs: 0,
+    });
     times.clone = performance.now() - t;
     // A newcomer's machine: the embedded defaults.
     delete env.DATABASE_URL;
@@ -124,7 +126,8 @@ try {
   for (const step of before) {
     log(`$ ${step}`);
     const t = performance.now();
-    await run("sh", ["-e", "-c", step], { cwd: root, env });
+    // No time limit: an install takes as long as the machine and network need.
+    await run("sh", ["-e", "-c", step], { cwd: root, env, timeoutMs: 0 });
     times[step] = performance.now() - t;
   }
 
@@ -158,7 +161,7 @@ try {
   log("$ the README's terminal block:");
   for (const line of commands.trim().split("\n")) log(`    ${line}`);
   const t2 = performance.now();
-  const { stdout } = await run("sh", ["-e", "-c", commands], { cwd: work, env });
+  const { stdout } = await run("sh", ["-e", "-c", commands], { cwd: work, env, timeoutMs: 0 });
   times["register, login, users.me"] = performance.now() - t2;
   const last = stdout.trim().split("\n").at(-1) ?? "";
   log(`  users.me answered: ${last}`);
