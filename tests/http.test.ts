@@ -133,6 +133,45 @@ describe("HTTP plumbing", () => {
       headers: { origin: "https://evil.example.com" },
     });
     expect(denied.headers.get("access-control-allow-origin")).toBeNull();
+
+    // Every answer says it varies by Origin (caches must not hand one origin's answer to
+    // another), also where tRPC sets its own Vary, and exposes the headers clients read.
+    const varies = (res: Response) =>
+      (res.headers.get("vary") ?? "").split(/\s*,\s*/).map((v) => v.toLowerCase());
+    for (const url of [
+      "/trpc/health.live",
+      "/trpc/health.live?batch=1&input={}",
+      "/api/v1/health",
+      "/nope",
+    ]) {
+      for (const origin of [undefined, "https://app.example.com", "https://evil.example.com"]) {
+        const res = await fetch(`${ts.url}${url}`, { headers: origin === undefined ? {} : { origin } });
+        expect(varies(res), `${url} from ${origin ?? "no origin"}`).toContain("origin");
+        const allowedOrigin = origin !== "https://evil.example.com";
+        expect(res.headers.get("access-control-allow-credentials"), url).toBe(allowedOrigin ? "true" : null);
+        expect(res.headers.get("access-control-expose-headers"), url).toBe(
+          allowedOrigin ? "X-Request-Id,Server-Timing,Retry-After" : null,
+        );
+      }
+    }
+    expect(varies(allowed)).toEqual(expect.arrayContaining(["origin", "trpc-accept", "accept"]));
+
+    const preflight = await fetch(`${ts.url}/trpc/markets.create`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://app.example.com",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, authorization",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("https://app.example.com");
+    expect(preflight.headers.get("access-control-allow-headers")).toBe("content-type, authorization");
+    const refused = await fetch(`${ts.url}/trpc/markets.create`, {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example.com", "access-control-request-method": "POST" },
+    });
+    expect(refused.headers.get("access-control-allow-origin")).toBeNull();
   });
 
   it("answers unknown routes with 404 JSON", async () => {

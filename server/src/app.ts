@@ -1,12 +1,9 @@
 import { randomUUID } from "node:crypto";
 import type { TRPCError } from "@trpc/server";
 import * as trpcExpress from "@trpc/server/adapters/express";
-import compression from "compression";
-import cors from "cors";
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from "express";
-import helmet from "helmet";
-import responseTime from "response-time";
+import express, { type ErrorRequestHandler, type Express } from "express";
 import type { Config } from "./config.js";
+import { frontMiddleware } from "./http/front.js";
 import { docsRouter, resetPasswordRouter } from "./http/docs.js";
 import { metricsHandler } from "./http/metrics.js";
 import { panelRouter } from "./http/panel.js";
@@ -26,22 +23,6 @@ export interface AppDeps {
   services: Services;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-declare module "node:http" {
-  interface IncomingMessage {
-    requestId?: string;
-  }
-}
-
-const requestId: RequestHandler = (req, res, next) => {
-  const incoming = req.get("x-request-id");
-  const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-  req.requestId = id;
-  res.setHeader("X-Request-Id", id);
-  next();
-};
-
 /**
  * The access token of a request's `Authorization: Bearer <token>` header (the scheme in any
  * case, as RFC 9110 has it); null when there is none or it is another scheme. A Bearer header
@@ -59,28 +40,6 @@ function bearerToken(req: express.Request): string | null {
   if (count > 1) return "";
   if (!/^Bearer(\s|$)/i.test(header)) return null;
   return /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? "";
-}
-
-/**
- * The access log: one line per request when its response has been sent (or the connection
- * closed first), at info, warn for 4xx and error for 5xx. Only what is needed to trace a
- * request: never headers or the query string, which can carry credentials. Written with pino
- * directly: pino-http built two child loggers per request (each serialising and redacting the
- * request), which cost a third of a trivial call's time (bench/, README "Benchmarks").
- */
-function logRequest(log: Logger, req: express.Request, res: express.Response, started: number): void {
-  const status = res.statusCode;
-  const url = req.originalUrl;
-  const q = url.indexOf("?");
-  const line = {
-    req: { id: req.requestId, method: req.method, url: q < 0 ? url : url.slice(0, q) },
-    res: { statusCode: status },
-    responseTime: Math.round(performance.now() - started),
-    ...(res.writableFinished ? {} : { aborted: true }),
-  };
-  if (status >= 500) log.error(line, "request failed");
-  else if (status >= 400) log.warn(line, "request completed");
-  else log.info(line, "request completed");
 }
 
 /** An X-Api-Key header; an empty one counts as none. */
@@ -109,56 +68,9 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   app.disable("x-powered-by");
   app.set("trust proxy", config.trustProxy);
 
-  // One middleware: the request id; the access log line when the response ends; and while
-  // shutting down, closing each connection after its answer, so keep-alive clients reconnect
-  // (to another instance) instead of meeting a closed socket later.
-  app.use((req, res, next) => {
-    const started = performance.now();
-    if (services.health.draining) res.setHeader("Connection", "close");
-    requestId(req, res, next);
-    const done = () => {
-      res.off("finish", done);
-      res.off("close", done);
-      logRequest(log, req, res, started);
-    };
-    res.on("finish", done);
-    res.on("close", done);
-  });
   app.use(
-    responseTime((_req, res, ms) => {
-      res.setHeader("Server-Timing", `app;dur=${ms.toFixed(1)}`);
-    }),
+    frontMiddleware({ log, corsOrigins: config.corsOrigins, draining: () => services.health.draining }),
   );
-  app.use(
-    helmet({
-      // The panel and docs pages load their own inline scripts; the API itself serves JSON.
-      contentSecurityPolicy: false,
-    }),
-  );
-  app.use(
-    cors({
-      origin: (origin, cb) => {
-        cb(
-          null,
-          origin === undefined || config.corsOrigins.includes("*") || config.corsOrigins.includes(origin),
-        );
-      },
-      credentials: true,
-      exposedHeaders: ["X-Request-Id", "Server-Timing", "Retry-After"],
-    }),
-  );
-  const gzip = compression({
-    // Server-sent events must reach the client as they happen, not when a gzip block fills.
-    filter: (req, res) =>
-      !(req.headers.accept ?? "").includes("text/event-stream") &&
-      !String(res.getHeader("Content-Type") ?? "").includes("text/event-stream") &&
-      compression.filter(req, res),
-  });
-  // compression wraps every response it sees; a client that accepts no encoding gains nothing from that.
-  app.use((req, res, next) => {
-    if (req.headers["accept-encoding"]) gzip(req, res, next);
-    else next();
-  });
 
   const createContext = (
     req: express.Request,
@@ -199,21 +111,22 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     createContext: ({ req, res, info }): Context => createContext(req, res, info.connectionParams),
     onError: onProcedureError,
   });
-  app.use(
-    "/trpc",
-    options.trpcAdapter === "official"
-      ? officialAdapter
-      : fastTrpcHandler({
-          router: appRouter,
-          maxBodySize: MAX_BODY_BYTES,
-          maxBatchSize: MAX_BATCH_SIZE,
-          createContext: (req, res) => createContext(req, res, null),
-          onError: ({ error, path, ctx }) => {
-            onProcedureError({ error, path, ...(ctx ? { ctx } : {}) });
-          },
-          fallback: officialAdapter,
-        }),
-  );
+  if (options.trpcAdapter !== "official") {
+    app.use(
+      fastTrpcHandler({
+        router: appRouter,
+        basePath: "/trpc",
+        maxBodySize: MAX_BODY_BYTES,
+        maxBatchSize: MAX_BATCH_SIZE,
+        createContext: (req, res) => createContext(req, res, null),
+        onError: ({ error, path, ctx }) => {
+          onProcedureError({ error, path, ...(ctx ? { ctx } : {}) });
+        },
+      }),
+    );
+  }
+  // Whatever the fast handler passes on (subscriptions, streaming, other content types).
+  app.use("/trpc", officialAdapter);
 
   app.use(
     REST_BASE_PATH,

@@ -28,8 +28,10 @@ import type { Context } from "../trpc/context.js";
  * answer with tRPC's own pieces: the router's error formatter (`getErrorShape`), its
  * transformer (`transformTRPCResponse`) and status rule (`getHTTPStatusCode`), so the wire
  * format is tRPC's. Everything else (subscriptions over SSE, `application/jsonl` streaming,
- * other content types, `connectionParams`, oversized batches or bodies, HEAD) goes to the
- * official adapter, passed as `fallback`. tests/trpc-handler.test.ts sends the same requests
+ * other content types, `connectionParams`, oversized batches or bodies, HEAD) is passed on
+ * (`next()`) to the official adapter, mounted after it. The handler is mounted without a path
+ * and checks the URL itself: express's mount-path matching and URL rewriting cost more than
+ * the check. tests/trpc-handler.test.ts sends the same requests
  * to both and requires identical answers, so a tRPC upgrade that changes the protocol fails
  * the suite instead of clients.
  */
@@ -52,7 +54,8 @@ export interface FastTrpcHandlerOptions {
   }) => void;
   maxBodySize: number;
   maxBatchSize: number;
-  fallback: RequestHandler;
+  /** Where tRPC is served, e.g. "/trpc": the handler takes requests under `${basePath}/`. */
+  basePath: string;
 }
 
 const VARY = "trpc-accept, accept";
@@ -109,36 +112,60 @@ const ACCEPTED_METHOD: Record<ProcedureType, string> = {
 };
 
 export function fastTrpcHandler(options: FastTrpcHandlerOptions): RequestHandler {
-  const { router, maxBodySize, maxBatchSize, fallback } = options;
+  const { router, maxBodySize, maxBatchSize } = options;
   const config = router._def._config;
+  const prefix = `${options.basePath}/`;
+  // Procedures found so far, by path (only ones that exist, so the map is bounded by the router).
+  const found = new Map<string, AnyProcedure>();
 
-  return (req: Request, res: Response, next: NextFunction) => {
-    const method = req.method;
-    if (method !== "GET" && method !== "POST") return fallback(req, res, next);
-    if (req.headers["trpc-accept"] !== undefined) return fallback(req, res, next);
-    if (req.headers.accept?.includes("text/event-stream")) return fallback(req, res, next);
-    if (method === "POST") {
-      if (contentType(req) !== "application/json") return fallback(req, res, next);
-      if (Number(req.headers["content-length"] ?? 0) > maxBodySize) return fallback(req, res, next);
-    }
-    // Mounted under /trpc: req.url is "/<path>?<query>".
+  /** The calls of a request this handler serves, or null for the official adapter's. */
+  function parse(req: Request): { search: URLSearchParams; paths: string[]; isBatchCall: boolean } | null {
     const url = req.url;
+    if (!url.startsWith(prefix)) return null;
+    const method = req.method;
+    if (method !== "GET" && method !== "POST") return null;
+    if (req.headers["trpc-accept"] !== undefined) return null;
+    if (req.headers.accept?.includes("text/event-stream")) return null;
+    if (method === "POST") {
+      if (contentType(req) !== "application/json") return null;
+      if (Number(req.headers["content-length"] ?? 0) > maxBodySize) return null;
+    }
+    // req.url is "<basePath>/<path>?<query>".
     const q = url.indexOf("?");
     const search = new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
-    if (search.has("connectionParams")) return fallback(req, res, next);
+    if (search.has("connectionParams")) return null;
     let decoded: string;
     try {
-      decoded = decodeURIComponent(url.slice(1, q < 0 ? undefined : q));
+      decoded = decodeURIComponent(url.slice(prefix.length, q < 0 ? undefined : q));
     } catch {
-      return fallback(req, res, next);
+      return null;
     }
     const path = urlPathToProcedurePath(decoded, config.pathSeparator);
     const isBatchCall = search.get("batch") === "1";
     const paths = isBatchCall ? path.split(",") : [path];
-    if (paths.length > maxBatchSize) return fallback(req, res, next);
+    if (paths.length > maxBatchSize) return null;
+    return { search, paths, isBatchCall };
+  }
 
-    void handle(req, res, next, search, paths, isBatchCall).catch(next);
+  return (req: Request, res: Response, next: NextFunction) => {
+    const calls = parse(req);
+    if (!calls) {
+      next();
+      return;
+    }
+    void handle(req, res, next, calls.search, calls.paths, calls.isBatchCall).catch(next);
   };
+
+  /** The procedure at a path; at once when it has been looked up before. */
+  function lookUp(path: string): AnyProcedure | null | Promise<AnyProcedure | null> {
+    return (
+      found.get(path) ??
+      getProcedureAtPath(router, path).then((procedure) => {
+        if (procedure) found.set(path, procedure);
+        return procedure;
+      })
+    );
+  }
 
   async function handle(
     req: Request,
@@ -148,17 +175,15 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): RequestHandler
     paths: string[],
     isBatchCall: boolean,
   ): Promise<void> {
-    const calls: Call[] = await Promise.all(
-      paths.map(async (path, batchIndex) => ({
-        path,
-        batchIndex,
-        procedure: await getProcedureAtPath(router, path),
-      })),
-    );
+    const calls: Call[] = [];
+    for (const [batchIndex, path] of paths.entries()) {
+      const procedure = lookUp(path);
+      calls.push({ path, batchIndex, procedure: isPromise(procedure) ? await procedure : procedure });
+    }
     const types = new Set<ProcedureType>();
     for (const call of calls) if (call.procedure) types.add(call.procedure._def.type);
     if (types.size > 1 || types.has("subscription")) {
-      fallback(req, res, next);
+      next();
       return;
     }
     const type: ProcedureType | "unknown" = types.values().next().value ?? "unknown";
