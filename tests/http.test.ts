@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readdir, readFile } from "node:fs/promises";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError, loadConfig } from "@agora/server/testing";
 import { expectError } from "./support/errors.js";
 import { newUserInput, registerUser, startTestServer, type TestServer } from "./support/server.js";
@@ -324,6 +325,28 @@ describe("failures", () => {
 });
 
 describe("password hashing under a burst", () => {
+  it("hashes passwords on threads below the event loop's CPU priority (PASSWORD_WORKER_NICE)", async () => {
+    // Linux: /proc/self/task/<tid>/stat, field 19 is the thread's nice value.
+    const niceOf = async (statFile: string) => {
+      const stat = await readFile(statFile, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    };
+    const threadNices = async () =>
+      Promise.all((await readdir("/proc/self/task")).map((tid) => niceOf(`/proc/self/task/${tid}/stat`)));
+    const own = await niceOf("/proc/self/stat");
+    const server = await startTestServer({ PASSWORD_WORKER_NICE: "7", ADMIN_EMAIL: "", ADMIN_PASSWORD: "" });
+    try {
+      await server.client().auth.register.mutate(newUserInput());
+      expect(await threadNices()).toContain(own + 7);
+      expect(await niceOf("/proc/self/stat")).toBe(own);
+    } finally {
+      await server.close();
+    }
+    await vi.waitFor(async () => {
+      expect(await threadNices()).not.toContain(own + 7);
+    });
+  });
+
   it("refuses sign-ins beyond the hash queue at once with SERVICE_UNAVAILABLE and Retry-After", async () => {
     const busy = await startTestServer({
       BCRYPT_COST: "10",

@@ -46,6 +46,7 @@ const envSchema = z.object({
   // One core stays with the event loop: bcrypt on every core would stall every other request.
   PASSWORD_WORKERS: int(1, 32).default(Math.max(1, availableParallelism() - 1)),
   PASSWORD_QUEUE_MAX: int(1, 100_000).default(64),
+  PASSWORD_WORKER_NICE: int(0, 19).default(10),
 
   CORS_ORIGINS: z
     .string()
@@ -141,6 +142,8 @@ export interface Config {
     readonly passwordWorkers: number;
     /** Hashes allowed to wait for a worker; beyond that, sign-ins are refused at once. */
     readonly passwordQueueMax: number;
+    /** How much lower than the event loop's the hashing threads' CPU priority is (nice). */
+    readonly passwordWorkerNice: number;
   };
   readonly corsOrigins: readonly string[];
   readonly rateLimit: {
@@ -282,6 +285,7 @@ export function loadConfig(env: Env): Config {
       bcryptCost: e.BCRYPT_COST,
       passwordWorkers: e.PASSWORD_WORKERS,
       passwordQueueMax: e.PASSWORD_QUEUE_MAX,
+      passwordWorkerNice: e.PASSWORD_WORKER_NICE,
     },
     corsOrigins: e.CORS_ORIGINS,
     rateLimit: {

@@ -77,6 +77,7 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
       config.auth.bcryptCost,
       config.auth.passwordWorkers,
       config.auth.passwordQueueMax,
+      config.auth.passwordWorkerNice,
     );
     closers.push({ name: "password workers", close: () => passwords.close() });
 

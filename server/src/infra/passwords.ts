@@ -17,12 +17,21 @@ export class PasswordHasher {
     workers: number,
     /** Tasks allowed to wait; a burst beyond it is refused instead of queuing for minutes. */
     private readonly maxQueue = 64,
+    /**
+     * The hashing threads' nice increment. A hash costs as much CPU as a thousand ordinary
+     * calls; with the threads below the event loop's priority, the CPU they compete for goes
+     * to answering requests first, and hashing gets the rest (all of it when the server is
+     * otherwise idle). Under full load sign-ins then wait longer, within `maxQueue`.
+     * Applied by piscina through @napi-rs/nice (Linux, macOS, Windows); 0 leaves it.
+     */
+    niceIncrement = 0,
   ) {
     this.pool = new Piscina({
       filename: new URL("./password-worker.mjs", import.meta.url).href,
       minThreads: 1,
       maxThreads: workers,
       idleTimeout: 60_000,
+      niceIncrement,
     });
   }
 
