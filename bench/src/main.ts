@@ -8,7 +8,13 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import os from "node:os";
 import path from "node:path";
 import { measureEmbeddedStart } from "./embedded.js";
-import { INSTALL_POSTGRES, findPostgresBin, migrate, openBenchDatabase } from "./postgres.js";
+import {
+  INSTALL_POSTGRES,
+  findPostgresBin,
+  migrate,
+  openBenchDatabase,
+  waitForJobsDrained,
+} from "./postgres.js";
 import {
   baseEnv,
   benchRoot,
@@ -351,6 +357,7 @@ async function main(): Promise<void> {
         log(
           `${fmt(r.reqPerSec).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(1).padStart(6)} ms  p99 ${r.p99Ms.toFixed(1).padStart(6)} ms${logins}${bad}`,
         );
+        await waitForJobsDrained(db.url);
       }
     }
 

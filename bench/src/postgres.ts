@@ -143,3 +143,31 @@ export async function migrate(url: string, repoRoot: string): Promise<void> {
     },
   );
 }
+
+/**
+ * Waits until no job is due in Agora's queue (pg-boss, schema "pgboss"): orders.create leaves
+ * a confirmation job per order, and the servers working them off would otherwise load the
+ * machine during whatever is measured next. Gives up after `timeoutMs` and says so.
+ */
+export async function waitForJobsDrained(url: string, timeoutMs = 60_000): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const { rows } = await client.query<{ due: number }>(
+        `SELECT count(*)::int AS due FROM pgboss.job
+          WHERE state IN ('created', 'retry', 'active') AND start_after <= now()`,
+      );
+      const due = rows[0]?.due ?? 0;
+      if (due === 0) return;
+      if (performance.now() > deadline) {
+        log(`\n  warning: ${due} jobs still queued after ${timeoutMs / 1000} s; measuring anyway`);
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await client.end();
+  }
+}
