@@ -13,7 +13,7 @@ import {
   findPostgresBin,
   migrate,
   openBenchDatabase,
-  waitForJobsDrained,
+  openJobQueueWatch,
 } from "./postgres.js";
 import {
   baseEnv,
@@ -321,17 +321,23 @@ async function main(): Promise<void> {
       `  ${plan.length} measurements per round x ${knobs.rounds} rounds, ${knobs.warmup} s warm-up + ${knobs.duration} s each: about ${Math.ceil((plan.length * knobs.rounds * perMeasurement) / 60)} min`,
     );
 
-    // Within a scenario the servers take turns going first: the first measured after another
-    // scenario can meet a colder database (markets.byId favoured the second server by 10-20%
-    // in fixed order), so each round starts one server further along.
+    // Within a scenario the servers take turns going first: in a fixed order the server
+    // measured second had an edge (10-20% on markets.byId, whichever build it was), so each
+    // round starts one server further along.
     const byScenario = new Map<Scenario, typeof plan>();
-    for (const item of plan) byScenario.set(item.scenario, [...(byScenario.get(item.scenario) ?? []), item]);
+    for (const item of plan) {
+      const items = byScenario.get(item.scenario);
+      if (items) items.push(item);
+      else byScenario.set(item.scenario, [item]);
+    }
     const roundOrder = (round: number) =>
       [...byScenario.values()].flatMap((items) => {
         const k = (round - 1) % items.length;
         return [...items.slice(k), ...items.slice(0, k)];
       });
 
+    const jobQueue = await openJobQueueWatch(db.url);
+    cleanups.add(() => jobQueue.close());
     const measurements: Measurement[] = [];
     for (let round = 1; round <= knobs.rounds; round += 1) {
       for (const { scenario, server, script } of roundOrder(round)) {
@@ -357,7 +363,7 @@ async function main(): Promise<void> {
         log(
           `${fmt(r.reqPerSec).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(1).padStart(6)} ms  p99 ${r.p99Ms.toFixed(1).padStart(6)} ms${logins}${bad}`,
         );
-        await waitForJobsDrained(db.url);
+        await jobQueue.drained();
       }
     }
 

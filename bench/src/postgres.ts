@@ -145,14 +145,17 @@ export async function migrate(url: string, repoRoot: string): Promise<void> {
 }
 
 /**
- * Waits until no job is due in Agora's queue (pg-boss, schema "pgboss"): orders.create leaves
- * a confirmation job per order, and the servers working them off would otherwise load the
- * machine during whatever is measured next. Gives up after `timeoutMs` and says so.
+ * Watches Agora's job queue (pg-boss, schema "pgboss") over one connection. `drained()` waits
+ * until no job is due: orders.create leaves a confirmation job per order, and the servers
+ * working them off would otherwise load the machine during whatever is measured next. It gives
+ * up after `timeoutMs` and says so.
  */
-export async function waitForJobsDrained(url: string, timeoutMs = 60_000): Promise<void> {
+export async function openJobQueueWatch(
+  url: string,
+): Promise<{ drained: (timeoutMs?: number) => Promise<void>; close: () => Promise<void> }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
-  try {
+  const drained = async (timeoutMs = 60_000) => {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
       const { rows } = await client.query<{ due: number }>(
@@ -167,7 +170,6 @@ export async function waitForJobsDrained(url: string, timeoutMs = 60_000): Promi
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-  } finally {
-    await client.end();
-  }
+  };
+  return { drained, close: () => client.end() };
 }

@@ -31,9 +31,9 @@ import type { Context } from "../trpc/context.js";
  * other content types, `connectionParams`, oversized batches or bodies, HEAD) is passed on
  * (`next()`) to the official adapter, mounted after it. The handler is mounted without a path
  * and checks the URL itself: express's mount-path matching and URL rewriting cost more than
- * the check. tests/trpc-handler.test.ts sends the same requests
- * to both and requires identical answers, so a tRPC upgrade that changes the protocol fails
- * the suite instead of clients.
+ * the check. tests/trpc-handler.test.ts sends the same requests to both and requires
+ * identical answers, so a tRPC upgrade that changes the protocol fails the suite instead of
+ * clients.
  */
 
 type Call = {
