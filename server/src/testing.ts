@@ -13,3 +13,4 @@ export { JobQueue } from "./infra/jobs.js";
 export { MemoryEventBus, type BusEvent } from "./infra/events.js";
 export { createApp } from "./app.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";
+export { invokeProcedure, runsDirectly } from "./http/trpc-invoke.js";

@@ -16,6 +16,7 @@ import {
 } from "@trpc/server/unstable-core-do-not-import";
 import type { AppRouter } from "../router.js";
 import type { Context } from "../trpc/context.js";
+import { invokeProcedure } from "./trpc-invoke.js";
 
 /**
  * tRPC's HTTP protocol for plain queries and mutations, without its Fetch round trip.
@@ -255,7 +256,7 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): RequestHandler
             });
           }
           if (ctxError) throw ctxError;
-          const data: unknown = await proc({
+          const data = await invokeProcedure(proc, {
             path: call.path,
             getRawInput: async () => (await getInputs())[call.batchIndex],
             ctx,
