@@ -1,6 +1,12 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger, createPrismaClient, JobQueue } from "@agora/server/testing";
+import {
+  createLogger,
+  createPrismaClient,
+  JOB_QUEUES,
+  JobQueue,
+  startEmbeddedPostgres,
+} from "@agora/server/testing";
 import { expectError } from "./support/errors.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
 import {
@@ -212,6 +218,54 @@ describe("clean-up of expired credentials", () => {
     // The live session still works, refresh included.
     await alice.api.users.me.query();
     await cast.ts.client().auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+  });
+});
+
+describe("queues and their settings", () => {
+  it("a changed JOB_RETRY_LIMIT or JOB_RETRY_DELAY_SECONDS applies to queues made before", async () => {
+    const embedded = await startEmbeddedPostgres(null, 0, { useTemplate: false });
+    const pool = new pg.Pool({ connectionString: embedded.url, max: 1 });
+    const startWith = async (retryLimit: number, retryDelaySeconds: number) => {
+      const queue = new JobQueue(pool, {
+        workers: false,
+        pollIntervalSeconds: 1,
+        retryLimit,
+        retryDelaySeconds,
+        log: createLogger("silent"),
+      });
+      queue.define({ name: "mail", handler: () => Promise.resolve() });
+      await queue.start();
+      await queue.stop(1000);
+    };
+    const settings = async () =>
+      (
+        await pool.query<{ retry_limit: number; retry_delay: number; dead_letter: string | null }>(
+          "SELECT retry_limit, retry_delay, dead_letter FROM pgboss.queue WHERE name = 'mail'",
+        )
+      ).rows;
+    try {
+      await startWith(2, 10);
+      expect(await settings()).toEqual([{ retry_limit: 2, retry_delay: 10, dead_letter: "dead-letter" }]);
+      await startWith(7, 45);
+      expect(await settings()).toEqual([{ retry_limit: 7, retry_delay: 45, dead_letter: "dead-letter" }]);
+    } finally {
+      await pool.end();
+      await embedded.stop();
+    }
+  });
+
+  it("a new embedded database comes from the template with every queue the server defines", async () => {
+    expect([...cast.ts.server.services.jobs.queueNames].sort()).toEqual([...JOB_QUEUES].sort());
+    // In memory, so from the template's tarball (a folder is copied from its folder form).
+    const embedded = await startEmbeddedPostgres(null, 0);
+    const pool = new pg.Pool({ connectionString: embedded.url, max: 1 });
+    try {
+      const { rows } = await pool.query<{ name: string }>("SELECT name FROM pgboss.queue ORDER BY name");
+      expect(rows.map((r) => r.name)).toEqual([...JOB_QUEUES, "dead-letter"].sort());
+    } finally {
+      await pool.end();
+      await embedded.stop();
+    }
   });
 });
 

@@ -7,6 +7,9 @@ import type { Services } from "./services.js";
 
 export const CLEANUP_QUEUE = "auth-cleanup";
 
+/** Every queue `defineJobs` defines (the embedded template is made with them). */
+export const JOB_QUEUES: readonly string[] = [PASSWORD_RESET_QUEUE, ORDER_CONFIRMATION_QUEUE, CLEANUP_QUEUE];
+
 /**
  * The background jobs and what runs them. Payloads are read back from the database, so each
  * handler validates its own before acting on it.

@@ -14,3 +14,4 @@ export { MemoryEventBus, type BusEvent } from "./infra/events.js";
 export { createApp } from "./app.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";
 export { invokeProcedure, runsDirectly } from "./http/trpc-invoke.js";
+export { JOB_QUEUES } from "./jobs.js";

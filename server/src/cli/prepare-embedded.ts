@@ -1,12 +1,20 @@
 // `pnpm db:prepare-embedded` (run by `pnpm install`): builds the migrated PGlite template that
 // makes the first embedded start fast. It is only a shortcut, so a failure warns and exits 0.
+import { loadConfig } from "../config.js";
 import { buildTemplate, templateFile } from "../infra/embedded-template.js";
 import { createLogger } from "../infra/logger.js";
+import { JOB_QUEUES } from "../jobs.js";
 
 const started = Date.now();
 try {
   const file = await templateFile();
-  const built = await buildTemplate(createLogger("warn"));
+  // The queues with the default retry settings (a server configured otherwise updates them).
+  const { jobs } = loadConfig({});
+  const built = await buildTemplate(createLogger("warn"), {
+    queues: JOB_QUEUES,
+    retryLimit: jobs.retryLimit,
+    retryDelaySeconds: jobs.retryDelaySeconds,
+  });
   process.stdout.write(
     `embedded database template ready in ${String(Date.now() - started)} ms: ${built === file ? built : file}\n`,
   );

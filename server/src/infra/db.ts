@@ -8,7 +8,7 @@ import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { DataDirLockedError, lockDataDir } from "./data-dir-lock.js";
 import { ensurePostgresDatabase } from "./db-startup.js";
-import { readTemplate } from "./embedded-template.js";
+import { copyTemplateInto, PGLITE_START_PARAMS, readTemplate } from "./embedded-template.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations } from "./migrate.js";
 import { GuardedPrismaPg } from "./prisma-pg.js";
@@ -95,11 +95,21 @@ export async function startEmbeddedPostgres(
   let db: PGlite;
   let server: PGLiteSocketServer;
   try {
-    const template = fresh && options.useTemplate !== false ? await readTemplate() : null;
+    const useTemplate = fresh && options.useTemplate !== false;
+    // A new folder is copied from the template's folder form; memory loads its tarball.
+    let copied = false;
+    if (useTemplate && dataDir) {
+      try {
+        copied = await copyTemplateInto(dataDir);
+      } catch (error) {
+        throw new StartupError(dataDirProblem(dataDir, error));
+      }
+    }
+    const template = useTemplate && !copied ? await readTemplate() : null;
     // The first start takes seconds before anything else is logged: say what is happening.
     const where = dataDir ?? "memory (DATA_DIR=:memory:)";
     if (!fresh) log?.info({ dataDir }, `opening the embedded database in ${where}`);
-    else if (template)
+    else if (copied || template)
       log?.info(
         { dataDir },
         `creating the embedded database in ${where} from the migrated template (a few seconds)`,
@@ -112,6 +122,7 @@ export async function startEmbeddedPostgres(
       );
     try {
       db = await PGlite.create({
+        startParams: [...PGLITE_START_PARAMS],
         ...(dataDir ? { dataDir } : {}),
         ...(template ? { loadDataDir: template } : {}),
       });

@@ -186,17 +186,45 @@ export class JobQueue {
     await this.startNow();
   }
 
-  private async startNow(): Promise<void> {
+  /** The queues defined so far. */
+  get queueNames(): string[] {
+    return [...this.queues.keys()];
+  }
+
+  /**
+   * Creates the job schema and these queues (with this instance's retry settings) without
+   * starting anything: for the embedded template, so that a first start finds them made.
+   */
+  async createQueues(names: readonly string[]): Promise<void> {
+    await this.prepare(names);
+    // pg-boss is running: `stop` must stop it.
+    this.started = true;
+  }
+
+  /**
+   * The schema, and the queues with these retry settings. One read of the queues that exist:
+   * creating one that exists is a no-op in pg-boss, which left a changed JOB_RETRY_LIMIT or
+   * JOB_RETRY_DELAY_SECONDS without effect on a database that had them already; and on a
+   * restart this is one statement instead of one per queue.
+   */
+  private async prepare(names: Iterable<string>): Promise<void> {
     await this.install();
     await this.boss.start();
-    await this.createQueue(DEAD_LETTER_QUEUE, {});
-    for (const queue of this.queues.values()) {
-      await this.createQueue(queue.name, {
+    const existing = new Map((await this.boss.getQueues()).map((queue) => [queue.name, queue]));
+    await this.ensureQueue(existing, DEAD_LETTER_QUEUE, {});
+    for (const name of names) {
+      await this.ensureQueue(existing, name, {
         retryLimit: this.options.retryLimit,
         retryDelay: this.options.retryDelaySeconds,
         retryBackoff: true,
         deadLetter: DEAD_LETTER_QUEUE,
       });
+    }
+  }
+
+  private async startNow(): Promise<void> {
+    await this.prepare(this.queues.keys());
+    for (const queue of this.queues.values()) {
       if (queue.cron) {
         try {
           await this.boss.schedule(queue.name, queue.cron);
@@ -214,6 +242,25 @@ export class JobQueue {
         (jobs) => this.run(queue, jobs, workerId),
       );
     }
+  }
+
+  /** Creates the queue, or brings an existing one's retry settings to these. */
+  private async ensureQueue(
+    existing: ReadonlyMap<string, PgBoss.QueueResult>,
+    name: string,
+    options: Omit<PgBoss.Queue, "name">,
+  ): Promise<void> {
+    const current = existing.get(name);
+    if (!current) {
+      await this.createQueue(name, options);
+      return;
+    }
+    const changed = (["retryLimit", "retryDelay", "retryBackoff", "deadLetter"] as const).filter(
+      (key) => options[key] !== undefined && options[key] !== current[key],
+    );
+    if (changed.length === 0) return;
+    await this.boss.updateQueue(name, { name, ...options });
+    this.options.log.info({ queue: name, changed }, "job queue settings updated");
   }
 
   /**
