@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
 
 export interface MailMessage {
   to: string;
@@ -13,17 +13,21 @@ export interface Mailer {
   send(message: MailMessage): Promise<void>;
 }
 
-/** Sends through an SMTP server (SMTP_URL). */
+/**
+ * Sends through an SMTP server (SMTP_URL). nodemailer is loaded with the first message, not
+ * at start-up: most starts (development, tests) never send one through SMTP.
+ */
 export class SmtpMailer implements Mailer {
-  private readonly transport: nodemailer.Transporter;
+  private transport: Promise<Transporter> | null = null;
   constructor(
-    url: string,
+    private readonly url: string,
     private readonly from: string,
-  ) {
-    this.transport = nodemailer.createTransport(url);
-  }
+  ) {}
   async send(message: MailMessage): Promise<void> {
-    await this.transport.sendMail({ from: this.from, ...message });
+    this.transport ??= import("nodemailer").then(({ default: nodemailer }) =>
+      nodemailer.createTransport(this.url),
+    );
+    await (await this.transport).sendMail({ from: this.from, ...message });
   }
 }
 
