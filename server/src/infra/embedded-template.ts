@@ -118,12 +118,13 @@ export async function buildTemplate(
     try {
       const url = `postgresql://postgres:postgres@${server.getServerConn()}/postgres?sslmode=disable`;
       await applyMigrations(url, log);
-      // The job queue's schema and queues too (made on the first start otherwise). The server
-      // brings their retry settings to its configuration when they differ.
+      // The job queue's schema and queues too (made on the first start otherwise), pg-boss's
+      // own cron queue included (hence `workers`: its scheduler starts, and stops with it). The
+      // server brings the queues' retry settings to its configuration when they differ.
       const pool = new pg.Pool({ connectionString: url, max: 1 });
       try {
         const jobs = new JobQueue(pool, {
-          workers: false,
+          workers: true,
           pollIntervalSeconds: 2,
           retryLimit: jobQueues.retryLimit,
           retryDelaySeconds: jobQueues.retryDelaySeconds,
