@@ -5,6 +5,7 @@ import type { HttpRequest } from "./wrk.js";
 export type ServerId =
   | "agora"
   | "agora-baseline"
+  | "agora-baseline+cache"
   | "agora+cache"
   | "agora+cache+redis"
   | "agora-x2"
@@ -52,6 +53,15 @@ export const SERVERS: readonly ServerDef[] = [
           kind: "agora" as const,
           needsRedis: false,
           agoraEnv: { CACHE_ENABLED: "false" },
+          agoraEntry: BASELINE,
+          readyPath: "/healthz",
+        },
+        {
+          id: "agora-baseline+cache" as const,
+          label: "agora+cache (baseline build)",
+          kind: "agora" as const,
+          needsRedis: false,
+          agoraEnv: { CACHE_ENABLED: "true" },
           agoraEntry: BASELINE,
           readyPath: "/healthz",
         },
@@ -192,6 +202,7 @@ const AGORA_VARIANTS: readonly ServerId[] = [
   "agora",
   ...(BASELINE ? (["agora-baseline"] as const) : []),
   "agora+cache",
+  ...(BASELINE ? (["agora-baseline+cache"] as const) : []),
   "agora+cache+redis",
   "agora-x2",
 ];

@@ -6,6 +6,7 @@ import type { ScenarioId, ServerId } from "./scenarios.js";
 const COLORS: Record<ServerId | "derived", string> = {
   agora: "#2563eb",
   "agora-baseline": "#93c5fd",
+  "agora-baseline+cache": "#c4b5fd",
   "agora+cache": "#7c3aed",
   "agora+cache+redis": "#c026d3",
   "agora-x2": "#0891b2",
