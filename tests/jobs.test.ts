@@ -255,7 +255,7 @@ describe("queues and their settings", () => {
   });
 
   it("a new embedded database comes from the template with every queue the server defines", async () => {
-    expect([...cast.ts.server.services.jobs.queueNames].sort()).toEqual([...JOB_QUEUES].sort());
+    expect(cast.ts.server.services.jobs.queueNames.sort()).toEqual([...JOB_QUEUES].sort());
     // In memory, so from the template's tarball (a folder is copied from its folder form).
     const embedded = await startEmbeddedPostgres(null, 0);
     const pool = new pg.Pool({ connectionString: embedded.url, max: 1 });

@@ -67,7 +67,7 @@ async function run(
     if (!step) {
       throw new TRPCError({
         code: "INTERNAL_SERVER_ERROR",
-        message: "No result from middlewares - did you forget to `return next()`?",
+        message: "The procedure's middleware chain ended without its resolver",
       });
     }
     return await step({
@@ -118,7 +118,7 @@ export function runsDirectly(procedure: AnyProcedure): boolean {
  * which was 9% of a cached `markets.byId` call in the CPU profile. Here each step gets one
  * object of fixed shape. A procedure whose internals are not the expected shape (another
  * tRPC version, `experimental_caller`) is called the ordinary way;
- * tests/trpc-handler.test.ts holds the two ways to identical answers.
+ * tests/trpc-invoke.test.ts holds the two ways to the same outcomes.
  */
 export async function invokeProcedure(procedure: AnyProcedure, options: CallOptions): Promise<unknown> {
   const chain = chainFor(procedure);

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { copyFileSync, cpSync } from "node:fs";
-import { access, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
@@ -17,12 +17,16 @@ import { applyMigrations, readMigrations } from "./migrate.js";
  * migration (about 4 s of Wasm initdb on these machines). It is kept twice: as a folder, which
  * a new DATA_DIR is copied from (a file copy, then PGlite opens it as on any restart), and as
  * a tarball for in-memory databases (DATA_DIR=:memory:), which PGlite can only load that way
- * (unpacking it inside PGlite took 2-3 s of a first start, the folder copy 0.2 s). `pnpm install` builds it (`db:prepare-embedded`); if it is missing or was
- * built for other migrations or another PGlite, the server initialises from scratch and the
- * migrations run as usual: the template is only ever a shortcut.
+ * (unpacking it inside PGlite took 2-3 s of a first start, the folder copy 0.5 s). `pnpm
+ * install` builds it (`db:prepare-embedded`); if it is missing or was built for other
+ * migrations or another PGlite, the server initialises from scratch and the migrations run as
+ * usual: the template is only ever a shortcut.
  */
 const cacheDir = path.join(repoRoot, "node_modules", ".cache", "agora");
-/** Bumped whenever what the template holds changes (the job schema since format 2, the job queues and the folder since 3). */
+/**
+ * Bumped whenever what the template holds changes (the job schema since format 2; the job
+ * queues and the folder form since 3).
+ */
 const TEMPLATE_FORMAT = "3";
 
 function pgliteVersion(): string {
@@ -40,20 +44,20 @@ function pgliteVersion(): string {
   return "unknown";
 }
 
-/** Where the template for these migrations and this PGlite lives. */
-export async function templateFile(): Promise<string> {
+/** Where the template for these migrations and this PGlite lives, without an extension. */
+async function templateBase(): Promise<string> {
   const migrations = await readMigrations();
   const key = createHash("sha256")
     .update(`${TEMPLATE_FORMAT}:${pgliteVersion()}:`)
     .update(migrations.map((m) => `${m.name}:${m.checksum}`).join("\n"))
     .digest("hex")
     .slice(0, 16);
-  return path.join(cacheDir, `pglite-template-${key}.tar.gz`);
+  return path.join(cacheDir, `pglite-template-${key}`);
 }
 
-/** The folder form of the template (see above). */
-export async function templateDir(): Promise<string> {
-  return (await templateFile()).replace(/\.tar\.gz$/, "");
+/** The tarball form of the template (see above). */
+export async function templateFile(): Promise<string> {
+  return `${await templateBase()}.tar.gz`;
 }
 
 /**
@@ -62,7 +66,7 @@ export async function templateDir(): Promise<string> {
  * the next start rather than opened half-made.
  */
 export async function copyTemplateInto(dataDir: string): Promise<boolean> {
-  const source = await templateDir();
+  const source = await templateBase();
   const marker = path.join(source, "PG_VERSION");
   try {
     await access(marker);
@@ -104,8 +108,8 @@ export async function buildTemplate(
   log: Logger,
   jobQueues: { queues: readonly string[]; retryLimit: number; retryDelaySeconds: number },
 ): Promise<string> {
-  const file = await templateFile();
-  const dir = await templateDir();
+  const dir = await templateBase();
+  const file = `${dir}.tar.gz`;
   await mkdir(cacheDir, { recursive: true });
   // Built aside then renamed: a reader never sees half a template.
   const partialDir = `${dir}.${String(process.pid)}.tmp`;
@@ -147,5 +151,12 @@ export async function buildTemplate(
   const partial = `${file}.${String(process.pid)}.tmp`;
   await writeFile(partial, Buffer.from(await dump.arrayBuffer()));
   await rename(partial, file);
+  // Templates of earlier migrations or PGlite versions are never read again (45 MB each).
+  const current = new Set([path.basename(dir), path.basename(file)]);
+  for (const entry of await readdir(cacheDir)) {
+    if (entry.startsWith("pglite-template-") && !current.has(entry) && !entry.endsWith(".tmp")) {
+      await rm(path.join(cacheDir, entry), { recursive: true, force: true });
+    }
+  }
   return file;
 }
