@@ -118,6 +118,16 @@ describe("a failing store", () => {
   });
 });
 
+describe("the memory store's size bound", () => {
+  it("holds at most CACHE_MAX_ENTRIES entries, evicting the least recently used", async () => {
+    const store = new MemoryCacheStore(100);
+    for (let i = 0; i < 150; i += 1) await store.write(`k${String(i)}`, { value: i, gens: [] }, 60_000);
+    const held = [];
+    for (let i = 0; i < 150; i += 1) if ((await store.read(`k${String(i)}`, [])).entry) held.push(i);
+    expect(held).toEqual(Array.from({ length: 100 }, (_, i) => i + 50));
+  });
+});
+
 describe("the memory store's eviction of generations", () => {
   it("cannot resurrect an entry loaded before an evicted bump", async () => {
     const store = new MemoryCacheStore(100); // generations: 400 slots

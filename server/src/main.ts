@@ -1,5 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { ConfigError, loadConfig, type Config } from "./config.js";
+import type { EmbeddedPostgres } from "./infra/embedded-postgres.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import { describeStartupFailure, hostPort } from "./startup-failure.js";
 
@@ -35,6 +36,7 @@ async function runServer(config: Config, log: Logger): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  let embedded: Promise<EmbeddedPostgres> | null = null;
   try {
     log.info(
       {
@@ -43,10 +45,19 @@ async function runServer(config: Config, log: Logger): Promise<void> {
       },
       "starting Agora",
     );
+    // The embedded database opens in a thread of its own (a second or so of Wasm) while this
+    // one loads the server's modules; startServer picks it up.
+    const dbConfig = config.database;
+    if (dbConfig.kind === "embedded") {
+      const { launchEmbeddedPostgres } = await import("./infra/embedded-postgres.js");
+      embedded = (await launchEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log })).ready;
+      // Its failure is reported where startServer awaits it.
+      embedded.catch(() => undefined);
+    }
     // Loaded after the line above: the server's modules take seconds on a first run, which
     // would otherwise pass in silence.
     const { startServer } = await import("./server.js");
-    const server = await startServer(config, { log });
+    const server = await startServer(config, { log, ...(embedded ? { embeddedDatabase: embedded } : {}) });
     // Say what is bound (0.0.0.0 is every interface, not a URL to open) and a URL that works.
     const wildcard = config.host === "0.0.0.0" || config.host === "::";
     const address = hostPort(config.host, server.port);
@@ -82,6 +93,11 @@ async function runServer(config: Config, log: Logger): Promise<void> {
   } catch (error) {
     // One line naming the cause, never a stack trace; the details are there at LOG_LEVEL=debug.
     log.debug({ err: error }, "start-up failure");
+    // Closed cleanly if it was opened (stopping twice is harmless: start-up may have already).
+    await embedded?.then(
+      (database) => database.stop(),
+      () => undefined,
+    );
     process.stderr.write(`Agora could not start: ${describeStartupFailure(error, config)}\n`);
     process.exit(1);
   }

@@ -6,6 +6,7 @@ import { createInfra, type Infra } from "./infra/index.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import type { Mailer } from "./infra/mailer.js";
 import { defineJobs } from "./jobs.js";
+import type { EmbeddedPostgres } from "./infra/embedded-postgres.js";
 import { StartupError } from "./infra/startup-error.js";
 import { Password, Username } from "./modules/auth/schemas.js";
 import { seedDemoOnFirstStart } from "./seed/demo.js";
@@ -27,6 +28,8 @@ export interface RunningServer {
 export interface StartOptions {
   log?: Logger;
   mailer?: Mailer;
+  /** The embedded database, already starting (main.ts starts it before loading this module). */
+  embeddedDatabase?: Promise<EmbeddedPostgres>;
 }
 
 async function listen(server: Server, host: string, port: number): Promise<number> {
@@ -76,7 +79,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     mark = now;
   };
   checkAdmin(config);
-  const infra = await createInfra(config, { log, ...(options.mailer ? { mailer: options.mailer } : {}) });
+  const infra = await createInfra(config, {
+    log,
+    ...(options.mailer ? { mailer: options.mailer } : {}),
+    ...(options.embeddedDatabase ? { embeddedDatabase: options.embeddedDatabase } : {}),
+  });
   step("infraMs");
   try {
     const services = createServices(infra);

@@ -2,7 +2,8 @@
 // plumbing used to prepare one migrated template database per run.
 export { loadConfig, type Config } from "./config.js";
 export { startServer, type RunningServer } from "./server.js";
-export { createPrismaClient, migrateDeploy, startEmbeddedPostgres } from "./infra/db.js";
+export { createPrismaClient, migrateDeploy } from "./infra/db.js";
+export { startEmbeddedPostgres } from "./infra/embedded-postgres.js";
 export { applyMigrations } from "./infra/migrate.js";
 export { createLogger, type Logger } from "./infra/logger.js";
 export { ConfigError } from "./config.js";

@@ -48,9 +48,13 @@ export class MemoryCacheStore implements CacheStore {
   private floor = 0;
 
   constructor(maxEntries: number) {
-    this.entries = new LRUCache({ max: maxEntries });
+    // Bounded by count through `maxSize` (each entry sizes 1) rather than `max`: with `max`,
+    // lru-cache allocates its arrays for every slot up front, 70 ms of each start at the
+    // default 50,000 entries (and 200,000 generations); these grow as they fill.
+    this.entries = new LRUCache({ maxSize: maxEntries, sizeCalculation: () => 1 });
     this.gens = new LRUCache({
-      max: maxEntries * 4,
+      maxSize: maxEntries * 4,
+      sizeCalculation: () => 1,
       dispose: (value, _key, reason) => {
         if (reason === "evict" && value > this.floor) this.floor = value;
       },

@@ -1,19 +1,14 @@
 import { spawn } from "node:child_process";
-import { access, mkdir } from "node:fs/promises";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import pg from "pg";
 import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
-import { DataDirLockedError, lockDataDir } from "./data-dir-lock.js";
 import { ensurePostgresDatabase } from "./db-startup.js";
-import { copyTemplateInto, PGLITE_START_PARAMS, readTemplate } from "./embedded-template.js";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations } from "./migrate.js";
 import { GuardedPrismaPg } from "./prisma-pg.js";
 import { Sql } from "./sql.js";
-import { errorCode, messageOf, StartupError } from "./startup-error.js";
 
 export type Db = PrismaClient<"query">;
 
@@ -35,118 +30,6 @@ export interface Database {
   onQuery(listener: (sql: string) => void): () => void;
   ping(): Promise<boolean>;
   close(): Promise<void>;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await access(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-interface EmbeddedPostgres {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** Why DATA_DIR cannot be used, from the error of creating or writing in it. */
-function dataDirProblem(dataDir: string, error: unknown): string {
-  const code = errorCode(error);
-  const uid = process.getuid?.();
-  const user = uid === undefined ? "this user" : `this user (uid ${String(uid)})`;
-  if (code === "EACCES" || code === "EPERM" || code === "EROFS")
-    return `DATA_DIR ${dataDir} is not writable by ${user} (${code}): give it to that user, or set DATA_DIR to a folder it may write`;
-  if (code === "EEXIST" || code === "ENOTDIR")
-    return `DATA_DIR ${dataDir} is not a folder (${code}: a file is in the way): set DATA_DIR to a folder`;
-  return `DATA_DIR ${dataDir} cannot be used: ${messageOf(error)}`;
-}
-
-/**
- * Starts PostgreSQL compiled to Wasm (PGlite) behind a wire-protocol socket on loopback, so
- * the server and the Prisma migration CLI reach it exactly as they reach a real server.
- */
-export async function startEmbeddedPostgres(
-  dataDir: string | null,
-  port: number,
-  options: { useTemplate?: boolean; log?: Logger } = {},
-): Promise<EmbeddedPostgres> {
-  const { log } = options;
-  let release: (() => Promise<void>) | null = null;
-  if (dataDir) {
-    try {
-      await mkdir(dataDir, { recursive: true });
-    } catch (error) {
-      throw new StartupError(dataDirProblem(dataDir, error));
-    }
-    // Two processes on one PGlite data directory would corrupt it: hold a lock while open.
-    try {
-      const lock = await lockDataDir(dataDir);
-      release = () => lock.release();
-    } catch (error) {
-      if (error instanceof DataDirLockedError) throw error;
-      // Not a lock held by someone else (e.g. no permission to write in DATA_DIR).
-      throw new StartupError(dataDirProblem(dataDir, error));
-    }
-  }
-  // A new database starts from the migrated template when there is one (see embedded-template.ts).
-  const fresh = dataDir === null || !(await exists(path.join(dataDir, "PG_VERSION")));
-  let db: PGlite;
-  let server: PGLiteSocketServer;
-  try {
-    const useTemplate = fresh && options.useTemplate !== false;
-    // A new folder is copied from the template's folder form; memory loads its tarball.
-    let copied = false;
-    if (useTemplate && dataDir) {
-      try {
-        copied = await copyTemplateInto(dataDir);
-      } catch (error) {
-        throw new StartupError(dataDirProblem(dataDir, error));
-      }
-    }
-    const template = useTemplate && !copied ? await readTemplate() : null;
-    // The first start takes seconds before anything else is logged: say what is happening.
-    const where = dataDir ?? "memory (DATA_DIR=:memory:)";
-    if (!fresh) log?.info({ dataDir }, `opening the embedded database in ${where}`);
-    else if (copied || template)
-      log?.info(
-        { dataDir },
-        `creating the embedded database in ${where} from the migrated template (a few seconds)`,
-      );
-    else
-      log?.info(
-        { dataDir },
-        `creating the embedded database in ${where}: initialising PostgreSQL, then the migrations (10 s or more; ` +
-          "`pnpm db:prepare-embedded` prepares a template that makes this faster)",
-      );
-    try {
-      db = await PGlite.create({
-        startParams: [...PGLITE_START_PARAMS],
-        ...(dataDir ? { dataDir } : {}),
-        ...(template ? { loadDataDir: template } : {}),
-      });
-    } catch (error) {
-      throw new StartupError(
-        `the embedded database in ${where} could not be opened (${messageOf(error)}): ` +
-          "if the folder is damaged or was written by another PGlite version, move it away (a new database is created in its place) or set DATA_DIR to another folder",
-      );
-    }
-    server = new PGLiteSocketServer({ db, host: "127.0.0.1", port, maxConnections: 64 });
-    await server.start();
-  } catch (error) {
-    await release?.();
-    throw error;
-  }
-  const address = server.getServerConn();
-  return {
-    url: `postgresql://postgres:postgres@${address}/postgres?sslmode=disable`,
-    async stop() {
-      await server.stop();
-      await db.close();
-      await release?.();
-    },
-  };
 }
 
 /**
@@ -189,16 +72,20 @@ export function createPrismaClient(pool: pg.Pool): Db {
 }
 
 /** Starts (embedded) or connects to (real) PostgreSQL, migrates if configured, and connects. */
-export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+export async function openDatabase(
+  config: Config,
+  log: Logger,
+  /** The embedded database, when the caller started it already (main.ts does, early). */
+  started?: Promise<EmbeddedPostgres>,
+): Promise<Database> {
   const dbConfig = config.database;
   let embedded: EmbeddedPostgres | null = null;
   let url: string;
   if (dbConfig.kind === "embedded") {
-    const started = Date.now();
-    embedded = await startEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log });
+    embedded = await (started ?? startEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log }));
     url = embedded.url;
     log.info(
-      { dataDir: dbConfig.dataDir ?? "(in memory)", ms: Date.now() - started },
+      { dataDir: dbConfig.dataDir ?? "(in memory)", ms: embedded.startMs },
       "embedded PostgreSQL (PGlite) started",
     );
   } else {

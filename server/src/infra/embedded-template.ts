@@ -3,11 +3,9 @@ import { copyFileSync, cpSync } from "node:fs";
 import { access, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import pg from "pg";
 import { repoRoot } from "../config.js";
-import { JobQueue } from "./jobs.js";
+import { PGLITE_EXTRA_START_PARAMS } from "./embedded-postgres.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations, readMigrations } from "./migrate.js";
 
@@ -80,25 +78,15 @@ export async function copyTemplateInto(dataDir: string): Promise<boolean> {
   return true;
 }
 
-export async function readTemplate(): Promise<Blob | null> {
+/** The tarball's bytes (for an in-memory database), or null when there is none. */
+export async function readTemplate(): Promise<ArrayBuffer | null> {
   try {
-    return new Blob([await readFile(await templateFile())]);
+    const bytes = await readFile(await templateFile());
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   } catch {
     return null;
   }
 }
-
-/**
- * How PGlite runs PostgreSQL here: its defaults, with a 32 MB buffer pool instead of 128 MB.
- * Setting up the larger pool was half of opening the database (1.1 s of a restart's 2.8 s on
- * this machine, 0.6 s with 32 MB); the embedded database is for development and tests, whose
- * data the operating system's page cache holds anyway.
- */
-export const PGLITE_START_PARAMS: readonly string[] = [
-  ...PGlite.defaultStartParams,
-  "-c",
-  "shared_buffers=32MB",
-];
 
 /**
  * Builds the template (a PGlite database in a folder, migrated, with the job queue's schema and
@@ -114,7 +102,16 @@ export async function buildTemplate(
   // Built aside then renamed: a reader never sees half a template.
   const partialDir = `${dir}.${String(process.pid)}.tmp`;
   await rm(partialDir, { recursive: true, force: true });
-  const db = await PGlite.create({ dataDir: partialDir, startParams: [...PGLITE_START_PARAMS] });
+  // Loaded here: the server imports this module for the copy above, and opens PGlite elsewhere.
+  const [{ PGlite }, { PGLiteSocketServer }, { JobQueue }] = await Promise.all([
+    import("@electric-sql/pglite"),
+    import("@electric-sql/pglite-socket"),
+    import("./jobs.js"),
+  ]);
+  const db = await PGlite.create({
+    dataDir: partialDir,
+    startParams: [...PGlite.defaultStartParams, ...PGLITE_EXTRA_START_PARAMS],
+  });
   let dump: Blob;
   try {
     const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0, maxConnections: 4 });

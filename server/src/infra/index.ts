@@ -1,6 +1,7 @@
 import type { Config } from "../config.js";
 import { Cache, createCacheStore } from "./cache.js";
 import { openDatabase, type Database } from "./db.js";
+import type { EmbeddedPostgres } from "./embedded-postgres.js";
 import { createEventBus, type EventBus } from "./events.js";
 import { JobQueue } from "./jobs.js";
 import type { Logger } from "./logger.js";
@@ -35,6 +36,8 @@ export interface InfraOptions {
   log: Logger;
   /** Replaces the configured mail transport (tests read mail from a MemoryMailer). */
   mailer?: Mailer;
+  /** The embedded database, already starting (see main.ts). */
+  embeddedDatabase?: Promise<EmbeddedPostgres>;
 }
 
 function chooseMailer(config: Config): Mailer {
@@ -57,7 +60,7 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
   };
 
   try {
-    const database = await openDatabase(config, log);
+    const database = await openDatabase(config, log, options.embeddedDatabase);
     closers.push({ name: "database", close: () => database.close() });
 
     let redis: Redis | null = null;

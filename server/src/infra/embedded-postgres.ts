@@ -1,0 +1,224 @@
+import { access, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { Worker } from "node:worker_threads";
+import { DataDirLockedError, lockDataDir } from "./data-dir-lock.js";
+import type { Logger } from "./logger.js";
+import { errorCode, messageOf, StartupError } from "./startup-error.js";
+
+export interface EmbeddedPostgres {
+  readonly url: string;
+  /** How long it took to start, in milliseconds. */
+  readonly startMs: number;
+  stop(): Promise<void>;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why DATA_DIR cannot be used, from the error of creating or writing in it. */
+function dataDirProblem(dataDir: string, error: unknown): string {
+  const code = errorCode(error);
+  const uid = process.getuid?.();
+  const user = uid === undefined ? "this user" : `this user (uid ${String(uid)})`;
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS")
+    return `DATA_DIR ${dataDir} is not writable by ${user} (${code}): give it to that user, or set DATA_DIR to a folder it may write`;
+  if (code === "EEXIST" || code === "ENOTDIR")
+    return `DATA_DIR ${dataDir} is not a folder (${code}: a file is in the way): set DATA_DIR to a folder`;
+  return `DATA_DIR ${dataDir} cannot be used: ${messageOf(error)}`;
+}
+
+/**
+ * How PGlite runs PostgreSQL here: its defaults (`PGlite.defaultStartParams`, added where it
+ * starts, so that this module does not load PGlite), with a 32 MB buffer pool instead of
+ * 128 MB. Setting up the larger pool was half of opening the database (1.1 s of a restart's
+ * 2.8 s on this machine, 0.6 s with 32 MB); the embedded database is for development and
+ * tests, whose data the operating system's page cache holds anyway.
+ */
+export const PGLITE_EXTRA_START_PARAMS: readonly string[] = ["-c", "shared_buffers=32MB"];
+
+/** How long stopping waits for the database's thread to close it before ending the thread. */
+const STOP_TIMEOUT_MS = 15_000;
+
+type WorkerMessage =
+  | { type: "ready"; address: string }
+  | { type: "failed"; stage: "open" | "listen"; message: string }
+  | { type: "stopped" };
+
+/** An embedded database whose thread is started; `ready` settles once it accepts connections. */
+export interface EmbeddedLaunch {
+  readonly ready: Promise<EmbeddedPostgres>;
+}
+
+/**
+ * Starts PostgreSQL compiled to Wasm (PGlite) behind a wire-protocol socket on loopback, so
+ * the server and the Prisma migration CLI reach it exactly as they reach a real server.
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string | null,
+  port: number,
+  options: { useTemplate?: boolean; log?: Logger } = {},
+): Promise<EmbeddedPostgres> {
+  return (await launchEmbeddedPostgres(dataDir, port, options)).ready;
+}
+
+/**
+ * Takes the data directory (its lock; a new one is filled from the template), then starts
+ * PGlite in a worker thread (pglite-worker.mjs) and returns without waiting for it: opening
+ * it takes a second or so of Wasm, which overlaps whatever this thread does meanwhile
+ * (main.ts loads the server's modules), and its queries later run beside the event loop
+ * rather than on it.
+ */
+export async function launchEmbeddedPostgres(
+  dataDir: string | null,
+  port: number,
+  options: { useTemplate?: boolean; log?: Logger } = {},
+): Promise<EmbeddedLaunch> {
+  const { log } = options;
+  const started = performance.now();
+  let release: (() => Promise<void>) | null = null;
+  if (dataDir) {
+    try {
+      await mkdir(dataDir, { recursive: true });
+    } catch (error) {
+      throw new StartupError(dataDirProblem(dataDir, error));
+    }
+    // Two processes on one PGlite data directory would corrupt it: hold a lock while open.
+    try {
+      const lock = await lockDataDir(dataDir);
+      release = () => lock.release();
+    } catch (error) {
+      if (error instanceof DataDirLockedError) throw error;
+      // Not a lock held by someone else (e.g. no permission to write in DATA_DIR).
+      throw new StartupError(dataDirProblem(dataDir, error));
+    }
+  }
+  try {
+    // A new database starts from the migrated template when there is one (see embedded-template.ts).
+    const fresh = dataDir === null || !(await exists(path.join(dataDir, "PG_VERSION")));
+    const useTemplate = fresh && options.useTemplate !== false;
+    // A new folder is copied from the template's folder form; memory loads its tarball.
+    let copied = false;
+    // Loaded only for a new database: the template's key needs the migrations (and pg).
+    const templates = useTemplate ? await import("./embedded-template.js") : null;
+    if (templates && dataDir) {
+      try {
+        copied = await templates.copyTemplateInto(dataDir);
+      } catch (error) {
+        throw new StartupError(dataDirProblem(dataDir, error));
+      }
+    }
+    const template = templates && !copied ? await templates.readTemplate() : null;
+    // The first start takes seconds before anything else is logged: say what is happening.
+    const where = dataDir ?? "memory (DATA_DIR=:memory:)";
+    if (!fresh) log?.info({ dataDir }, `opening the embedded database in ${where}`);
+    else if (copied || template)
+      log?.info(
+        { dataDir },
+        `creating the embedded database in ${where} from the migrated template (a few seconds)`,
+      );
+    else
+      log?.info(
+        { dataDir },
+        `creating the embedded database in ${where}: initialising PostgreSQL, then the migrations (10 s or more; ` +
+          "`pnpm db:prepare-embedded` prepares a template that makes this faster)",
+      );
+    const worker = new Worker(new URL("./pglite-worker.mjs", import.meta.url), {
+      workerData: {
+        dataDir,
+        startParams: [...PGLITE_EXTRA_START_PARAMS],
+        template,
+        host: "127.0.0.1",
+        port,
+        maxConnections: 64,
+      },
+      ...(template ? { transferList: [template] } : {}),
+    });
+    const exited = new Promise<void>((resolve) => {
+      worker.once("exit", () => {
+        resolve();
+      });
+    });
+    return { ready: whenReady(worker, exited, { where, port, started, release, log }) };
+  } catch (error) {
+    await release?.();
+    throw error;
+  }
+}
+
+/** Waits for the database's thread to accept connections; on failure, ends it and unlocks. */
+async function whenReady(
+  worker: Worker,
+  exited: Promise<void>,
+  context: {
+    where: string;
+    port: number;
+    started: number;
+    release: (() => Promise<void>) | null;
+    log: Logger | undefined;
+  },
+): Promise<EmbeddedPostgres> {
+  const { where, port, release, log } = context;
+  let onMessage: ((message: WorkerMessage) => void) | undefined;
+  let onError: ((error: Error) => void) | undefined;
+  let address: string;
+  try {
+    address = await new Promise<string>((resolve, reject) => {
+      onMessage = (message) => {
+        if (message.type === "ready") resolve(message.address);
+        else if (message.type === "failed")
+          reject(
+            new StartupError(
+              message.stage === "open"
+                ? `the embedded database in ${where} could not be opened (${message.message}): ` +
+                    "if the folder is damaged or was written by another PGlite version, move it away (a new database is created in its place) or set DATA_DIR to another folder"
+                : `the embedded database in ${where} could not listen on 127.0.0.1:${String(port)}: ${message.message}`,
+            ),
+          );
+      };
+      onError = (error) => {
+        reject(new StartupError(`the embedded database in ${where} failed to start: ${error.message}`));
+      };
+      worker.on("message", onMessage);
+      worker.once("error", onError);
+      void exited.then(() => {
+        reject(new StartupError(`the embedded database in ${where} stopped while starting`));
+      });
+    });
+  } catch (error) {
+    // The folder stays locked until the thread that had it open has ended.
+    await worker.terminate();
+    await exited;
+    await release?.();
+    throw error;
+  } finally {
+    if (onMessage) worker.off("message", onMessage);
+    if (onError) worker.off("error", onError);
+  }
+  let stopped = false;
+  worker.on("error", (error) => {
+    log?.error({ err: error }, "the embedded database's thread failed");
+  });
+  void exited.then(() => {
+    if (!stopped) log?.error("the embedded database stopped unexpectedly: queries will fail");
+  });
+  return {
+    url: `postgresql://postgres:postgres@${address}/postgres?sslmode=disable`,
+    startMs: Math.round(performance.now() - context.started),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      worker.postMessage({ type: "stop" });
+      // A checkpoint on close is quick; a thread that does not end is ended.
+      const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+      await release?.();
+    },
+  };
+}
