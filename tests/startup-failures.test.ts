@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -249,6 +249,15 @@ describe.runIf(!postgres)("embedded database folder (DATA_DIR) failures", () => 
     expect(notFolder).toBe(
       `DATA_DIR ${file} is not a folder (EEXIST: a file is in the way): set DATA_DIR to a folder`,
     );
+
+    // A new folder is filled from the template; a file where the template has a folder stops
+    // the copy, and the folder is still new (no PG_VERSION) for the next start.
+    const blocked = path.join(work, "blocked");
+    await mkdir(blocked);
+    await writeFile(path.join(blocked, "base"), "in the way");
+    const copyLine = await expectRefusal(embedded(blocked));
+    expect(copyLine).toMatch(new RegExp(`^DATA_DIR ${blocked} cannot be used: .*${blocked}/base`));
+    await expect(access(path.join(blocked, "PG_VERSION"))).rejects.toThrow("ENOENT");
 
     const damaged = path.join(work, "damaged");
     await mkdir(damaged);

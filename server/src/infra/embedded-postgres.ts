@@ -47,7 +47,7 @@ const STOP_TIMEOUT_MS = 15_000;
 
 type WorkerMessage =
   | { type: "ready"; address: string }
-  | { type: "failed"; stage: "open" | "listen"; message: string }
+  | { type: "failed"; stage: "copy" | "open" | "listen"; message: string; code?: string }
   | { type: "stopped" };
 
 /** An embedded database whose thread is started; `ready` settles once it accepts connections. */
@@ -102,22 +102,16 @@ export async function launchEmbeddedPostgres(
     // A new database starts from the migrated template when there is one (see embedded-template.ts).
     const fresh = dataDir === null || !(await exists(path.join(dataDir, "PG_VERSION")));
     const useTemplate = fresh && options.useTemplate !== false;
-    // A new folder is copied from the template's folder form; memory loads its tarball.
-    let copied = false;
+    // A new folder is copied from the template's folder form (by the database's thread, while
+    // this one loads the server); memory loads its tarball.
     // Loaded only for a new database: the template's key needs the migrations (and pg).
     const templates = useTemplate ? await import("./embedded-template.js") : null;
-    if (templates && dataDir) {
-      try {
-        copied = await templates.copyTemplateInto(dataDir);
-      } catch (error) {
-        throw new StartupError(dataDirProblem(dataDir, error));
-      }
-    }
-    const template = templates && !copied ? await templates.readTemplate() : null;
+    const copyFrom = templates && dataDir ? await templates.templateFolder() : null;
+    const template = templates && !copyFrom ? await templates.readTemplate() : null;
     // The first start takes seconds before anything else is logged: say what is happening.
     const where = dataDir ?? "memory (DATA_DIR=:memory:)";
     if (!fresh) log?.info({ dataDir }, `opening the embedded database in ${where}`);
-    else if (copied || template)
+    else if (copyFrom || template)
       log?.info(
         { dataDir },
         `creating the embedded database in ${where} from the migrated template (a few seconds)`,
@@ -131,6 +125,7 @@ export async function launchEmbeddedPostgres(
     const worker = new Worker(new URL("./pglite-worker.mjs", import.meta.url), {
       workerData: {
         dataDir,
+        copyFrom,
         startParams: [...PGLITE_EXTRA_START_PARAMS],
         template,
         host: "127.0.0.1",
@@ -144,7 +139,7 @@ export async function launchEmbeddedPostgres(
         resolve();
       });
     });
-    return { ready: whenReady(worker, exited, { where, port, started, release, log }) };
+    return { ready: whenReady(worker, exited, { dataDir, where, port, started, release, log }) };
   } catch (error) {
     await release?.();
     throw error;
@@ -156,6 +151,7 @@ async function whenReady(
   worker: Worker,
   exited: Promise<void>,
   context: {
+    dataDir: string | null;
     where: string;
     port: number;
     started: number;
@@ -171,6 +167,15 @@ async function whenReady(
     address = await new Promise<string>((resolve, reject) => {
       onMessage = (message) => {
         if (message.type === "ready") resolve(message.address);
+        else if (message.type === "failed" && message.stage === "copy")
+          reject(
+            new StartupError(
+              dataDirProblem(
+                context.dataDir ?? where,
+                Object.assign(new Error(message.message), { code: message.code }),
+              ),
+            ),
+          );
         else if (message.type === "failed")
           reject(
             new StartupError(

@@ -2,16 +2,18 @@
 // so that opening it (about a second of Wasm on these machines) overlaps the server's module
 // loading on the main thread, and every query it answers later runs beside the event loop
 // instead of on it. Messages to the parent: { type: "ready", address } once it accepts
-// connections, { type: "failed", stage: "open" | "listen", message } if it cannot (the thread
+// connections, { type: "failed", stage: "copy" | "open" | "listen", message, code } if it cannot (the thread
 // then ends), and { type: "stopped" } after a { type: "stop" } from the parent.
 import { Blob } from "node:buffer";
+import { copyFileSync, cpSync } from "node:fs";
+import path from "node:path";
 import process from "node:process";
 import { parentPort, workerData } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
 /**
- * @type {{ dataDir: string | null, startParams: string[], template: ArrayBuffer | null,
+ * @type {{ dataDir: string | null, copyFrom: string | null, startParams: string[], template: ArrayBuffer | null,
  *   host: string, port: number, maxConnections: number }}
  */
 const options = workerData;
@@ -20,6 +22,9 @@ if (!port) throw new Error("pglite-worker.mjs runs as a worker thread");
 
 /** @param {unknown} error */
 const messageOf = (error) => (error instanceof Error ? error.message : String(error));
+/** @param {unknown} error */
+const codeOf = (error) =>
+  error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
 
 /** @type {PGlite | undefined} */
 let db;
@@ -41,6 +46,25 @@ port.on("message", (/** @type {{ type: string }} */ message) => {
     }
   })();
 });
+
+// A new data directory is filled from the template's folder first. PG_VERSION, which marks a
+// directory as initialised, is copied last: a copy cut short is copied again on the next
+// start rather than opened half-made. Synchronously: fs.cp's promise per file made it 1.4 s
+// against 0.5 s for these 1,100 files (40 MB, a 16 MB WAL segment among them).
+if (options.copyFrom && options.dataDir) {
+  const marker = path.join(options.copyFrom, "PG_VERSION");
+  try {
+    cpSync(options.copyFrom, options.dataDir, {
+      recursive: true,
+      force: true,
+      filter: (from) => from !== marker,
+    });
+    copyFileSync(marker, path.join(options.dataDir, "PG_VERSION"));
+  } catch (error) {
+    port.postMessage({ type: "failed", stage: "copy", message: messageOf(error), code: codeOf(error) });
+    process.exit(1);
+  }
+}
 
 try {
   db = await PGlite.create({
