@@ -47,8 +47,7 @@ const STOP_TIMEOUT_MS = 15_000;
 
 type WorkerMessage =
   | { type: "ready"; address: string }
-  | { type: "failed"; stage: "copy" | "open" | "listen"; message: string; code?: string }
-  | { type: "stopped" };
+  | { type: "failed"; stage: "copy" | "open" | "listen"; message: string; code?: string };
 
 /** An embedded database whose thread is started; `ready` settles once it accepts connections. */
 export interface EmbeddedLaunch {
@@ -167,7 +166,7 @@ async function whenReady(
     address = await new Promise<string>((resolve, reject) => {
       onMessage = (message) => {
         if (message.type === "ready") resolve(message.address);
-        else if (message.type === "failed" && message.stage === "copy")
+        else if (message.stage === "copy")
           reject(
             new StartupError(
               dataDirProblem(
@@ -176,7 +175,7 @@ async function whenReady(
               ),
             ),
           );
-        else if (message.type === "failed")
+        else
           reject(
             new StartupError(
               message.stage === "open"

@@ -2,8 +2,9 @@
 // so that opening it (about a second of Wasm on these machines) overlaps the server's module
 // loading on the main thread, and every query it answers later runs beside the event loop
 // instead of on it. Messages to the parent: { type: "ready", address } once it accepts
-// connections, { type: "failed", stage: "copy" | "open" | "listen", message, code } if it cannot (the thread
-// then ends), and { type: "stopped" } after a { type: "stop" } from the parent.
+// connections, or { type: "failed", stage: "copy" | "open" | "listen", message, code } if it
+// cannot (the thread then ends). A { type: "stop" } from the parent closes the database and
+// ends the thread.
 import { Blob } from "node:buffer";
 import { copyFileSync, cpSync } from "node:fs";
 import path from "node:path";
@@ -41,7 +42,6 @@ port.on("message", (/** @type {{ type: string }} */ message) => {
       await server?.stop();
     } finally {
       await db?.close();
-      port.postMessage({ type: "stopped" });
       port.close();
     }
   })();
