@@ -8,17 +8,20 @@ import type { EmbeddedStart } from "./report.js";
  * newcomer gets it (development defaults, so demo seeding included), timed from spawning
  * `node server/dist/main.js` to the first answered `health.live`, once on an empty DATA_DIR
  * and once more on the same directory (a restart). Also, for information, the first start
- * of what `pnpm start` runs: the TypeScript sources through tsx.
+ * of what `pnpm start` runs: the TypeScript sources through tsx. With BENCH_BASELINE,
+ * main.ts also alternates the baseline build and this one, round after round (the A/B).
  */
 export async function measureEmbeddedStart(
   workDir: string,
   baseEnv: NodeJS.ProcessEnv,
+  /** The build to start, and whether to time the sources' first start too. */
+  build: { entry: string; fromSources: boolean } = { entry: "server/dist/main.js", fromSources: true },
 ): Promise<EmbeddedStart> {
   const dataDir = await mkdtemp(path.join(workDir, "embedded-data-"));
   const env: NodeJS.ProcessEnv = { ...baseEnv, NODE_ENV: "development", DATA_DIR: dataDir };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
-  const once = async (name: string, args = ["server/dist/main.js"], dir = dataDir): Promise<number> => {
+  const once = async (name: string, args = [build.entry], dir = dataDir): Promise<number> => {
     const port = await freePort();
     const started = performance.now();
     const proc = Managed.start(name, process.execPath, args, {
@@ -36,6 +39,7 @@ export async function measureEmbeddedStart(
   try {
     const firstStartMs = await once("embedded-first-start");
     const restartMs = await once("embedded-restart");
+    if (!build.fromSources) return { firstStartMs, restartMs };
     const sourcesDir = await mkdtemp(path.join(workDir, "embedded-tsx-"));
     const tsxFirstStartMs = await once(
       "embedded-tsx-first-start",

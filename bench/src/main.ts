@@ -44,6 +44,7 @@ import {
   type Report,
 } from "./report.js";
 import {
+  BASELINE,
   SCENARIOS,
   SERVERS,
   serverDef,
@@ -372,12 +373,28 @@ async function main(): Promise<void> {
     let embeddedStart: EmbeddedStart | null = null;
     if (knobs.embedded) {
       log("  embedded default: first start on an empty DATA_DIR, then a restart (node server/dist/main.js)");
-      embeddedStart = await measureEmbeddedStart(workDir, { ...baseEnv(), JWT_SECRET });
-      log(
-        embeddedStart.firstStartMs !== null && embeddedStart.restartMs !== null
-          ? `  first start ${(embeddedStart.firstStartMs / 1000).toFixed(2)} s, restart ${(embeddedStart.restartMs / 1000).toFixed(2)} s`
-          : `  embedded start failed: ${embeddedStart.error ?? ""}`,
-      );
+      const env = { ...baseEnv(), JWT_SECRET };
+      const describe = (e: EmbeddedStart) =>
+        e.firstStartMs !== null && e.restartMs !== null
+          ? `first start ${(e.firstStartMs / 1000).toFixed(2)} s, restart ${(e.restartMs / 1000).toFixed(2)} s`
+          : `failed: ${e.error ?? ""}`;
+      embeddedStart = await measureEmbeddedStart(workDir, env);
+      log(`  ${describe(embeddedStart)}`);
+      if (BASELINE) {
+        // The A/B: the baseline build and this one, alternated so the machine's drift cancels.
+        const rounds: NonNullable<EmbeddedStart["ab"]>["rounds"] = [];
+        for (let round = 1; round <= knobs.rounds; round += 1) {
+          const baseline = await measureEmbeddedStart(workDir, env, { entry: BASELINE, fromSources: false });
+          const current = await measureEmbeddedStart(workDir, env, {
+            entry: "server/dist/main.js",
+            fromSources: false,
+          });
+          log(`  [round ${String(round)}/${String(knobs.rounds)}] ${BASELINE}: ${describe(baseline)}`);
+          log(`  [round ${String(round)}/${String(knobs.rounds)}] this build: ${describe(current)}`);
+          rounds.push({ baseline, current });
+        }
+        embeddedStart.ab = { baseline: BASELINE, rounds };
+      }
     }
 
     const notes: string[] = [];

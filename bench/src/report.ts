@@ -53,6 +53,13 @@ export interface EmbeddedStart {
   /** The same first start from the TypeScript sources (what `pnpm start` runs), for information. */
   tsxFirstStartMs?: number | null;
   error?: string;
+  /** With BENCH_BASELINE: that build and this one, alternated round after round. */
+  ab?: EmbeddedAb;
+}
+
+export interface EmbeddedAb {
+  baseline: string;
+  rounds: { baseline: EmbeddedStart; current: EmbeddedStart }[];
 }
 
 export interface Meta {
@@ -343,6 +350,24 @@ export function buildTargets(
       goal: "<= 1 s",
       pass: embedded.restartMs === null ? false : embedded.restartMs <= 1000,
     });
+    if (embedded.ab) {
+      const { baseline, rounds } = embedded.ab;
+      const of = (values: (number | null)[]) =>
+        values.every((v): v is number => v !== null) && values.length > 0
+          ? `${(median(values) / 1000).toFixed(2)} s (${values.map((v) => (v / 1000).toFixed(2)).join(", ")})`
+          : "failed";
+      for (const [name, pick] of [
+        ["first start", (e: EmbeddedStart) => e.firstStartMs],
+        ["restart", (e: EmbeddedStart) => e.restartMs],
+      ] as const) {
+        targets.push({
+          name: `(information) embedded ${name}, ${baseline} vs this build, alternated`,
+          measured: `${of(rounds.map((r) => pick(r.baseline)))} vs ${of(rounds.map((r) => pick(r.current)))}`,
+          goal: "none",
+          pass: null,
+        });
+      }
+    }
     if (typeof embedded.tsxFirstStartMs === "number") {
       targets.push({
         name: "(information) first start from the sources, as `pnpm start` runs it",

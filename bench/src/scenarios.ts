@@ -34,7 +34,7 @@ export interface ServerDef {
  * built and copied under server/ so it resolves the same node_modules) measured beside
  * "agora" in every scenario that has it, in the same interleaved rounds: the A/B of a change.
  */
-const BASELINE = process.env.BENCH_BASELINE?.trim() ?? "";
+export const BASELINE = process.env.BENCH_BASELINE?.trim() ?? "";
 
 export const SERVERS: readonly ServerDef[] = [
   {
