@@ -19,6 +19,7 @@ import {
   type Cast,
   type TestServer,
 } from "./support/server.js";
+import { freePort } from "./support/process.js";
 import { startSmtpServer } from "./support/smtp.js";
 
 /** Durable background jobs (pg-boss, in the database itself) and the mail they send. */
@@ -266,6 +267,58 @@ describe("queues and their settings", () => {
         [...JOB_QUEUES, "dead-letter", "__pgboss__send-it"].sort(),
       );
     } finally {
+      await pool.end();
+      await embedded.stop();
+    }
+  });
+});
+
+describe("a database unreachable when the queue starts", () => {
+  it("the queue starts once it is reachable, the workers asked for meanwhile included", async () => {
+    const port = await freePort();
+    const pool = new pg.Pool({
+      connectionString: `postgresql://postgres:postgres@127.0.0.1:${String(port)}/postgres?sslmode=disable`,
+      max: 1,
+    });
+    const queue = new JobQueue(pool, {
+      workers: true,
+      pollIntervalSeconds: 1,
+      retryLimit: 0,
+      retryDelaySeconds: 1,
+      log: createLogger("silent"),
+    });
+    const ran: unknown[] = [];
+    queue.define({
+      name: "mail",
+      handler: (data) => {
+        ran.push(data);
+        return Promise.resolve();
+      },
+    });
+    // Neither fails: the first notes the outage and retries later, the second waits for it.
+    await queue.startQueues();
+    await queue.startWorkers();
+    const embedded = await startEmbeddedPostgres(null, port, { useTemplate: false });
+    const prisma = createPrismaClient(pool);
+    try {
+      // The retry (5 s after the first attempt) creates the queue; sending works from then on.
+      await waitFor(
+        async () => {
+          const { rows } = await pool
+            .query<{ name: string }>("SELECT name FROM pgboss.queue WHERE name = 'mail'")
+            .catch(() => ({ rows: [] }));
+          return rows.length > 0 ? true : undefined;
+        },
+        20_000,
+        "the queue to be created",
+      );
+      await queue.enqueue(prisma, "mail", { to: "ada@example.com" });
+      // Run by this instance's worker, started by the same retry.
+      await waitFor(() => (ran.length > 0 ? true : undefined), 20_000, "the job to run");
+      expect(ran).toEqual([{ to: "ada@example.com" }]);
+    } finally {
+      await queue.stop(1000);
+      await prisma.$disconnect();
       await pool.end();
       await embedded.stop();
     }

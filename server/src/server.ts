@@ -88,8 +88,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     const services = createServices(infra);
     defineJobs(services, config, log);
-    log.info("starting the job queue");
-    await infra.jobs.start();
+    log.info("preparing the job queue");
+    await infra.jobs.startQueues();
     step("jobsMs");
     await ensureAdmin(config, services, log);
     step("adminMs");
@@ -98,6 +98,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, config.host, config.port);
     const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+    // Workers and pg-boss's scheduler start while the server already serves (jobs.ts says why).
+    infra.jobs.startWorkers().then(
+      () => {
+        log.debug("job workers started");
+      },
+      (err: unknown) => {
+        log.error({ err }, "job workers could not start");
+      },
+    );
     // Demo data (SEED_DEMO) is written while the server already serves: a newcomer's first
     // start answers at once, and the marketplace fills in a moment later.
     const demoSeeded = seedDemoOnFirstStart({ config, log, services, db: infra.database.prisma }).catch(

@@ -123,9 +123,15 @@ class PoolExecutor implements Executor {
 }
 
 export class JobQueue {
+  /** Sends, queue settings and schedules: needs only the schema, so it is ready before listening. */
   private readonly boss: PgBoss;
+  /** This instance's workers, pg-boss's scheduler and maintenance: started after listening. */
+  private readonly runner: PgBoss;
   private readonly queues = new Map<string, QueueDefinition>();
-  private started = false;
+  private defined = false;
+  private queuesReady = false;
+  private workersWanted = false;
+  private workersStarting: Promise<void> | null = null;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
 
@@ -136,33 +142,43 @@ export class JobQueue {
     private readonly options: JobQueueOptions,
   ) {
     this.executor = new PoolExecutor(pool, options.log);
-    this.boss = new PgBoss({
+    const settings = {
       db: this.executor,
       schema: SCHEMA,
-      supervise: options.workers,
-      schedule: options.workers,
       migrate: true,
       retryLimit: options.retryLimit,
       retryDelay: options.retryDelaySeconds,
       retryBackoff: true,
-    });
-    this.boss.on("error", (err) => {
-      options.log.error({ err }, "job queue error");
-    });
+    };
+    this.boss = new PgBoss({ ...settings, supervise: false, schedule: false });
+    this.runner = new PgBoss({ ...settings, supervise: options.workers, schedule: options.workers });
+    for (const boss of [this.boss, this.runner]) {
+      boss.on("error", (err) => {
+        options.log.error({ err }, "job queue error");
+      });
+    }
   }
 
   /** Declares a queue and its handler; call before `start`. */
   define(queue: QueueDefinition): void {
-    if (this.started) throw new Error(`queue ${queue.name} defined after start`);
+    if (this.defined) throw new Error(`queue ${queue.name} defined after start`);
     this.queues.set(queue.name, queue);
   }
 
-  /**
-   * Creates the schema and queues, then starts this instance's workers and schedules. With the
-   * database unreachable it does not fail the server's start: it logs, retries in the
-   * background, and meanwhile calls that need the database answer SERVICE_UNAVAILABLE.
-   */
+  /** `startQueues`, then `startWorkers`. */
   async start(): Promise<void> {
+    await this.startQueues();
+    await this.startWorkers();
+  }
+
+  /**
+   * Creates the schema and queues and records the schedules: after it, `enqueue` works. With
+   * the database unreachable it does not fail the server's start: it logs, retries in the
+   * background (workers included, if asked for meanwhile), and calls that need the database
+   * answer SERVICE_UNAVAILABLE until then.
+   */
+  async startQueues(): Promise<void> {
+    this.defined = true;
     try {
       await this.pool.query("SELECT 1");
     } catch (err) {
@@ -174,16 +190,53 @@ export class JobQueue {
       );
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
-        if (!this.stopped) {
-          this.start().catch((error: unknown) => {
+        if (this.stopped) return;
+        this.startQueues()
+          .then(() => (this.workersWanted ? this.startWorkers() : undefined))
+          .catch((error: unknown) => {
             this.options.log.error({ err: error }, "job queue could not start");
           });
-        }
       }, START_RETRY_MS);
       this.retryTimer.unref();
       return;
     }
-    await this.startNow();
+    await this.prepare(this.queues.keys());
+    for (const queue of this.queues.values()) {
+      if (queue.cron) {
+        try {
+          await this.boss.schedule(queue.name, queue.cron);
+        } catch (err) {
+          throw new Error(`Invalid cron expression for ${queue.name} ("${queue.cron}"): ${String(err)}`);
+        }
+      }
+    }
+    this.queuesReady = true;
+  }
+
+  /**
+   * Starts pg-boss's scheduler and maintenance and this instance's workers (when it runs
+   * workers). The server does this after it listens: none of it is needed to serve a call,
+   * and on the embedded database (one connection) its dozen statements would otherwise hold
+   * the first call. Before `startQueues` has succeeded, it only notes that workers are wanted.
+   */
+  async startWorkers(): Promise<void> {
+    this.workersWanted = true;
+    if (!this.queuesReady || this.stopped) return;
+    this.workersStarting ??= this.runWorkers();
+    await this.workersStarting;
+  }
+
+  private async runWorkers(): Promise<void> {
+    if (!this.options.workers) return;
+    await this.runner.start();
+    for (const queue of this.queues.values()) {
+      if (this.stopped) return;
+      const workerId: string = await this.runner.work(
+        queue.name,
+        { pollingIntervalSeconds: this.options.pollIntervalSeconds, batchSize: BATCH_SIZE },
+        (jobs) => this.run(queue, jobs, workerId),
+      );
+    }
   }
 
   /** The queues defined so far. */
@@ -196,9 +249,8 @@ export class JobQueue {
    * starting anything: for the embedded template, so that a first start finds them made.
    */
   async createQueues(names: readonly string[]): Promise<void> {
+    this.defined = true;
     await this.prepare(names);
-    // pg-boss is running: `stop` must stop it.
-    this.started = true;
   }
 
   /**
@@ -209,6 +261,7 @@ export class JobQueue {
    */
   private async prepare(names: Iterable<string>): Promise<void> {
     await this.install();
+    // Migrates pg-boss's schema if it is older than this pg-boss; starts nothing else.
     await this.boss.start();
     const existing = new Map((await this.boss.getQueues()).map((queue) => [queue.name, queue]));
     await this.ensureQueue(existing, DEAD_LETTER_QUEUE, {});
@@ -219,28 +272,6 @@ export class JobQueue {
         retryBackoff: true,
         deadLetter: DEAD_LETTER_QUEUE,
       });
-    }
-  }
-
-  private async startNow(): Promise<void> {
-    await this.prepare(this.queues.keys());
-    for (const queue of this.queues.values()) {
-      if (queue.cron) {
-        try {
-          await this.boss.schedule(queue.name, queue.cron);
-        } catch (err) {
-          throw new Error(`Invalid cron expression for ${queue.name} ("${queue.cron}"): ${String(err)}`);
-        }
-      }
-    }
-    this.started = true;
-    if (!this.options.workers) return;
-    for (const queue of this.queues.values()) {
-      const workerId: string = await this.boss.work(
-        queue.name,
-        { pollingIntervalSeconds: this.options.pollIntervalSeconds, batchSize: BATCH_SIZE },
-        (jobs) => this.run(queue, jobs, workerId),
-      );
     }
   }
 
@@ -325,9 +356,9 @@ export class JobQueue {
       const reason: unknown = outcome.reason;
       const message = reason instanceof Error ? reason.message : String(reason);
       this.options.log.warn({ err: reason, queue: queue.name, jobId: job.id }, "job attempt failed");
-      await this.boss.fail(queue.name, job.id, { message });
+      await this.runner.fail(queue.name, job.id, { message });
     }
-    if (jobs.length === BATCH_SIZE) this.boss.notifyWorker(workerId);
+    if (jobs.length === BATCH_SIZE) this.runner.notifyWorker(workerId);
   }
 
   /**
@@ -367,13 +398,15 @@ export class JobQueue {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (!this.started) {
-      this.executor.close();
-      return;
-    }
-    this.started = false;
     const timeout = Math.max(timeoutMs, 1000);
     const deadline = Date.now() + timeout;
+    // Workers still starting are stopped once started (their failure was reported already).
+    const workers = this.workersStarting?.then(
+      () => true,
+      () => true,
+    );
+    if (workers && (await workers))
+      await this.runner.stop({ graceful: true, wait: true, close: false, timeout });
     await this.boss.stop({ graceful: true, wait: true, close: false, timeout });
     await this.executor.drain(deadline);
     this.executor.close();
