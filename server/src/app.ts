@@ -7,7 +7,7 @@ import { frontMiddleware } from "./http/front.js";
 import { docsRouter, resetPasswordRouter } from "./http/docs.js";
 import { metricsHandler } from "./http/metrics.js";
 import { panelRouter } from "./http/panel.js";
-import { REST_BASE_PATH, restRouter } from "./http/rest.js";
+import { lazyHandler, REST_BASE_PATH } from "./http/lazy.js";
 import { fastTrpcHandler } from "./http/trpc.js";
 import type { Logger } from "./infra/logger.js";
 import { appRouter } from "./router.js";
@@ -63,7 +63,15 @@ export interface AppOptions {
   trpcAdapter?: "fast" | "official";
 }
 
-export function createApp({ config, log, services }: AppDeps, options: AppOptions = {}): Express {
+export interface AgoraApp extends Express {
+  /**
+   * Builds what the app builds on first use (the REST surface: trpc-to-openapi and its
+   * dependencies, 0.2 s): call it once listening, so that it is ready before anyone asks.
+   */
+  preload(): Promise<void>;
+}
+
+export function createApp({ config, log, services }: AppDeps, options: AppOptions = {}): AgoraApp {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", config.trustProxy);
@@ -128,14 +136,14 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   // Whatever the fast handler passes on (subscriptions, streaming, other content types).
   app.use("/trpc", officialAdapter);
 
-  app.use(
-    REST_BASE_PATH,
-    restRouter({
+  const rest = lazyHandler(async () =>
+    (await import("./http/rest.js")).restRouter({
       maxBodySize: MAX_BODY_BYTES,
       createContext: (req, res) => createContext(req, res, null),
       onError: onProcedureError,
     }),
   );
+  app.use(REST_BASE_PATH, rest);
   if (config.docsEnabled) app.use(docsRouter());
   if (config.panelEnabled) app.use(panelRouter());
   app.use(resetPasswordRouter());
@@ -174,5 +182,9 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   };
   app.use(onError);
 
-  return app;
+  return Object.assign(app, {
+    preload: async () => {
+      await rest.load();
+    },
+  });
 }

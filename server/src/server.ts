@@ -94,10 +94,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await ensureAdmin(config, services, log);
     step("adminMs");
 
-    const server = createServer(createApp({ config, log, services }));
+    const app = createApp({ config, log, services });
+    const server = createServer(app);
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, config.host, config.port);
     const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+    // What the app builds on first use is built now, while it already serves.
+    app.preload().catch((err: unknown) => {
+      log.error({ err }, "the REST surface could not be built");
+    });
     // Workers and pg-boss's scheduler start while the server already serves (jobs.ts says why).
     infra.jobs.startWorkers().then(
       () => {

@@ -13,6 +13,7 @@ export { connectRedis } from "./infra/redis.js";
 export { JobQueue } from "./infra/jobs.js";
 export { MemoryEventBus, type BusEvent } from "./infra/events.js";
 export { createApp } from "./app.js";
+export { lazyHandler } from "./http/lazy.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";
 export { invokeProcedure, runsDirectly } from "./http/trpc-invoke.js";
 export { JOB_QUEUES } from "./jobs.js";

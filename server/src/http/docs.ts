@@ -4,7 +4,6 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import express, { type Router } from "express";
 import type { OpenAPIObject } from "trpc-to-openapi";
-import { openApiDocument } from "./rest.js";
 
 /** server/public: the pages of /docs and /panel (the same path from src/http and dist/http). */
 export const publicDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../public");
@@ -68,8 +67,9 @@ export function servePage(
 export function docsRouter(): Router {
   const docs = express.Router();
   let document: OpenAPIObject | undefined;
-  docs.get("/api/openapi.json", (_req, res) => {
-    document ??= openApiDocument(serverVersion());
+  docs.get("/api/openapi.json", async (_req, res) => {
+    // Loaded here: the REST surface's modules are not loaded before it is first used.
+    document ??= (await import("./rest.js")).openApiDocument(serverVersion());
     res.json(document);
   });
   servePage(docs, "/docs", "docs", [packageDir("swagger-ui-dist")]);

@@ -6,15 +6,13 @@ import {
   type OpenApiMeta,
 } from "trpc-to-openapi";
 import { appRouter } from "../router.js";
+import { REST_BASE_PATH } from "./lazy.js";
 import type { Context } from "../trpc/context.js";
 import type { ProcedureMeta } from "../trpc/init.js";
 
 /** Our procedures' meta is what trpc-to-openapi reads: this type fails to compile otherwise. */
 export type MetaIsOpenApiMeta = ProcedureMeta extends OpenApiMeta ? true : never;
 export const metaIsOpenApiMeta: MetaIsOpenApiMeta = true;
-
-/** Where the REST operations live; the OpenAPI document names it as its (relative) server. */
-export const REST_BASE_PATH = "/api/v1";
 
 /**
  * The OpenAPI 3.1 document of every procedure that carries `meta.openapi`, generated from the
