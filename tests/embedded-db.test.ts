@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { startEmbeddedPostgres } from "@agora/server/testing";
+import { launchEmbeddedPostgres, startEmbeddedPostgres } from "@agora/server/testing";
 
 /**
  * The embedded database (PGlite) runs in a worker thread of the server's process, reached over
@@ -25,6 +25,27 @@ async function query<T extends pg.QueryResultRow>(url: string, text: string): Pr
 }
 
 describe("the embedded database's thread", () => {
+  it("holds its port from the start: the address is known before it opens, and serves once it has", async () => {
+    const launch = await launchEmbeddedPostgres(null, 0);
+    let opened = false;
+    const ready = launch.ready.then((db) => {
+      opened = true;
+      return db;
+    });
+    // What the server sets its pool up with while the database opens (a second or more).
+    const url = await launch.url;
+    expect(opened).toBe(false);
+    // Anyone who connects this early is turned away at once rather than left waiting.
+    await expect(query(url, "SELECT 1")).rejects.toThrow();
+    const db = await ready;
+    try {
+      expect(db.url).toBe(url);
+      expect(await query<{ one: number }>(url, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
+    } finally {
+      await db.stop();
+    }
+  });
+
   it("runs a long query beside the event loop, which keeps answering meanwhile", async () => {
     const db = await startEmbeddedPostgres(null, 0);
     try {

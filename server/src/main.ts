@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import type { EmbeddedPostgres } from "./infra/embedded-postgres.js";
+import type { EmbeddedLaunch } from "./infra/embedded-postgres.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import { describeStartupFailure, hostPort } from "./startup-failure.js";
 
@@ -36,7 +36,7 @@ async function runServer(config: Config, log: Logger): Promise<void> {
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  let embedded: Promise<EmbeddedPostgres> | null = null;
+  let embedded: EmbeddedLaunch | null = null;
   try {
     log.info(
       {
@@ -45,14 +45,14 @@ async function runServer(config: Config, log: Logger): Promise<void> {
       },
       "starting Agora",
     );
-    // The embedded database opens in a thread of its own (a second or so of Wasm) while this
-    // one loads the server's modules; startServer picks it up.
+    // The embedded database opens in a thread of its own (a second or two of Wasm) while this
+    // one loads the server's modules and builds the server; startServer picks it up.
     const dbConfig = config.database;
     if (dbConfig.kind === "embedded") {
       const { launchEmbeddedPostgres } = await import("./infra/embedded-postgres.js");
-      embedded = (await launchEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log })).ready;
+      embedded = await launchEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log });
       // Its failure is reported where startServer awaits it.
-      embedded.catch(() => undefined);
+      embedded.ready.catch(() => undefined);
     }
     // Loaded after the line above: the server's modules take seconds on a first run, which
     // would otherwise pass in silence.
@@ -94,7 +94,7 @@ async function runServer(config: Config, log: Logger): Promise<void> {
     // One line naming the cause, never a stack trace; the details are there at LOG_LEVEL=debug.
     log.debug({ err: error }, "start-up failure");
     // Closed cleanly if it was opened (stopping twice is harmless: start-up may have already).
-    await embedded?.then(
+    await embedded?.ready.then(
       (database) => database.stop(),
       () => undefined,
     );

@@ -6,7 +6,7 @@ import { createInfra, type Infra } from "./infra/index.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import type { Mailer } from "./infra/mailer.js";
 import { defineJobs } from "./jobs.js";
-import type { EmbeddedPostgres } from "./infra/embedded-postgres.js";
+import type { EmbeddedLaunch } from "./infra/embedded-postgres.js";
 import { StartupError } from "./infra/startup-error.js";
 import { Password, Username } from "./modules/auth/schemas.js";
 import { seedDemoOnFirstStart } from "./seed/demo.js";
@@ -29,7 +29,7 @@ export interface StartOptions {
   log?: Logger;
   mailer?: Mailer;
   /** The embedded database, already starting (main.ts starts it before loading this module). */
-  embeddedDatabase?: Promise<EmbeddedPostgres>;
+  embeddedDatabase?: EmbeddedLaunch;
 }
 
 async function listen(server: Server, host: string, port: number): Promise<number> {
@@ -68,7 +68,12 @@ async function ensureAdmin(config: Config, services: Services, log: Logger): Pro
   log.info({ email: config.admin.email, outcome }, "admin account ensured");
 }
 
-/** createInfra → createServices → createApp, then listen; `close` drains in the reverse order. */
+/**
+ * createInfra → createServices → createApp, all before the database is open (nothing they do
+ * needs it, and the embedded one takes a second or two to open, in a thread of its own); then
+ * the database is opened and migrated, the job queues prepared, and the server listens.
+ * `close` drains in the reverse order.
+ */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
   const startup: Record<string, number> = {};
@@ -84,17 +89,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(options.mailer ? { mailer: options.mailer } : {}),
     ...(options.embeddedDatabase ? { embeddedDatabase: options.embeddedDatabase } : {}),
   });
-  step("infraMs");
   try {
     const services = createServices(infra);
     defineJobs(services, config, log);
+    const app = createApp({ config, log, services });
+    step("buildMs");
+    await infra.database.open();
+    step("databaseMs");
     log.info("preparing the job queue");
     await infra.jobs.startQueues();
     step("jobsMs");
     await ensureAdmin(config, services, log);
     step("adminMs");
 
-    const app = createApp({ config, log, services });
     const server = createServer(app);
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, config.host, config.port);

@@ -3,7 +3,7 @@
 export { loadConfig, type Config } from "./config.js";
 export { startServer, type RunningServer } from "./server.js";
 export { createPrismaClient, migrateDeploy } from "./infra/db.js";
-export { startEmbeddedPostgres } from "./infra/embedded-postgres.js";
+export { launchEmbeddedPostgres, startEmbeddedPostgres } from "./infra/embedded-postgres.js";
 export { applyMigrations } from "./infra/migrate.js";
 export { createLogger, type Logger } from "./infra/logger.js";
 export { ConfigError } from "./config.js";

@@ -4,7 +4,7 @@ import pg from "pg";
 import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { ensurePostgresDatabase } from "./db-startup.js";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
+import { launchEmbeddedPostgres, type EmbeddedLaunch, type EmbeddedPostgres } from "./embedded-postgres.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations } from "./migrate.js";
 import { GuardedPrismaPg } from "./prisma-pg.js";
@@ -26,6 +26,11 @@ export interface Database {
   readonly sql: Sql;
   readonly url: string;
   readonly embedded: boolean;
+  /**
+   * Waits for the embedded database to open (or checks that PostgreSQL is reachable) and
+   * applies pending migrations if configured. Nothing may use the database before it succeeds.
+   */
+  open(): Promise<void>;
   /** Adds a listener for every SQL statement Prisma or `sql` sends; returns a remover. */
   onQuery(listener: (sql: string) => void): () => void;
   ping(): Promise<boolean>;
@@ -71,30 +76,34 @@ export function createPrismaClient(pool: pg.Pool): Db {
   });
 }
 
-/** Starts (embedded) or connects to (real) PostgreSQL, migrates if configured, and connects. */
-export async function openDatabase(
+/**
+ * Sets up the pool and the Prisma client for the configured database (embedded: launched
+ * here unless the caller launched it already, as main.ts does early). Nothing is sent to the
+ * database yet, so the rest of the server can be built while the embedded one opens: `open`
+ * waits for it (or checks that PostgreSQL is reachable), migrates if configured, and must
+ * have succeeded before anything is served.
+ */
+export async function createDatabase(
   config: Config,
   log: Logger,
-  /** The embedded database, when the caller started it already (main.ts does, early). */
-  started?: Promise<EmbeddedPostgres>,
+  launched?: EmbeddedLaunch,
 ): Promise<Database> {
   const dbConfig = config.database;
+  const launch =
+    dbConfig.kind === "embedded"
+      ? (launched ?? (await launchEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log })))
+      : null;
   let embedded: EmbeddedPostgres | null = null;
-  let url: string;
-  if (dbConfig.kind === "embedded") {
-    embedded = await (started ?? startEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log }));
-    url = embedded.url;
-    log.info(
-      { dataDir: dbConfig.dataDir ?? "(in memory)", ms: embedded.startMs },
-      "embedded PostgreSQL (PGlite) started",
+  /** Stops the embedded database once it has started (a failed start has stopped itself). */
+  const stopEmbedded = async () => {
+    await launch?.ready.then(
+      (database) => database.stop(),
+      () => undefined,
     );
-  } else {
-    url = dbConfig.url;
-    await ensurePostgresDatabase(url, log, dbConfig.migrateOnStart);
-  }
+  };
 
   try {
-    if (dbConfig.migrateOnStart) await applyMigrations(url, log);
+    const url = launch ? await launch.url : dbConfig.kind === "postgres" ? dbConfig.url : "";
     const pool = new pg.Pool({
       connectionString: url,
       max: dbConfig.poolSize,
@@ -104,7 +113,7 @@ export async function openDatabase(
       connectionTimeoutMillis: dbConfig.poolTimeoutMs,
       query_timeout: dbConfig.queryTimeoutMs,
       // Real PostgreSQL also stops the statement itself, releasing its locks.
-      ...(embedded === null ? { statement_timeout: dbConfig.queryTimeoutMs } : {}),
+      ...(launch === null ? { statement_timeout: dbConfig.queryTimeoutMs } : {}),
     });
     pool.on("error", (err) => {
       log.warn({ err: { message: err.message } }, "idle database connection failed");
@@ -114,19 +123,39 @@ export async function openDatabase(
     prisma.$on("query", (event) => {
       for (const listener of listeners) listener(event.query);
     });
-    await prisma.$connect();
+    // Sends nothing (the adapter connects per query), but loads Prisma's query compiler (Wasm,
+    // 0.2 s): while the embedded database opens rather than after.
+    const connecting = prisma.$connect();
+    connecting.catch(() => undefined);
     const sql = new Sql(pool, {
-      prepare: embedded === null,
+      prepare: launch === null,
       observe: (text) => {
         for (const listener of listeners) listener(text);
       },
     });
+    let opening: Promise<void> | null = null;
     return {
       prisma,
       pool,
       sql,
       url,
-      embedded: embedded !== null,
+      embedded: launch !== null,
+      open() {
+        opening ??= (async () => {
+          if (launch && dbConfig.kind === "embedded") {
+            embedded = await launch.ready;
+            log.info(
+              { dataDir: dbConfig.dataDir ?? "(in memory)", ms: embedded.startMs },
+              "embedded PostgreSQL (PGlite) started",
+            );
+          } else {
+            await ensurePostgresDatabase(url, log, dbConfig.migrateOnStart);
+          }
+          if (dbConfig.migrateOnStart) await applyMigrations(url, log);
+          await connecting;
+        })();
+        return opening;
+      },
       onQuery(listener) {
         listeners.add(listener);
         return () => listeners.delete(listener);
@@ -159,11 +188,11 @@ export async function openDatabase(
             "database connections still in use at shutdown: not waiting for them",
           );
         }
-        await embedded?.stop();
+        await stopEmbedded();
       },
     };
   } catch (error) {
-    await embedded?.stop();
+    await stopEmbedded();
     throw error;
   }
 }

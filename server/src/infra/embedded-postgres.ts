@@ -46,11 +46,18 @@ export const PGLITE_EXTRA_START_PARAMS: readonly string[] = ["-c", "shared_buffe
 const STOP_TIMEOUT_MS = 15_000;
 
 type WorkerMessage =
-  | { type: "ready"; address: string }
+  | { type: "listening"; address: string }
+  | { type: "ready" }
   | { type: "failed"; stage: "copy" | "open" | "listen"; message: string; code?: string };
 
-/** An embedded database whose thread is started; `ready` settles once it accepts connections. */
+/** An embedded database whose thread is started. */
 export interface EmbeddedLaunch {
+  /**
+   * Its connection URL, known as soon as its thread holds the port (well before it opens):
+   * a pool can be set up with it meanwhile, but not used before `ready`.
+   */
+  readonly url: Promise<string>;
+  /** Settles once it accepts connections (rejects, with the cause, if it cannot start). */
   readonly ready: Promise<EmbeddedPostgres>;
 }
 
@@ -138,17 +145,29 @@ export async function launchEmbeddedPostgres(
         resolve();
       });
     });
-    return { ready: whenReady(worker, exited, { dataDir, where, port, started, release, log }) };
+    let announce: (address: string) => void = () => undefined;
+    const address = new Promise<string>((resolve) => {
+      announce = resolve;
+    });
+    const ready = whenReady(worker, exited, announce, { dataDir, where, port, started, release, log });
+    // A thread that fails before listening rejects both; `ready` carries the cause.
+    const url = Promise.race([address, ready.then(() => address)]).then(urlOf);
+    // Awaited by whoever uses it; a failure is reported through `ready` anyway.
+    url.catch(() => undefined);
+    return { url, ready };
   } catch (error) {
     await release?.();
     throw error;
   }
 }
 
+const urlOf = (address: string) => `postgresql://postgres:postgres@${address}/postgres?sslmode=disable`;
+
 /** Waits for the database's thread to accept connections; on failure, ends it and unlocks. */
 async function whenReady(
   worker: Worker,
   exited: Promise<void>,
+  announce: (address: string) => void,
   context: {
     dataDir: string | null;
     where: string;
@@ -163,10 +182,16 @@ async function whenReady(
   let onError: ((error: Error) => void) | undefined;
   let address: string;
   try {
+    let listeningAt: string | null = null;
     address = await new Promise<string>((resolve, reject) => {
       onMessage = (message) => {
-        if (message.type === "ready") resolve(message.address);
-        else if (message.stage === "copy")
+        if (message.type === "listening") {
+          listeningAt = message.address;
+          announce(message.address);
+        } else if (message.type === "ready") {
+          if (listeningAt) resolve(listeningAt);
+          else reject(new StartupError(`the embedded database in ${where} reported no address`));
+        } else if (message.stage === "copy")
           reject(
             new StartupError(
               dataDirProblem(
@@ -212,7 +237,7 @@ async function whenReady(
     if (!stopped) log?.error("the embedded database stopped unexpectedly: queries will fail");
   });
   return {
-    url: `postgresql://postgres:postgres@${address}/postgres?sslmode=disable`,
+    url: urlOf(address),
     startMs: Math.round(performance.now() - context.started),
     async stop() {
       if (stopped) return;

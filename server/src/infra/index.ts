@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { Cache, createCacheStore } from "./cache.js";
-import { openDatabase, type Database } from "./db.js";
-import type { EmbeddedPostgres } from "./embedded-postgres.js";
+import { createDatabase, type Database } from "./db.js";
+import type { EmbeddedLaunch } from "./embedded-postgres.js";
 import { createEventBus, type EventBus } from "./events.js";
 import { JobQueue } from "./jobs.js";
 import type { Logger } from "./logger.js";
@@ -37,7 +37,7 @@ export interface InfraOptions {
   /** Replaces the configured mail transport (tests read mail from a MemoryMailer). */
   mailer?: Mailer;
   /** The embedded database, already starting (see main.ts). */
-  embeddedDatabase?: Promise<EmbeddedPostgres>;
+  embeddedDatabase?: EmbeddedLaunch;
 }
 
 function chooseMailer(config: Config): Mailer {
@@ -60,7 +60,8 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
   };
 
   try {
-    const database = await openDatabase(config, log, options.embeddedDatabase);
+    // Not open yet (see Database.open): the rest is built while the embedded database opens.
+    const database = await createDatabase(config, log, options.embeddedDatabase);
     closers.push({ name: "database", close: () => database.close() });
 
     let redis: Redis | null = null;

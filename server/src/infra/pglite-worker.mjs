@@ -1,18 +1,18 @@
 // Runs the embedded PostgreSQL (PGlite, Wasm) and its wire-protocol socket in a worker thread,
 // so that opening it (about a second of Wasm on these machines) overlaps the server's module
 // loading on the main thread, and every query it answers later runs beside the event loop
-// instead of on it. Messages to the parent: { type: "ready", address } once it accepts
-// connections, or { type: "failed", stage: "copy" | "open" | "listen", message, code } if it
-// cannot (the thread then ends). A { type: "stop" } from the parent closes the database and
-// ends the thread.
+// instead of on it. Messages to the parent: { type: "listening", address } at once (its port
+// is held from the start, so the parent can set up its connection pool meanwhile),
+// { type: "ready" } once it accepts connections, or { type: "failed", stage: "copy" | "open" |
+// "listen", message, code } if it cannot (the thread then ends). A { type: "stop" } from the
+// parent closes the database and ends the thread.
 import { Blob } from "node:buffer";
 import { copyFileSync, cpSync } from "node:fs";
+import { createServer } from "node:net";
 import path from "node:path";
 import process from "node:process";
 import v8 from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
-import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
 /**
  * @type {{ dataDir: string | null, copyFrom: string | null, startParams: string[], template: ArrayBuffer | null,
@@ -31,9 +31,12 @@ const messageOf = (error) => (error instanceof Error ? error.message : String(er
 const codeOf = (error) =>
   error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
 
-/** @type {PGlite | undefined} */
+// The port first: a placeholder holds it (and turns away anyone early) until the database is
+// open, then hands it to the wire-protocol server. Port 0 picks a free one, kept from then on.
+const placeholder = createServer((socket) => socket.destroy());
+/** @type {import("@electric-sql/pglite").PGlite | undefined} */
 let db;
-/** @type {PGLiteSocketServer | undefined} */
+/** @type {import("@electric-sql/pglite-socket").PGLiteSocketServer | undefined} */
 let server;
 
 // Listening from the start also keeps this thread's event loop busy while PGlite opens. An
@@ -43,6 +46,7 @@ port.on("message", (/** @type {{ type: string }} */ message) => {
   if (message.type !== "stop") return;
   void (async () => {
     try {
+      if (placeholder.listening) placeholder.close();
       await server?.stop();
     } finally {
       await db?.close();
@@ -50,6 +54,26 @@ port.on("message", (/** @type {{ type: string }} */ message) => {
     }
   })();
 });
+
+/** @type {number} */
+let listenPort;
+try {
+  listenPort = await new Promise((resolve, reject) => {
+    placeholder.once("error", reject);
+    placeholder.listen(options.port, options.host, () => {
+      const address = placeholder.address();
+      resolve(typeof address === "object" && address ? address.port : options.port);
+    });
+  });
+} catch (error) {
+  port.postMessage({ type: "failed", stage: "listen", message: messageOf(error) });
+  process.exit(1);
+}
+port.postMessage({ type: "listening", address: `${options.host}:${String(listenPort)}` });
+
+// Loaded after the message above: they take a moment, which the parent need not wait for.
+const { PGlite } = await import("@electric-sql/pglite");
+const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
 
 // A new data directory is filled from the template's folder first. PG_VERSION, which marks a
 // directory as initialised, is copied last: a copy cut short is copied again on the next
@@ -99,10 +123,11 @@ try {
 server = new PGLiteSocketServer({
   db,
   host: options.host,
-  port: options.port,
+  port: listenPort,
   maxConnections: options.maxConnections,
 });
 try {
+  await new Promise((resolve) => placeholder.close(resolve));
   await server.start();
 } catch (error) {
   await db.close().catch(() => undefined);
@@ -110,4 +135,4 @@ try {
   process.exit(1);
 }
 
-port.postMessage({ type: "ready", address: server.getServerConn() });
+port.postMessage({ type: "ready" });

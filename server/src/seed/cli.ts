@@ -52,6 +52,7 @@ async function main(): Promise<number> {
     throw error;
   }
   try {
+    await infra.database.open();
     const services = createServices(infra);
     defineJobs(services, config, log);
     await infra.jobs.start();
