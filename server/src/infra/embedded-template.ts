@@ -22,9 +22,10 @@ import { applyMigrations, readMigrations } from "./migrate.js";
 const cacheDir = path.join(repoRoot, "node_modules", ".cache", "agora");
 /**
  * Bumped whenever what the template holds changes (the job schema since format 2; the job
- * queues and the folder form since 3).
+ * queues and the folder form since 3; without pg-boss's send-it queue, which its scheduler
+ * creates once the server listens, since 4).
  */
-const TEMPLATE_FORMAT = "3";
+const TEMPLATE_FORMAT = "4";
 
 function pgliteVersion(): string {
   const require = createRequire(import.meta.url);
