@@ -16,12 +16,24 @@ export interface LazyHandler extends RequestHandler {
  */
 export function lazyHandler(build: () => Promise<RequestHandler>): LazyHandler {
   let built: Promise<RequestHandler> | null = null;
+  /** Once built: called at once, without a promise per request. */
+  let ready: RequestHandler | null = null;
   const load = () =>
-    (built ??= build().catch((error: unknown) => {
-      built = null;
-      throw error;
-    }));
+    (built ??= build().then(
+      (inner) => {
+        ready = inner;
+        return inner;
+      },
+      (error: unknown) => {
+        built = null;
+        throw error;
+      },
+    ));
   const handler: RequestHandler = (req, res, next) => {
+    if (ready) {
+      ready(req, res, next);
+      return;
+    }
     load().then((inner) => inner(req, res, next), next);
   };
   return Object.assign(handler, { load });

@@ -4,7 +4,7 @@ import pg from "pg";
 import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { ensurePostgresDatabase } from "./db-startup.js";
-import { launchEmbeddedPostgres, type EmbeddedLaunch, type EmbeddedPostgres } from "./embedded-postgres.js";
+import { launchEmbeddedPostgres, type EmbeddedLaunch } from "./embedded-postgres.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations } from "./migrate.js";
 import { GuardedPrismaPg } from "./prisma-pg.js";
@@ -93,7 +93,6 @@ export async function createDatabase(
     dbConfig.kind === "embedded"
       ? (launched ?? (await launchEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log })))
       : null;
-  let embedded: EmbeddedPostgres | null = null;
   /** Stops the embedded database once it has started (a failed start has stopped itself). */
   const stopEmbedded = async () => {
     await launch?.ready.then(
@@ -143,7 +142,7 @@ export async function createDatabase(
       open() {
         opening ??= (async () => {
           if (launch && dbConfig.kind === "embedded") {
-            embedded = await launch.ready;
+            const embedded = await launch.ready;
             log.info(
               { dataDir: dbConfig.dataDir ?? "(in memory)", ms: embedded.startMs },
               "embedded PostgreSQL (PGlite) started",

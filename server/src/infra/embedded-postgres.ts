@@ -151,7 +151,7 @@ export async function launchEmbeddedPostgres(
     });
     const ready = whenReady(worker, exited, announce, { dataDir, where, port, started, release, log });
     // A thread that fails before listening rejects both; `ready` carries the cause.
-    const url = Promise.race([address, ready.then(() => address)]).then(urlOf);
+    const url = Promise.race([address.then(urlOf), ready.then((database) => database.url)]);
     // Awaited by whoever uses it; a failure is reported through `ready` anyway.
     url.catch(() => undefined);
     return { url, ready };

@@ -400,13 +400,11 @@ export class JobQueue {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     const timeout = Math.max(timeoutMs, 1000);
     const deadline = Date.now() + timeout;
-    // Workers still starting are stopped once started (their failure was reported already).
-    const workers = this.workersStarting?.then(
-      () => true,
-      () => true,
-    );
-    if (workers && (await workers))
+    if (this.workersStarting) {
+      // Workers still starting are stopped once started (a failure to start was reported already).
+      await this.workersStarting.catch(() => undefined);
       await this.runner.stop({ graceful: true, wait: true, close: false, timeout });
+    }
     await this.boss.stop({ graceful: true, wait: true, close: false, timeout });
     await this.executor.drain(deadline);
     this.executor.close();

@@ -101,9 +101,10 @@ if (options.copyFrom && options.dataDir) {
 // only code that stays hot is optimised. V8 flags are per process (a worker cannot have its
 // own); this one is read whenever a Wasm instance is created or a function's budget runs out,
 // so setting it at run time works. It is set only here, so only a process that runs the
-// embedded database is concerned; Prisma's query compiler there is optimised later too. Measured on the server's markets.byId over the embedded database (uncached,
-// 4 s rounds right after start): 690/1,130/1,200/1,340 req/s either way. A process started
-// with its own budget is left alone.
+// embedded database is concerned; Prisma's query compiler there is optimised later too.
+// Measured on the server's markets.byId over the embedded database (uncached, 4 s rounds
+// right after start): 690/1,130/1,200/1,340 req/s either way. A process started with its own
+// budget is left alone.
 const budgetFlag = "--wasm-tiering-budget";
 const ownBudget = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)].some((arg) =>
   arg.startsWith(budgetFlag),
