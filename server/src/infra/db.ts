@@ -123,9 +123,10 @@ export async function createDatabase(
       for (const listener of listeners) listener(event.query);
     });
     // Sends nothing (the adapter connects per query), but loads Prisma's query compiler (Wasm,
-    // 0.2 s): while the embedded database opens rather than after.
-    const connecting = prisma.$connect();
-    connecting.catch(() => undefined);
+    // 0.2 s): while the embedded database opens rather than after. Awaited here, before anything
+    // else starts: compiling it holds the event loop, which would fail Redis's first commands
+    // (REDIS_COMMAND_TIMEOUT_MS, 250 ms) had they been sent meanwhile.
+    await prisma.$connect();
     const sql = new Sql(pool, {
       prepare: launch === null,
       observe: (text) => {
@@ -151,7 +152,6 @@ export async function createDatabase(
             await ensurePostgresDatabase(url, log, dbConfig.migrateOnStart);
           }
           if (dbConfig.migrateOnStart) await applyMigrations(url, log);
-          await connecting;
         })();
         return opening;
       },
