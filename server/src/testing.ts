@@ -9,7 +9,7 @@ export { createLogger, type Logger } from "./infra/logger.js";
 export { ConfigError } from "./config.js";
 export { MemoryMailer, type MailMessage } from "./infra/mailer.js";
 export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./infra/cache.js";
-export { connectRedis } from "./infra/redis.js";
+export { connectRedis, pingRedis } from "./infra/redis.js";
 export { JobQueue } from "./infra/jobs.js";
 export { MemoryEventBus, type BusEvent } from "./infra/events.js";
 export { createApp } from "./app.js";

@@ -11,7 +11,12 @@ export type { Redis };
  * goes on in the background; what each user of Redis does on failure is its own choice
  * (cache and events degrade, rate limiting follows RATE_LIMIT_ON_REDIS_FAILURE).
  */
-export async function connectRedis(url: string, log: Logger, commandTimeoutMs: number): Promise<Redis> {
+export async function connectRedis(
+  url: string,
+  log: Logger,
+  commandTimeoutMs: number,
+  freezeCheckEveryMs = 500,
+): Promise<Redis> {
   // Loaded only when REDIS_URL is set: the embedded default never needs it (0.1 s of start-up).
   const { Redis: RedisClient } = await import("ioredis");
   const client = new RedisClient(url, {
@@ -42,7 +47,7 @@ export async function connectRedis(url: string, log: Logger, commandTimeoutMs: n
       `cannot connect to Redis at ${hostname}:${port || "6379"} (REDIS_URL): ${messageOf(last.error ?? error)}`,
     );
   }
-  watchForFreeze(client, log, commandTimeoutMs);
+  watchForFreeze(client, log, commandTimeoutMs, freezeCheckEveryMs);
   return client;
 }
 
@@ -51,16 +56,16 @@ export async function connectRedis(url: string, log: Logger, commandTimeoutMs: n
  * black hole) stays "ready" to ioredis, so every command would wait out its timeout, several
  * per call. A PING every half second finds it instead: the connection is dropped, and while
  * ioredis reconnects, commands fail at once (no offline queue), until Redis answers again.
+ * Dropping it takes two PINGs in a row without an answer (see `pingOnceMore`).
  */
-function watchForFreeze(client: Redis, log: Logger, commandTimeoutMs: number): void {
+function watchForFreeze(client: Redis, log: Logger, commandTimeoutMs: number, everyMs: number): void {
   let pinging = false;
   const timer = setInterval(() => {
     if (pinging || client.status !== "ready") return;
     pinging = true;
-    client
-      .ping()
+    pingOnceMore(client)
       .catch((err: unknown) => {
-        if (err instanceof Error && /Command timed out/.test(err.message) && client.status === "ready") {
+        if (isTimeout(err) && client.status === "ready") {
           log.warn({ timeoutMs: commandTimeoutMs }, "redis stopped answering: reconnecting");
           client.disconnect(true);
         }
@@ -68,11 +73,30 @@ function watchForFreeze(client: Redis, log: Logger, commandTimeoutMs: number): v
       .finally(() => {
         pinging = false;
       });
-  }, 500);
+  }, everyMs);
   timer.unref();
   client.once("end", () => {
     clearInterval(timer);
   });
+}
+
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && /Command timed out/.test(error.message);
+}
+
+/**
+ * A PING, sent again once if the first timed out on a connection still open. One late answer
+ * is a pause, not an outage: this process stalled past the command timeout (a long garbage
+ * collection, a starved CPU; the timer then fires before the waiting reply is read), or Redis
+ * did (a slow command, a fork). A frozen Redis misses both.
+ */
+async function pingOnceMore(client: Redis): Promise<void> {
+  try {
+    await client.ping();
+  } catch (error) {
+    if (!isTimeout(error) || client.status !== "ready") throw error;
+    await client.ping();
+  }
 }
 
 /** Whether an error is Redis being unreachable or too slow, rather than a command's own failure. */
@@ -84,9 +108,10 @@ export function isRedisUnavailable(error: unknown): boolean {
   );
 }
 
+/** Whether Redis answers, for readiness: two command timeouts at most (see `pingOnceMore`). */
 export async function pingRedis(client: Redis): Promise<boolean> {
   try {
-    await client.ping();
+    await pingOnceMore(client);
     return true;
   } catch {
     return false;
