@@ -435,7 +435,7 @@ async function main(): Promise<void> {
     const report: Report = {
       meta,
       rows,
-      targets: buildTargets(rows, eventLoop, embeddedStart),
+      targets: buildTargets(rows, eventLoop, embeddedStart, measurements),
       embeddedStart,
       eventLoop,
       measurements,

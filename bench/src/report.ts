@@ -212,18 +212,37 @@ export function eventLoopPerRound(measurements: readonly Measurement[]): Report[
 
 const x = (v: number) => `${v.toFixed(2)}x`;
 
+/**
+ * The ratio of two rows' req/s in each round that measured both (one round is one stretch of
+ * the machine's load), in round order: shown beside the ratio of the medians, which decides.
+ */
+export function perRoundRatios(measurements: readonly Measurement[], num: Row, den: Row): number[] {
+  const rounds = [...new Set(measurements.map((m) => m.round))].sort((a, b) => a - b);
+  const reqPerSec = (row: Row, round: number) =>
+    measurements.find((m) => m.round === round && m.scenario === row.scenario && m.server === row.server)
+      ?.result.reqPerSec;
+  return rounds.flatMap((round) => {
+    const a = reqPerSec(num, round);
+    const b = reqPerSec(den, round);
+    return a !== undefined && b !== undefined && b > 0 ? [a / b] : [];
+  });
+}
+
 function ratioTarget(
   name: string,
   num: Row | undefined,
   den: Row | undefined,
   min: number,
   what: string,
+  measurements: readonly Measurement[],
 ): Target {
   if (!num || !den) return { name, measured: "not measured", goal: `>= ${min}x ${what}`, pass: null };
   const ratio = num.reqPerSec / den.reqPerSec;
+  const rounds = den.derived ? [] : perRoundRatios(measurements, num, den);
+  const perRound = rounds.length > 1 ? ` (per round ${rounds.map((r) => r.toFixed(2)).join(", ")})` : "";
   return {
     name,
-    measured: `${fmtInt(num.reqPerSec)} vs ${fmtInt(den.reqPerSec)} req/s = ${x(ratio)}`,
+    measured: `${fmtInt(num.reqPerSec)} vs ${fmtInt(den.reqPerSec)} req/s = ${x(ratio)}${perRound}`,
     goal: `>= ${min}x ${what}`,
     pass: ratio >= min,
   };
@@ -233,6 +252,7 @@ export function buildTargets(
   rows: readonly Row[],
   eventLoop: Report["eventLoop"],
   embedded: EmbeddedStart | null,
+  measurements: readonly Measurement[],
 ): Target[] {
   const targets: Target[] = [
     ratioTarget(
@@ -241,6 +261,7 @@ export function buildTargets(
       find(rows, "health.live", "express-bare"),
       0.6,
       "bare express 5",
+      measurements,
     ),
     ratioTarget(
       "markets.byId (uncached) vs express+Prisma",
@@ -248,6 +269,7 @@ export function buildTargets(
       find(rows, "markets.byId", "express-prisma"),
       1.2,
       "express 5 + Prisma 6",
+      measurements,
     ),
     ratioTarget(
       "markets.list (uncached) vs express+Prisma",
@@ -255,6 +277,7 @@ export function buildTargets(
       find(rows, "markets.list", "express-prisma"),
       1.2,
       "express 5 + Prisma 6",
+      measurements,
     ),
     ratioTarget(
       "markets.byId (uncached) vs FastAPI (derived)",
@@ -262,6 +285,7 @@ export function buildTargets(
       derivedRow(rows, "markets.byId"),
       2,
       "FastAPI, derived as 653/871 of express+Prisma",
+      measurements,
     ),
     ratioTarget(
       "markets.list (uncached) vs FastAPI (derived)",
@@ -269,6 +293,7 @@ export function buildTargets(
       derivedRow(rows, "markets.list"),
       2,
       "FastAPI, derived as 305/497 of express+Prisma",
+      measurements,
     ),
   ];
 
@@ -321,6 +346,7 @@ export function buildTargets(
       find(rows, "markets.byId", "node-pg"),
       0.5,
       "node:http + pg",
+      measurements,
     ),
     ratioTarget(
       "agora+cache (Redis) markets.byId vs node:http+pg",
@@ -328,6 +354,7 @@ export function buildTargets(
       find(rows, "markets.byId", "node-pg"),
       0.5,
       "node:http + pg",
+      measurements,
     ),
   );
 
