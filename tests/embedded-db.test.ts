@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -25,20 +26,46 @@ async function query<T extends pg.QueryResultRow>(url: string, text: string): Pr
 }
 
 describe("the embedded database's thread", () => {
-  it("holds its port from the start: the address is known before it opens, and serves once it has", async () => {
+  it("holds its port from the start: the address is known before it opens, early statements wait for it", async () => {
     const launch = await launchEmbeddedPostgres(null, 0);
-    let opened = false;
+    const state = { opened: false };
     const ready = launch.ready.then((db) => {
-      opened = true;
+      state.opened = true;
       return db;
     });
     // What the server sets its pool up with while the database opens (a second or more).
     const url = await launch.url;
-    expect(opened).toBe(false);
-    // Anyone who connects this early is turned away at once rather than left waiting.
-    await expect(query(url, "SELECT 1")).rejects.toThrow();
+    expect(state.opened).toBe(false);
+    const { port } = new URL(url);
+    // Nobody else can take the port at any moment while it opens: it never changes hands.
+    const takenMeanwhile: string[] = [];
+    const probing = (async () => {
+      while (!state.opened) {
+        const other = createServer();
+        await new Promise<void>((resolve) => {
+          other.once("error", () => {
+            resolve();
+          });
+          other.listen(Number(port), "127.0.0.1", () => {
+            takenMeanwhile.push(`port ${port} was free`);
+            other.close(() => {
+              resolve();
+            });
+          });
+        });
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    })();
+    // A connection made this early is accepted; its statement is answered once the database is open.
+    const early = query<{ one: number }>(url, "SELECT 1 AS one").then((rows) => ({
+      rows,
+      opened: state.opened,
+    }));
     const db = await ready;
     try {
+      await probing;
+      expect(takenMeanwhile).toEqual([]);
+      expect(await early).toEqual({ rows: [{ one: 1 }], opened: true });
       expect(db.url).toBe(url);
       expect(await query<{ one: number }>(url, "SELECT 1 AS one")).toEqual([{ one: 1 }]);
     } finally {

@@ -8,7 +8,6 @@
 // parent closes the database and ends the thread.
 import { Blob } from "node:buffer";
 import { copyFileSync, cpSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
 import process from "node:process";
 import v8 from "node:v8";
@@ -31,13 +30,55 @@ const messageOf = (error) => (error instanceof Error ? error.message : String(er
 const codeOf = (error) =>
   error instanceof Error && "code" in error && typeof error.code === "string" ? error.code : undefined;
 
-// The port first: a placeholder holds it (and turns away anyone early) until the database is
-// open, then hands it to the wire-protocol server. Port 0 picks a free one, kept from then on.
-const placeholder = createServer((socket) => socket.destroy());
+// The port first, held by the wire-protocol server from start to end. Until the database is
+// open, the server runs on a stand-in for it: the part of PGlite's interface the server uses
+// (waitReady, isInTransaction, runExclusive, execProtocolRawStream, exec), where every call
+// waits for the database, so connections are accepted at once and their statements wait.
+// (A placeholder listener that handed the port over once the database was open left a moment
+// in which another process could take the port: a busy test run met EADDRINUSE there.) Port 0
+// picks a free one, kept from then on.
+const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
 /** @type {import("@electric-sql/pglite").PGlite | undefined} */
 let db;
-/** @type {import("@electric-sql/pglite-socket").PGLiteSocketServer | undefined} */
-let server;
+/** @type {(db: import("@electric-sql/pglite").PGlite) => void} */
+let opened = () => undefined;
+/** @type {(error: unknown) => void} */
+let notOpened = () => undefined;
+/** @type {Promise<import("@electric-sql/pglite").PGlite>} */
+const database = new Promise((resolve, reject) => {
+  opened = resolve;
+  notOpened = reject;
+});
+database.catch(() => undefined);
+/** @type {Map<string | symbol, Function>} */
+const bound = new Map();
+const standIn = new Proxy(
+  {},
+  {
+    get(_target, name) {
+      if (db) {
+        const value = Reflect.get(db, name);
+        if (typeof value !== "function") return value;
+        let method = bound.get(name);
+        if (!method) bound.set(name, (method = value.bind(db)));
+        return method;
+      }
+      if (name === "waitReady") return Promise.resolve();
+      if (name === "isInTransaction") return () => false;
+      if (name === "then") return undefined;
+      return async (/** @type {unknown[]} */ ...args) => {
+        const open = await database;
+        return Reflect.apply(Reflect.get(open, name), open, args);
+      };
+    },
+  },
+);
+const server = new PGLiteSocketServer({
+  db: /** @type {import("@electric-sql/pglite").PGlite} */ (standIn),
+  host: options.host,
+  port: options.port,
+  maxConnections: options.maxConnections,
+});
 
 // Listening from the start also keeps this thread's event loop busy while PGlite opens. An
 // idle loop makes Node wait for V8's background tasks (here: optimising the Wasm just run),
@@ -46,34 +87,25 @@ port.on("message", (/** @type {{ type: string }} */ message) => {
   if (message.type !== "stop") return;
   void (async () => {
     try {
-      if (placeholder.listening) placeholder.close();
-      await server?.stop();
+      await server.stop();
     } finally {
+      notOpened(new Error("the embedded database was stopped"));
       await db?.close();
       port.close();
     }
   })();
 });
 
-/** @type {number} */
-let listenPort;
 try {
-  listenPort = await new Promise((resolve, reject) => {
-    placeholder.once("error", reject);
-    placeholder.listen(options.port, options.host, () => {
-      const address = placeholder.address();
-      resolve(typeof address === "object" && address ? address.port : options.port);
-    });
-  });
+  await server.start();
 } catch (error) {
   port.postMessage({ type: "failed", stage: "listen", message: messageOf(error) });
   process.exit(1);
 }
-port.postMessage({ type: "listening", address: `${options.host}:${String(listenPort)}` });
+port.postMessage({ type: "listening", address: server.getServerConn() });
 
-// Loaded after the message above: they take a moment, which the parent need not wait for.
+// Loaded after the message above: it takes a moment, which the parent need not wait for.
 const { PGlite } = await import("@electric-sql/pglite");
-const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
 
 // A new data directory is filled from the template's folder first. PG_VERSION, which marks a
 // directory as initialised, is copied last: a copy cut short is copied again on the next
@@ -121,19 +153,5 @@ try {
   process.exit(1);
 }
 
-server = new PGLiteSocketServer({
-  db,
-  host: options.host,
-  port: listenPort,
-  maxConnections: options.maxConnections,
-});
-try {
-  await new Promise((resolve) => placeholder.close(resolve));
-  await server.start();
-} catch (error) {
-  await db.close().catch(() => undefined);
-  port.postMessage({ type: "failed", stage: "listen", message: messageOf(error) });
-  process.exit(1);
-}
-
+opened(db);
 port.postMessage({ type: "ready" });
