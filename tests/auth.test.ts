@@ -497,7 +497,16 @@ describe("logs", () => {
       headers: { "x-request-id": "access-line-200" },
     });
     expect(served.status).toBe(200);
-    await expect.poll(() => parsed().filter((l) => l.req?.id?.startsWith("access-line-")).length).toBe(2);
+    // A /trpc request the fast handler passes on to express (HEAD) is still logged once.
+    const passedOn = await fetch(`${ts.url}/trpc/health.live`, {
+      method: "HEAD",
+      headers: { "x-request-id": "access-line-head" },
+    });
+    expect(passedOn.headers.get("x-request-id")).toBe("access-line-head");
+    await expect.poll(() => parsed().filter((l) => l.req?.id?.startsWith("access-line-")).length).toBe(3);
+    expect(parsed().filter((l) => l.req?.id === "access-line-head")).toEqual([
+      expect.objectContaining({ req: { id: "access-line-head", method: "HEAD", url: "/trpc/health.live" } }),
+    ]);
     const [warn] = parsed().filter((l) => l.req?.id === "access-line-401");
     expect(warn).toMatchObject({
       level: 40,

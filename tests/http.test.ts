@@ -134,6 +134,8 @@ describe("HTTP plumbing", () => {
       headers: { origin: "https://evil.example.com" },
     });
     expect(denied.headers.get("access-control-allow-origin")).toBeNull();
+    // Answered all the same (the browser withholds it): CORS is not access control.
+    expect(denied.status).toBe(200);
 
     // Every answer says it varies by Origin (caches must not hand one origin's answer to
     // another), also where tRPC sets its own Vary, and exposes the headers clients read.
@@ -147,6 +149,7 @@ describe("HTTP plumbing", () => {
     ]) {
       for (const origin of [undefined, "https://app.example.com", "https://evil.example.com"]) {
         const res = await fetch(`${ts.url}${url}`, { headers: origin === undefined ? {} : { origin } });
+        expect(res.status, `${url} from ${origin ?? "no origin"}`).toBe(url === "/nope" ? 404 : 200);
         expect(varies(res), `${url} from ${origin ?? "no origin"}`).toContain("origin");
         const allowedOrigin = origin !== "https://evil.example.com";
         expect(res.headers.get("access-control-allow-credentials"), url).toBe(allowedOrigin ? "true" : null);
@@ -252,6 +255,36 @@ describe("rate limits", () => {
       await expectError(limited.client().health.live.query(), "TOO_MANY_REQUESTS");
     } finally {
       await limited.close();
+    }
+  });
+
+  // /trpc calls are served without express (app.ts), REST calls by express: both must take the
+  // client's address from X-Forwarded-For behind a trusted proxy, and only then.
+  it.each([
+    ["tRPC", "/trpc/health.live"],
+    ["REST", "/api/v1/health"],
+  ])("reads the client IP from X-Forwarded-For only with TRUST_PROXY (%s)", async (_surface, path) => {
+    const statusFrom = async (server: TestServer, forwardedFor: string) =>
+      (await fetch(`${server.url}${path}`, { headers: { "x-forwarded-for": forwardedFor } })).status;
+    const env = { RATE_LIMIT_ENABLED: "true", RATE_LIMIT_MAX: "2" };
+    const direct = await startTestServer(env);
+    const proxied = await startTestServer({ ...env, TRUST_PROXY: "true" });
+    try {
+      // Not trusted: every request is the socket's address, whatever it claims.
+      expect([
+        await statusFrom(direct, "10.0.0.1"),
+        await statusFrom(direct, "10.0.0.2"),
+        await statusFrom(direct, "10.0.0.3"),
+      ]).toEqual([200, 200, 429]);
+      // Trusted: the leftmost address is the client; each has its own limit.
+      expect([
+        await statusFrom(proxied, "10.0.0.1, 192.168.0.9"),
+        await statusFrom(proxied, "10.0.0.1"),
+        await statusFrom(proxied, "10.0.0.1"),
+        await statusFrom(proxied, "10.0.0.2"),
+      ]).toEqual([200, 200, 429, 200]);
+    } finally {
+      await Promise.all([direct.close(), proxied.close()]);
     }
   });
 });

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TRPCError } from "@trpc/server";
 import * as trpcExpress from "@trpc/server/adapters/express";
 import express, { type ErrorRequestHandler, type Express } from "express";
+import proxyAddr from "proxy-addr";
 import type { Config } from "./config.js";
 import { frontMiddleware } from "./http/front.js";
 import { docsRouter, resetPasswordRouter } from "./http/docs.js";
@@ -30,8 +32,8 @@ export interface AppDeps {
  * would keep the first, a proxy might have checked another), give "": credentials were sent,
  * and none is valid.
  */
-function bearerToken(req: express.Request): string | null {
-  const header = req.get("authorization");
+function bearerToken(req: IncomingMessage): string | null {
+  const header = req.headers.authorization;
   if (header === undefined) return null;
   let count = 0;
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -43,9 +45,9 @@ function bearerToken(req: express.Request): string | null {
 }
 
 /** An X-Api-Key header; an empty one counts as none. */
-function apiKeyHeader(req: express.Request): string | null {
-  const value = req.get("x-api-key");
-  return value ? value : null;
+function apiKeyHeader(req: IncomingMessage): string | null {
+  const value = req.headers["x-api-key"];
+  return typeof value === "string" && value !== "" ? value : null;
 }
 
 function stringParam(params: Partial<Record<string, string>> | null | undefined, key: string): string | null {
@@ -69,25 +71,42 @@ export interface AgoraApp extends Express {
    * dependencies, 0.2 s): call it once listening, so that it is ready before anyone asks.
    */
   preload(): Promise<void>;
+  /**
+   * The HTTP server's request listener (`createServer(app.listener)`). A `/trpc/` call goes
+   * through the front middleware and the fast tRPC handler directly, without express's
+   * request set-up and router (a quarter of a trivial call's time: README "Benchmarks");
+   * whatever that handler passes on, and every other path, is express's.
+   */
+  listener: (req: IncomingMessage, res: ServerResponse) => void;
 }
+
+const TRPC_BASE_PATH = "/trpc";
 
 export function createApp({ config, log, services }: AppDeps, options: AppOptions = {}): AgoraApp {
   const app = express();
   app.disable("x-powered-by");
   app.set("trust proxy", config.trustProxy);
 
-  app.use(
-    frontMiddleware({ log, corsOrigins: config.corsOrigins, draining: () => services.health.draining }),
-  );
+  const front = frontMiddleware({
+    log,
+    corsOrigins: config.corsOrigins,
+    draining: () => services.health.draining,
+  });
+  app.use(front);
+
+  // The client's address as express's req.ip gives it, for requests express has not seen.
+  const trustAll = () => true;
+  const clientIp = (req: IncomingMessage): string =>
+    (config.trustProxy ? proxyAddr(req, trustAll) : req.socket.remoteAddress) ?? "unknown";
 
   const createContext = (
-    req: express.Request,
-    res: express.Response,
+    req: IncomingMessage,
+    res: ServerResponse,
     connectionParams: Partial<Record<string, string>> | null,
   ): Context => ({
     services,
     requestId: req.requestId ?? randomUUID(),
-    ip: req.ip ?? req.socket.remoteAddress ?? "unknown",
+    ip: clientIp(req),
     credentials: {
       // EventSource cannot send headers, so subscriptions may pass credentials as connection params.
       bearer: bearerToken(req) ?? stringParam(connectionParams, "token"),
@@ -119,22 +138,22 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     createContext: ({ req, res, info }): Context => createContext(req, res, info.connectionParams),
     onError: onProcedureError,
   });
-  if (options.trpcAdapter !== "official") {
-    app.use(
-      fastTrpcHandler({
-        router: appRouter,
-        basePath: "/trpc",
-        maxBodySize: MAX_BODY_BYTES,
-        maxBatchSize: MAX_BATCH_SIZE,
-        createContext: (req, res) => createContext(req, res, null),
-        onError: ({ error, path, ctx }) => {
-          onProcedureError({ error, path, ...(ctx ? { ctx } : {}) });
-        },
-      }),
-    );
-  }
+  const fast =
+    options.trpcAdapter === "official"
+      ? null
+      : fastTrpcHandler({
+          router: appRouter,
+          basePath: TRPC_BASE_PATH,
+          maxBodySize: MAX_BODY_BYTES,
+          maxBatchSize: MAX_BATCH_SIZE,
+          createContext: (req, res) => createContext(req, res, null),
+          onError: ({ error, path, ctx }) => {
+            onProcedureError({ error, path, ...(ctx ? { ctx } : {}) });
+          },
+        });
+  if (fast) app.use(fast);
   // Whatever the fast handler passes on (subscriptions, streaming, other content types).
-  app.use("/trpc", officialAdapter);
+  app.use(TRPC_BASE_PATH, officialAdapter);
 
   const rest = lazyHandler(async () =>
     (await import("./http/rest.js")).restRouter({
@@ -166,25 +185,58 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     res.status(404).json({ error: { code: "NOT_FOUND", message: "No such route" } });
   });
 
-  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+  /** The answer to an error no handler answered: its status if it has one (a 4xx), else 500. */
+  const sendError = (err: unknown, req: IncomingMessage, res: ServerResponse) => {
     const status =
       typeof err === "object" && err !== null && "status" in err && typeof err.status === "number"
         ? err.status
         : 500;
     if (status >= 500) log.error({ err, requestId: req.requestId }, "unhandled error");
-    res.status(status).json({
-      error: {
-        code: status === 413 ? "PAYLOAD_TOO_LARGE" : status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR",
-        message: status < 500 && err instanceof Error ? err.message : "Internal server error",
-        requestId: req.requestId,
-      },
-    });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.statusCode = status;
+    res.setHeader("content-type", "application/json; charset=utf-8");
+    res.end(
+      JSON.stringify({
+        error: {
+          code: status === 413 ? "PAYLOAD_TOO_LARGE" : status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR",
+          message: status < 500 && err instanceof Error ? err.message : "Internal server error",
+          requestId: req.requestId,
+        },
+      }),
+    );
+  };
+  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+    sendError(err, req, res);
   };
   app.use(onError);
+
+  const trpcPrefix = `${TRPC_BASE_PATH}/`;
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    if (!fast || !req.url?.startsWith(trpcPrefix)) {
+      app(req, res);
+      return;
+    }
+    // As in express, next(null) passes the request on like next() (cors does so).
+    front(req, res, (err) => {
+      if (err !== undefined && err !== null) {
+        sendError(err, req, res);
+        return;
+      }
+      fast(req, res, (passed) => {
+        // The front middleware lets a request it has seen through, so express picks up here.
+        if (passed === undefined || passed === null) app(req, res);
+        else sendError(passed, req, res);
+      });
+    });
+  };
 
   return Object.assign(app, {
     preload: async () => {
       await rest.load();
     },
+    listener,
   });
 }

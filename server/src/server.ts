@@ -102,7 +102,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await ensureAdmin(config, services, log);
     step("adminMs");
 
-    const server = createServer(app);
+    const server = createServer(app.listener);
     server.keepAliveTimeout = 5_000;
     const port = await listen(server, config.host, config.port);
     const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;

@@ -3,7 +3,6 @@ import { IncomingMessage, ServerResponse } from "node:http";
 import { Socket } from "node:net";
 import compression from "compression";
 import cors from "cors";
-import type { Request, RequestHandler, Response } from "express";
 import helmet from "helmet";
 import responseTime from "response-time";
 import vary from "vary";
@@ -24,7 +23,7 @@ export interface FrontOptions {
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
 
 /**
  * The headers a middleware sets on a request that has no headers at all, found by running
@@ -55,9 +54,10 @@ function staticHeaders(middleware: Middleware): ReadonlyArray<readonly [string, 
  * directly: pino-http built two child loggers per request (each serialising and redacting the
  * request), which cost a third of a trivial call's time (bench/, README "Benchmarks").
  */
-function logRequest(log: Logger, req: Request, res: Response, started: number): void {
+function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse, started: number): void {
   const status = res.statusCode;
-  const url = req.originalUrl;
+  // express rewrites req.url under a mount path and keeps the request's own in originalUrl.
+  const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? "";
   const q = url.indexOf("?");
   const line = {
     req: { id: req.requestId, method: req.method, url: q < 0 ? url : url.slice(0, q) },
@@ -81,7 +81,7 @@ function logRequest(log: Logger, req: Request, res: Response, started: number): 
  * get the headers it would have set; compression wraps only responses to clients that accept
  * an encoding; the access line listens for `close` alone (it follows `finish` too).
  */
-export function frontMiddleware({ log, corsOrigins, draining }: FrontOptions): RequestHandler {
+export function frontMiddleware({ log, corsOrigins, draining }: FrontOptions): Middleware {
   // The access line holds only the fields logRequest picks (no headers, no query string, no
   // body), so it skips the logger's redaction, which walked every line for credential paths.
   const accessLog = log.child({}, { redact: [] });
@@ -105,15 +105,22 @@ export function frontMiddleware({ log, corsOrigins, draining }: FrontOptions): R
     // answers as it does) sets its own Vary, replacing cors's.
     vary(res, "Origin");
   });
+  // compression is typed as express middleware but reads only what Node's request and
+  // response have (headers, getHeader/setHeader, write/end), so it serves both paths.
   const gzip = compression({
     // Server-sent events must reach the client as they happen, not when a gzip block fills.
     filter: (req, res) =>
       !(req.headers.accept ?? "").includes("text/event-stream") &&
       !String(res.getHeader("Content-Type") ?? "").includes("text/event-stream") &&
       compression.filter(req, res),
-  });
+  }) as unknown as Middleware;
 
   return (req, res, next) => {
+    // A request the server's listener already took through here (see app.ts) passes on.
+    if (req.requestId !== undefined) {
+      next();
+      return;
+    }
     const started = performance.now();
     if (draining()) res.setHeader("Connection", "close");
     const incoming = req.headers["x-request-id"];

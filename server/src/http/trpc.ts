@@ -1,5 +1,4 @@
-import type { IncomingMessage } from "node:http";
-import type { NextFunction, Request, RequestHandler, Response } from "express";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   getErrorShape,
   getHTTPStatusCode,
@@ -30,9 +29,11 @@ import { invokeProcedure } from "./trpc-invoke.js";
  * transformer (`transformTRPCResponse`) and status rule (`getHTTPStatusCode`), so the wire
  * format is tRPC's. Everything else (subscriptions over SSE, `application/jsonl` streaming,
  * other content types, `connectionParams`, oversized batches or bodies, HEAD) is passed on
- * (`next()`) to the official adapter, mounted after it. The handler is mounted without a path
- * and checks the URL itself: express's mount-path matching and URL rewriting cost more than
- * the check. tests/trpc-handler.test.ts sends the same requests to both and requires
+ * (`next()`) to the official adapter, mounted after it. The server's listener (app.ts) calls
+ * it for `/trpc/` requests before express sees them: express's per-request set-up (it swaps
+ * the prototypes of the request and response) and router cost more than the whole call did
+ * (README "Benchmarks"). Mounted in express too, it is mounted without a path and checks the
+ * URL itself. tests/trpc-handler.test.ts sends the same requests to both and requires
  * identical answers, so a tRPC upgrade that changes the protocol fails the suite instead of
  * clients.
  */
@@ -45,7 +46,7 @@ type Call = {
 
 export interface FastTrpcHandlerOptions {
   router: AppRouter;
-  createContext: (req: Request, res: Response) => Context | Promise<Context>;
+  createContext: (req: IncomingMessage, res: ServerResponse) => Context | Promise<Context>;
   onError: (opts: {
     error: TRPCError;
     path: string | undefined;
@@ -112,7 +113,10 @@ const ACCEPTED_METHOD: Record<ProcedureType, string> = {
   subscription: "GET",
 };
 
-export function fastTrpcHandler(options: FastTrpcHandlerOptions): RequestHandler {
+/** Connect-style: `next()` passes the request on, `next(err)` reports an error. */
+export type TrpcHandler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
+
+export function fastTrpcHandler(options: FastTrpcHandlerOptions): TrpcHandler {
   const { router, maxBodySize, maxBatchSize } = options;
   const config = router._def._config;
   const prefix = `${options.basePath}/`;
@@ -120,8 +124,10 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): RequestHandler
   const found = new Map<string, AnyProcedure>();
 
   /** The calls of a request this handler serves, or null for the official adapter's. */
-  function parse(req: Request): { search: URLSearchParams; paths: string[]; isBatchCall: boolean } | null {
-    const url = req.url;
+  function parse(
+    req: IncomingMessage,
+  ): { search: URLSearchParams; paths: string[]; isBatchCall: boolean } | null {
+    const url = req.url ?? "";
     if (!url.startsWith(prefix)) return null;
     const method = req.method;
     if (method !== "GET" && method !== "POST") return null;
@@ -148,7 +154,7 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): RequestHandler
     return { search, paths, isBatchCall };
   }
 
-  return (req: Request, res: Response, next: NextFunction) => {
+  return (req, res, next) => {
     const calls = parse(req);
     if (!calls) {
       next();
@@ -169,9 +175,9 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): RequestHandler
   }
 
   async function handle(
-    req: Request,
-    res: Response,
-    next: NextFunction,
+    req: IncomingMessage,
+    res: ServerResponse,
+    next: (err?: unknown) => void,
     search: URLSearchParams,
     paths: string[],
     isBatchCall: boolean,
