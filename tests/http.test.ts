@@ -1,6 +1,8 @@
 import { readdir, readFile } from "node:fs/promises";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ConfigError, loadConfig } from "@agora/server/testing";
+import { ConfigError, createApp, loadConfig } from "@agora/server/testing";
 import { expectError } from "./support/errors.js";
 import { newUserInput, registerUser, startTestServer, type TestServer } from "./support/server.js";
 
@@ -318,6 +320,45 @@ describe("failures", () => {
       expect(await ready.json()).toMatchObject({ status: "degraded", checks: { database: "down" } });
     } finally {
       await broken.close();
+    }
+  });
+
+  it("answers 500 without a stack when the front middleware throws, on /trpc and on express's paths", async () => {
+    // The server's listener serves /trpc/ before express (app.ts), so it must catch what
+    // express would: here, the draining check every request makes throws.
+    const { config, log } = ts.server.infra;
+    const { services } = ts.server;
+    const broken = createApp({
+      config,
+      log,
+      services: new Proxy(services, {
+        get: (target, name, receiver) =>
+          name === "health"
+            ? {
+                get draining(): boolean {
+                  throw new Error("draining check broke at /secret/path.ts:1");
+                },
+              }
+            : (Reflect.get(target, name, receiver) as unknown),
+      }),
+    });
+    const server = createServer(broken.listener);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const base = `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`;
+    try {
+      for (const path of ["/trpc/health.live", "/healthz"]) {
+        const res = await fetch(`${base}${path}`);
+        expect(res.status, path).toBe(500);
+        const text = await res.text();
+        expect(text, path).not.toMatch(/secret|stack|at .*\.ts/);
+        expect(JSON.parse(text), path).toMatchObject({
+          error: { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" },
+        });
+      }
+      // Still serving: the throw did not end the process or the server.
+      expect((await fetch(`${base}/trpc/health.live`)).status).toBe(500);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

@@ -219,18 +219,24 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
       app(req, res);
       return;
     }
-    // As in express, next(null) passes the request on like next() (cors does so).
-    front(req, res, (err) => {
-      if (err !== undefined && err !== null) {
-        sendError(err, req, res);
-        return;
-      }
-      fast(req, res, (passed) => {
-        // The front middleware lets a request it has seen through, so express picks up here.
-        if (passed === undefined || passed === null) app(req, res);
-        else sendError(passed, req, res);
+    // What express does for its middleware: a throw becomes an error answer, not an
+    // exception that ends the process. As in express, next(null) passes the request on like
+    // next() (cors does so).
+    try {
+      front(req, res, (err) => {
+        if (err !== undefined && err !== null) {
+          sendError(err, req, res);
+          return;
+        }
+        fast(req, res, (passed) => {
+          // The front middleware lets a request it has seen through, so express picks up here.
+          if (passed === undefined || passed === null) app(req, res);
+          else sendError(passed, req, res);
+        });
       });
-    });
+    } catch (err) {
+      sendError(err, req, res);
+    }
   };
 
   return Object.assign(app, {
