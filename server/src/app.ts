@@ -58,9 +58,9 @@ function stringParam(params: Partial<Record<string, string>> | null | undefined,
 /** Builds the express app from its dependencies; no globals, so tests can build many. */
 export interface AppOptions {
   /**
-   * "official": serve every /trpc call with tRPC's express adapter. By default the fast
-   * handler serves plain queries and mutations and hands the rest to that adapter; the
-   * option exists so tests can compare the two.
+   * "official": serve every /trpc call with tRPC's express adapter. By default `listener`
+   * has the fast handler serve plain queries and mutations and hand the rest to that
+   * adapter; the option exists so tests can compare the two.
    */
   trpcAdapter?: "fast" | "official";
 }
@@ -75,7 +75,8 @@ export interface AgoraApp extends Express {
    * The HTTP server's request listener (`createServer(app.listener)`). A `/trpc/` call goes
    * through the front middleware and the fast tRPC handler directly, without express's
    * request set-up and router (a quarter of a trivial call's time: README "Benchmarks");
-   * whatever that handler passes on, and every other path, is express's.
+   * whatever that handler passes on, and every other path, is express's. The express app on
+   * its own (`createServer(app)`) serves /trpc with tRPC's express adapter only.
    */
   listener: (req: IncomingMessage, res: ServerResponse) => void;
 }
@@ -151,8 +152,8 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
             onProcedureError({ error, path, ...(ctx ? { ctx } : {}) });
           },
         });
-  if (fast) app.use(fast);
-  // Whatever the fast handler passes on (subscriptions, streaming, other content types).
+  // Whatever the fast handler passes on (subscriptions, streaming, other content types), and
+  // every /trpc call of an app served without its listener.
   app.use(TRPC_BASE_PATH, officialAdapter);
 
   const rest = lazyHandler(async () =>

@@ -14,6 +14,7 @@ import {
   type ProcedureType,
 } from "@trpc/server/unstable-core-do-not-import";
 import type { AppRouter } from "../router.js";
+import type { Middleware } from "./front.js";
 import type { Context } from "../trpc/context.js";
 import { invokeProcedure } from "./trpc-invoke.js";
 
@@ -29,11 +30,10 @@ import { invokeProcedure } from "./trpc-invoke.js";
  * transformer (`transformTRPCResponse`) and status rule (`getHTTPStatusCode`), so the wire
  * format is tRPC's. Everything else (subscriptions over SSE, `application/jsonl` streaming,
  * other content types, `connectionParams`, oversized batches or bodies, HEAD) is passed on
- * (`next()`) to the official adapter, mounted after it. The server's listener (app.ts) calls
- * it for `/trpc/` requests before express sees them: express's per-request set-up (it swaps
- * the prototypes of the request and response) and router cost more than the whole call did
- * (README "Benchmarks"). Mounted in express too, it is mounted without a path and checks the
- * URL itself. tests/trpc-handler.test.ts sends the same requests to both and requires
+ * (`next()`) to the official adapter, which express serves. The server's listener (app.ts)
+ * calls it for `/trpc/` requests before express sees them: express's per-request set-up (it
+ * swaps the prototypes of the request and response) and router cost more than the whole call
+ * did (README "Benchmarks"). tests/trpc-handler.test.ts sends the same requests to both and requires
  * identical answers, so a tRPC upgrade that changes the protocol fails the suite instead of
  * clients.
  */
@@ -113,10 +113,7 @@ const ACCEPTED_METHOD: Record<ProcedureType, string> = {
   subscription: "GET",
 };
 
-/** Connect-style: `next()` passes the request on, `next(err)` reports an error. */
-export type TrpcHandler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
-
-export function fastTrpcHandler(options: FastTrpcHandlerOptions): TrpcHandler {
+export function fastTrpcHandler(options: FastTrpcHandlerOptions): Middleware {
   const { router, maxBodySize, maxBatchSize } = options;
   const config = router._def._config;
   const prefix = `${options.basePath}/`;
