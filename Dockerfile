@@ -20,8 +20,10 @@ ENV CHECKPOINT_DISABLE=1 \
     PRISMA_HIDE_UPDATE_MESSAGE=1
 RUN npm install -g pnpm@${PNPM_VERSION}
 WORKDIR /app
-# The lockfile alone decides what is downloaded, so this layer is reused until it changes.
+# The lockfile alone decides what is downloaded, so this layer is reused until it changes
+# (with the patches it names: pnpm fetch checks they are there).
 COPY pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY patches ./patches
 RUN pnpm fetch
 COPY . .
 # The root postinstall runs `prisma generate` (the client is compiled into dist/) and builds

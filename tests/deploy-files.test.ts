@@ -58,6 +58,22 @@ describe("Dockerfile", () => {
       for (const source of step.args.slice(0, -1))
         expect(existsSync(path.join(repoRoot, source)), source).toBe(true);
     }
+    // It stops unless every patch the workspace names is there too (ERR_PNPM_PATCH_NOT_FOUND).
+    const [fetch] = stepsOf(builder, "RUN").filter((s) => s.content === "pnpm fetch");
+    if (!fetch) throw new Error("no RUN pnpm fetch in the builder stage");
+    const beforeFetch = contextCopies.filter((s) => s.line < fetch.line).flatMap((s) => s.args.slice(0, -1));
+    const workspace = z
+      .object({ patchedDependencies: z.record(z.string(), z.string()).optional() })
+      .parse(parseYaml(read("pnpm-workspace.yaml")));
+    const patches = Object.values(workspace.patchedDependencies ?? {});
+    expect(patches.length).toBeGreaterThan(0);
+    for (const patch of patches) {
+      expect(existsSync(path.join(repoRoot, patch)), patch).toBe(true);
+      expect(
+        beforeFetch.some((source) => patch === source || patch.startsWith(`${source.replace(/\/$/, "")}/`)),
+        `${patch} is copied before pnpm fetch`,
+      ).toBe(true);
+    }
   });
 
   it("runs node server/dist/main.js as a non-root user, in production, on port 3000, checking /healthz", () => {

@@ -59,9 +59,17 @@ async function deployProductionDependencies(target: string): Promise<{ from: str
   for (const file of ["pnpm-lock.yaml", "pnpm-workspace.yaml"]) {
     await cp(path.join(repoRoot, file), path.join(workspace, file));
   }
-  const { packages } = z
-    .object({ packages: z.array(z.string()) })
+  const { packages, patchedDependencies } = z
+    .object({
+      packages: z.array(z.string()),
+      patchedDependencies: z.record(z.string(), z.string()).optional(),
+    })
     .parse(parseYaml(await readFile(path.join(repoRoot, "pnpm-workspace.yaml"), "utf8")));
+  // pnpm applies these to the dependencies it installs (and stops if one is missing).
+  for (const patch of Object.values(patchedDependencies ?? {})) {
+    await mkdir(path.dirname(path.join(workspace, patch)), { recursive: true });
+    await cp(path.join(repoRoot, patch), path.join(workspace, patch));
+  }
   for (const pkg of packages) {
     await mkdir(path.join(workspace, pkg), { recursive: true });
     await cp(path.join(repoRoot, pkg, "package.json"), path.join(workspace, pkg, "package.json"));

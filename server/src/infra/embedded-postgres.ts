@@ -48,7 +48,8 @@ const STOP_TIMEOUT_MS = 15_000;
 type WorkerMessage =
   | { type: "listening"; address: string }
   | { type: "ready" }
-  | { type: "failed"; stage: "copy" | "open" | "listen"; message: string; code?: string };
+  | { type: "failed"; stage: "copy" | "open" | "listen"; message: string; code?: string }
+  | { type: "refused"; message: string };
 
 /** An embedded database whose thread is started. */
 export interface EmbeddedLaunch {
@@ -178,6 +179,14 @@ async function whenReady(
   },
 ): Promise<EmbeddedPostgres> {
   const { where, port, release, log } = context;
+  // Whatever connected sent something that is not a PostgreSQL client's start-up (a port
+  // scanner, an HTTP probe, a broken client): answered with FATAL and closed by the thread.
+  const refused = (reason: string) => {
+    log?.warn(
+      { reason },
+      "the embedded database refused a connection: not a valid PostgreSQL start-up packet",
+    );
+  };
   let onMessage: ((message: WorkerMessage) => void) | undefined;
   let onError: ((error: Error) => void) | undefined;
   let address: string;
@@ -191,6 +200,8 @@ async function whenReady(
         } else if (message.type === "ready") {
           if (listeningAt) resolve(listeningAt);
           else reject(new StartupError(`the embedded database in ${where} reported no address`));
+        } else if (message.type === "refused") {
+          refused(message.message);
         } else if (message.stage === "copy")
           reject(
             new StartupError(
@@ -230,6 +241,9 @@ async function whenReady(
     if (onError) worker.off("error", onError);
   }
   let stopped = false;
+  worker.on("message", (message: WorkerMessage) => {
+    if (message.type === "refused") refused(message.message);
+  });
   worker.on("error", (error) => {
     log?.error({ err: error }, "the embedded database's thread failed");
   });

@@ -4,12 +4,14 @@
 // instead of on it. Messages to the parent: { type: "listening", address } at once (its port
 // is held from the start, so the parent can set up its connection pool meanwhile),
 // { type: "ready" } once it accepts connections, or { type: "failed", stage: "copy" | "open" |
-// "listen", message, code } if it cannot (the thread then ends). A { type: "stop" } from the
+// "listen", message, code } if it cannot (the thread then ends); later, { type: "refused",
+// message } for each connection refused at its start-up packet. A { type: "stop" } from the
 // parent closes the database and ends the thread.
 import { Blob } from "node:buffer";
 import { copyFileSync, cpSync } from "node:fs";
 import path from "node:path";
 import process from "node:process";
+import { TextDecoder, TextEncoder } from "node:util";
 import v8 from "node:v8";
 import { parentPort, workerData } from "node:worker_threads";
 
@@ -56,6 +58,7 @@ const standIn = new Proxy(
   {},
   {
     get(_target, name) {
+      if (name === "execProtocolRawStream") return execProtocolRawStream;
       if (db) {
         const value = Reflect.get(db, name);
         if (typeof value !== "function") return value;
@@ -73,6 +76,117 @@ const standIn = new Proxy(
     },
   },
 );
+/**
+ * Every message reaches PGlite through here. PGlite takes any message that starts with a zero
+ * byte for a start-up packet, and PostgreSQL ends the session of one it rejects with FATAL,
+ * by exit(). In PGlite that exit unwinds its one backend half-way: the connections already
+ * open go on, but every later start-up fails ("null function or function signature mismatch"),
+ * so the server's pool could never connect again. Such a packet (from anything on this host
+ * that connects to the port) is therefore answered here, with the FATAL PostgreSQL would send,
+ * and never reaches PGlite. The throw makes the socket server close that connection (with our
+ * patch of pglite-socket, patches/, a throw no longer stops its queue).
+ * @param {Uint8Array} message
+ * @param {{ onRawData: (data: Uint8Array) => void }} streamOptions
+ */
+async function execProtocolRawStream(message, streamOptions) {
+  if (message[0] === 0) {
+    const problem = startupPacketProblem(message);
+    if (problem) {
+      streamOptions.onRawData(fatalResponse(problem));
+      port?.postMessage({ type: "refused", message: problem.message });
+      throw new Error(`start-up packet refused: ${problem.message}`);
+    }
+  }
+  const open = db ?? (await database);
+  return open.execProtocolRawStream(message, streamOptions);
+}
+
+/** PostgreSQL's MAX_STARTUP_PACKET_LENGTH. */
+const MAX_STARTUP_PACKET_LENGTH = 10_000;
+/** Protocol 3.0, the only version pglite-socket passes on as a start-up packet. */
+const PROTOCOL_3_0 = 0x30000;
+
+/**
+ * Why PostgreSQL's ProcessStartupPacket (src/backend/tcop/backend_startup.c) would end the
+ * session for this packet, in its words; null for one it accepts. Only a well-formed 3.0 packet
+ * is accepted: name/value pairs of zero-terminated strings, then a final zero byte, and a
+ * `replication` value PostgreSQL can read.
+ * @param {Uint8Array} packet
+ * @returns {{ code: string, message: string, hint?: string } | null}
+ */
+function startupPacketProblem(packet) {
+  const view = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
+  const length = packet.byteLength >= 4 ? view.getInt32(0) : 0;
+  if (length !== packet.byteLength || length < 8 || length > MAX_STARTUP_PACKET_LENGTH) {
+    return { code: "08P01", message: "invalid length of startup packet" };
+  }
+  const version = view.getInt32(4);
+  if (version !== PROTOCOL_3_0) {
+    return {
+      code: "0A000",
+      message: `unsupported frontend protocol ${String(version >>> 16)}.${String(version & 0xffff)}: server supports 3.0 to 3.0`,
+    };
+  }
+  const decoder = new TextDecoder();
+  /** @param {number} from */
+  const stringAt = (from) => {
+    const end = packet.indexOf(0, from);
+    return end === -1 ? null : { text: decoder.decode(packet.subarray(from, end)), next: end + 1 };
+  };
+  let offset = 8;
+  while (offset < length && packet[offset] !== 0) {
+    const name = stringAt(offset);
+    const value = name && name.next < length ? stringAt(name.next) : null;
+    if (!name || !value) break;
+    if (name.text === "replication" && value.text !== "database" && !isPostgresBool(value.text)) {
+      return {
+        code: "22023",
+        message: `invalid value for parameter "replication": "${value.text}"`,
+        hint: 'Valid values are: "false", 0, "true", 1, "database".',
+      };
+    }
+    offset = value.next;
+  }
+  if (offset !== length - 1 || packet[offset] !== 0) {
+    return { code: "08P01", message: "invalid startup packet layout: expected terminator as last byte" };
+  }
+  return null;
+}
+
+/**
+ * What PostgreSQL's parse_bool accepts: a prefix of true, false, yes or no; on, of(f); 1 or 0.
+ * @param {string} text
+ */
+function isPostgresBool(text) {
+  const value = text.toLowerCase();
+  if (value === "1" || value === "0") return true;
+  if (value.length >= 2 && ("on".startsWith(value) || "off".startsWith(value))) return true;
+  return value.length > 0 && ["true", "false", "yes", "no"].some((word) => word.startsWith(value));
+}
+
+/**
+ * A FATAL ErrorResponse message.
+ * @param {{ code: string, message: string, hint?: string }} problem
+ */
+function fatalResponse(problem) {
+  const encoder = new TextEncoder();
+  /** @type {[string, string][]} */
+  const fields = [
+    ["S", "FATAL"],
+    ["V", "FATAL"],
+    ["C", problem.code],
+    ["M", problem.message],
+  ];
+  if (problem.hint) fields.push(["H", problem.hint]);
+  const body = fields.flatMap(([type, text]) => [...encoder.encode(type), ...encoder.encode(text), 0]);
+  body.push(0);
+  const response = new Uint8Array(5 + body.length);
+  response[0] = "E".charCodeAt(0);
+  new DataView(response.buffer).setInt32(1, 4 + body.length);
+  response.set(body, 5);
+  return response;
+}
+
 const server = new PGLiteSocketServer({
   db: /** @type {import("@electric-sql/pglite").PGlite} */ (standIn),
   host: options.host,
