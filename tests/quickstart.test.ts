@@ -86,7 +86,9 @@ async function startPnpm(script: "start" | "dev", env: Record<string, string>): 
       (r) => r.ok,
       () => false,
     );
-    if (up) break;
+    // Started as a user sees it: the port answers and the line naming the URL is printed (it
+    // is written just after the server listens, so it can reach the pipe a moment later).
+    if (up && text.includes('"msg":"Agora listening on ')) break;
     if (Date.now() > deadline) {
       process.kill(-(child.pid ?? 0), "SIGKILL");
       throw new Error(`pnpm ${script} did not serve within 120 s:\n${text}`);
