@@ -146,6 +146,15 @@ describe("the README's quick start", () => {
             listening,
           ];
       expect(lines.filter((m) => expected.includes(m))).toEqual(expected);
+      if (!postgres) {
+        // It names the embedded database's address (for psql), never its URL's password.
+        const started = server
+          .output()
+          .split("\n")
+          .find((line) => line.includes('"msg":"embedded PostgreSQL (PGlite) started"'));
+        expect(started).toMatch(/"address":"127\.0\.0\.1:\d+"/);
+        expect(started).not.toContain("postgres:postgres");
+      }
       // The URL it names works.
       expect((await fetch(`http://localhost:${port}/healthz`)).status).toBe(200);
     } finally {

@@ -144,8 +144,10 @@ export async function createDatabase(
         opening ??= (async () => {
           if (launch && dbConfig.kind === "embedded") {
             const embedded = await launch.ready;
+            // Where a PostgreSQL client (psql) reaches it; the URL's fixed password is left out.
+            const { host } = new URL(embedded.url);
             log.info(
-              { dataDir: dbConfig.dataDir ?? "(in memory)", ms: embedded.startMs },
+              { dataDir: dbConfig.dataDir ?? "(in memory)", address: host, ms: embedded.startMs },
               "embedded PostgreSQL (PGlite) started",
             );
           } else {
