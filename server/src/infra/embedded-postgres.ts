@@ -181,12 +181,14 @@ async function whenReady(
   const { where, port, release, log } = context;
   // Whatever connected sent something that is not a PostgreSQL client's start-up (a port
   // scanner, an HTTP probe, a broken client): answered with FATAL and closed by the thread.
-  const refused = (reason: string) => {
+  // Reported for as long as the thread runs, while it starts included.
+  worker.on("message", (message: WorkerMessage) => {
+    if (message.type !== "refused") return;
     log?.warn(
-      { reason },
+      { reason: message.message },
       "the embedded database refused a connection: not a valid PostgreSQL start-up packet",
     );
-  };
+  });
   let onMessage: ((message: WorkerMessage) => void) | undefined;
   let onError: ((error: Error) => void) | undefined;
   let address: string;
@@ -201,7 +203,7 @@ async function whenReady(
           if (listeningAt) resolve(listeningAt);
           else reject(new StartupError(`the embedded database in ${where} reported no address`));
         } else if (message.type === "refused") {
-          refused(message.message);
+          // Logged by the listener above.
         } else if (message.stage === "copy")
           reject(
             new StartupError(
@@ -241,9 +243,6 @@ async function whenReady(
     if (onError) worker.off("error", onError);
   }
   let stopped = false;
-  worker.on("message", (message: WorkerMessage) => {
-    if (message.type === "refused") refused(message.message);
-  });
   worker.on("error", (error) => {
     log?.error({ err: error }, "the embedded database's thread failed");
   });
