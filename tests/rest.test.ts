@@ -103,6 +103,39 @@ describe("OpenAPI document", () => {
     for (const { op } of operations)
       expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["429", "503"]));
   });
+
+  it("documents every status an operation answers: without credentials, with a bad token, with a bad API key", async () => {
+    const document = (await (await fetch(`${ts.url}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { responses: Record<string, unknown>; security?: unknown[] }>>;
+    };
+    const callers: Record<string, { token?: string; apiKey?: string }> = {
+      anonymous: {},
+      "bad token": { token: "not-a-token" },
+      "bad API key": { apiKey: "agora_not-a-key" },
+    };
+    const undocumented: string[] = [];
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, op] of Object.entries(item)) {
+        // A well-formed id that names nothing; an empty body (invalid for most writes).
+        const concrete = path.replace(/\{[^}]+\}/g, "cm0nothing0here0000000000");
+        for (const [caller, credentials] of Object.entries(callers)) {
+          const res = await rest(method.toUpperCase(), concrete, {
+            ...credentials,
+            ...(method === "get" ? {} : { body: {} }),
+          });
+          if (!(String(res.status) in op.responses))
+            undocumented.push(`${method.toUpperCase()} ${path} (${caller}): ${String(res.status)}`);
+        }
+      }
+    }
+    expect(undocumented).toEqual([]);
+    // The public reads take credentials without requiring them, and say both.
+    const publicRead = document.paths["/markets/{id}"]?.get;
+    expect(publicRead?.security).toEqual([{}, { bearerAuth: [] }, { apiKey: [] }]);
+    expect(Object.keys(publicRead?.responses ?? {})).toContain("401");
+    // Signing in never reads credentials: no 401 there.
+    expect(Object.keys(document.paths["/auth/login"]?.post?.responses ?? {})).not.toContain("401");
+  });
 });
 
 describe("REST /api/v1", () => {

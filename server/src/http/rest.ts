@@ -1,3 +1,4 @@
+import type { AnyProcedure } from "@trpc/server";
 import express, { type RequestHandler, type Router } from "express";
 import {
   createOpenApiExpressMiddleware,
@@ -38,7 +39,20 @@ export function openApiDocument(version: string): OpenAPIObject {
       apiKey: { type: "apiKey", in: "header", name: "X-Api-Key" },
     },
   });
-  return describeErrors(document);
+  return describeErrors(document, operationsReadingCredentials());
+}
+
+/** "METHOD /path" of the public operations whose procedure reads credentials when sent. */
+function operationsReadingCredentials(): Set<string> {
+  const found = new Set<string>();
+  // At run time tRPC keeps every procedure flat, under its dotted path; its type nests them.
+  const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
+  for (const procedure of Object.values(procedures)) {
+    const meta = procedure._def.meta as ProcedureMeta | undefined;
+    if (meta?.openapi && meta.readsCredentials && !meta.openapi.protect)
+      found.add(`${meta.openapi.method.toLowerCase()} ${meta.openapi.path}`);
+  }
+  return found;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -95,9 +109,12 @@ const retryAfter = {
   "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } },
 };
 
-function errorResponse(code: string, headers?: JsonObject): JsonObject {
+const CREDENTIALS_REFUSED =
+  "Credentials were sent and do not check out (expired, revoked, malformed); without any, the call is anonymous";
+
+function errorResponse(code: string, headers?: JsonObject, description?: string): JsonObject {
   return {
-    description: ERRORS[code]?.description ?? code,
+    description: description ?? ERRORS[code]?.description ?? code,
     ...(headers ? { headers } : {}),
     content: { "application/json": { schema: { $ref: `#/components/schemas/error.${code}` } } },
   };
@@ -108,17 +125,25 @@ function errorResponse(code: string, headers?: JsonObject): JsonObject {
  * Our bodies also carry `data` (request id, field errors), and every operation can meet the
  * rate limit (429) and an unreachable database (503), writes a conflict (409): say so.
  */
-function describeErrors(document: OpenAPIObject): OpenAPIObject {
+function describeErrors(document: OpenAPIObject, readingCredentials: ReadonlySet<string>): OpenAPIObject {
   const schemas: JsonObject = Object.fromEntries(
     Object.entries(document.components?.schemas ?? {}).filter(([key]) => !key.startsWith("error.")),
   );
   for (const [code, { status, description }] of Object.entries(ERRORS))
     schemas[`error.${code}`] = errorSchema(code, status, description);
-  for (const item of Object.values(document.paths ?? {}) as JsonObject[]) {
-    for (const [method, operation] of Object.entries(item) as [string, { responses?: JsonObject }][]) {
+  for (const [path, item] of Object.entries(document.paths ?? {}) as [string, JsonObject][]) {
+    for (const [method, operation] of Object.entries(item) as [
+      string,
+      { responses?: JsonObject; security?: JsonObject[] },
+    ][]) {
       const responses = (operation.responses ??= {});
       for (const [code, { status }] of Object.entries(ERRORS)) {
         if (String(status) in responses) responses[String(status)] = errorResponse(code);
+      }
+      if (readingCredentials.has(`${method} ${path}`)) {
+        // Anyone may call; a caller who sends credentials is identified by them.
+        operation.security = [{}, { bearerAuth: [] }, { apiKey: [] }];
+        responses["401"] = errorResponse("UNAUTHORIZED", undefined, CREDENTIALS_REFUSED);
       }
       if (method !== "get") responses["409"] ??= errorResponse("CONFLICT");
       responses["429"] = errorResponse("TOO_MANY_REQUESTS", retryAfter);

@@ -31,6 +31,12 @@ export type ProcedureMeta = {
     tags?: string[];
     protect?: boolean;
   };
+  /**
+   * Set for every procedure built on `publicProcedure`: credentials are read when sent, so
+   * ones that do not check out are refused with UNAUTHORIZED even where none are required.
+   * The OpenAPI document says so for its public operations.
+   */
+  readsCredentials?: boolean;
 };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -211,7 +217,7 @@ function baseMiddleware(identify: boolean) {
 }
 
 /** Anyone may call; the caller is identified when credentials are sent (and refused if they are bad). */
-export const publicProcedure = t.procedure.use(baseMiddleware(true));
+export const publicProcedure = t.procedure.use(baseMiddleware(true)).meta({ readsCredentials: true });
 
 /**
  * Anyone may call, and credentials are not even read: signing in, refreshing and resetting a
