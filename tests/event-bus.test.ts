@@ -56,6 +56,35 @@ describe("the in-process event bus's replay history", () => {
     await bus.close();
   });
 
+  it("holds a channel only while it is listened to or holds history", async () => {
+    const bus = new MemoryEventBus({ historySize: 50, maxRetained: 100 });
+    for (let c = 0; c < 200; c += 1) {
+      const name = `market:${String(c)}`;
+      if (c % 2 === 0) {
+        // Read one event, then the subscription ends: the channel keeps its history.
+        const stream = await bus.subscribe(name, within());
+        await bus.publish(name, { c });
+        expect(await take(stream, 1)).toHaveLength(1);
+      } else {
+        // Listened to, never published to, then the subscription ends: nothing to keep.
+        const stream = await bus.subscribe(name, { signal: AbortSignal.timeout(5) });
+        expect(await take(stream, 1)).toEqual([]);
+      }
+    }
+    expect(bus.channelCount).toBe(100);
+    expect(bus.retainedEvents).toBe(100);
+    // Past maxRetained, every channel nobody listens to goes; the listened ones stay whole.
+    const listened = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => bus.subscribe(`listened:${String(i)}`, within())),
+    );
+    for (let i = 0; i < 20; i += 1)
+      for (let n = 0; n < 10; n += 1) await bus.publish(`listened:${String(i)}`, { n });
+    expect(bus.channelCount).toBe(20);
+    expect(bus.retainedEvents).toBe(200);
+    for (const stream of listened) expect(await take(stream, 10)).toHaveLength(10);
+    await bus.close();
+  });
+
   it("gives a forgotten channel's new events ids after the old ones, so a resume skips nothing", async () => {
     const bus = new MemoryEventBus({ historySize: 50, maxRetained: 100 });
     const before = await publishSome(bus, "market:a", 5);

@@ -153,8 +153,13 @@ interface MemoryChannel {
 
 /** One process, no Redis: history lives in memory and dies with the process. */
 export class MemoryEventBus implements EventBus {
-  /** In order of their last publish (a publish moves its channel to the end). */
   private readonly channels = new Map<string, MemoryChannel>();
+  /**
+   * The channels nobody listens to that still hold history, in order of their last publish
+   * (or of their last listener leaving): what eviction may forget, quietest first, without
+   * walking past the listened ones on every publish.
+   */
+  private readonly idle = new Map<string, MemoryChannel>();
   /** Ids restart from a later timestamp after a restart, so old ids still compare as older. */
   private readonly epoch = Date.now();
   private readonly closing = new AbortController();
@@ -180,6 +185,11 @@ export class MemoryEventBus implements EventBus {
     return this.retained;
   }
 
+  /** Channels held: listened to, or holding history (for tests and metrics). */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
   private channel(name: string): MemoryChannel {
     let channel = this.channels.get(name);
     if (!channel) {
@@ -189,12 +199,19 @@ export class MemoryEventBus implements EventBus {
     return channel;
   }
 
+  /** Puts a channel nobody listens to at the recent end of the idle ones, or forgets it if it is empty. */
+  private markIdle(name: string, channel: MemoryChannel): void {
+    this.idle.delete(name);
+    if (channel.history.length > 0) this.idle.set(name, channel);
+    else this.channels.delete(name);
+  }
+
   /** Bounds memory: forget the least recently published channels nobody listens to. */
   private evictIdle(): void {
-    for (const [name, channel] of this.channels) {
+    for (const [name, channel] of this.idle) {
       if (this.retained <= this.maxRetained) break;
-      if (channel.listeners.size > 0) continue;
       this.retained -= channel.history.length;
+      this.idle.delete(name);
       this.channels.delete(name);
     }
   }
@@ -202,9 +219,6 @@ export class MemoryEventBus implements EventBus {
   publish(channel: string, data: unknown): Promise<void> {
     if (this.closing.signal.aborted) return Promise.resolve();
     const ch = this.channel(channel);
-    // Most recently published last, so eviction meets the quietest channels first.
-    this.channels.delete(channel);
-    this.channels.set(channel, ch);
     this.seq += 1;
     const event: BusEvent = { id: `${this.epoch}-${String(this.seq)}`, data };
     ch.history.push(event);
@@ -213,6 +227,8 @@ export class MemoryEventBus implements EventBus {
       this.retained -= ch.history.length - this.historySize;
       ch.history.splice(0, ch.history.length - this.historySize);
     }
+    // Most recently published last, so eviction meets the quietest channels first.
+    if (ch.listeners.size === 0) this.markIdle(channel, ch);
     if (this.retained > this.maxRetained) this.evictIdle();
     for (const listener of ch.listeners) listener(event);
     return Promise.resolve();
@@ -223,8 +239,11 @@ export class MemoryEventBus implements EventBus {
       listen: (deliver) => {
         const ch = this.channel(channel);
         ch.listeners.add(deliver);
+        this.idle.delete(channel);
         return Promise.resolve(() => {
           ch.listeners.delete(deliver);
+          // Still the bus's channel (not forgotten and started again meanwhile)?
+          if (ch.listeners.size === 0 && this.channels.get(channel) === ch) this.markIdle(channel, ch);
           return Promise.resolve();
         });
       },
@@ -242,6 +261,7 @@ export class MemoryEventBus implements EventBus {
   close(): Promise<void> {
     this.closing.abort();
     this.channels.clear();
+    this.idle.clear();
     this.retained = 0;
     return Promise.resolve();
   }
