@@ -144,10 +144,9 @@ export async function createDatabase(
         opening ??= (async () => {
           if (launch && dbConfig.kind === "embedded") {
             const embedded = await launch.ready;
-            // Where a PostgreSQL client (psql) reaches it; the URL's fixed password is left out.
-            const { host } = new URL(embedded.url);
+            // Where a PostgreSQL client (psql) reaches it; the URL, with its fixed password, is not logged.
             log.info(
-              { dataDir: dbConfig.dataDir ?? "(in memory)", address: host, ms: embedded.startMs },
+              { dataDir: dbConfig.dataDir ?? "(in memory)", address: embedded.address, ms: embedded.startMs },
               "embedded PostgreSQL (PGlite) started",
             );
           } else {

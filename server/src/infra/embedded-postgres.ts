@@ -7,6 +7,8 @@ import { errorCode, messageOf, StartupError } from "./startup-error.js";
 
 export interface EmbeddedPostgres {
   readonly url: string;
+  /** host:port on the loopback interface, for a PostgreSQL client such as psql. */
+  readonly address: string;
   /** How long it took to start, in milliseconds. */
   readonly startMs: number;
   stop(): Promise<void>;
@@ -196,14 +198,14 @@ async function whenReady(
     let listeningAt: string | null = null;
     address = await new Promise<string>((resolve, reject) => {
       onMessage = (message) => {
+        // Refused connections are logged by the listener above.
+        if (message.type === "refused") return;
         if (message.type === "listening") {
           listeningAt = message.address;
           announce(message.address);
         } else if (message.type === "ready") {
           if (listeningAt) resolve(listeningAt);
           else reject(new StartupError(`the embedded database in ${where} reported no address`));
-        } else if (message.type === "refused") {
-          // Logged by the listener above.
         } else if (message.stage === "copy")
           reject(
             new StartupError(
@@ -251,6 +253,7 @@ async function whenReady(
   });
   return {
     url: urlOf(address),
+    address,
     startMs: Math.round(performance.now() - context.started),
     async stop() {
       if (stopped) return;
