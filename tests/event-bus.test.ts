@@ -1,5 +1,12 @@
+import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { MemoryEventBus, type BusEvent } from "@agora/server/testing";
+import {
+  connectRedis,
+  createLogger,
+  MemoryEventBus,
+  RedisEventBus,
+  type BusEvent,
+} from "@agora/server/testing";
 
 /** The first `count` events a subscription yields (replay first, then live); fewer if it ends. */
 async function take(stream: AsyncIterable<BusEvent>, count: number): Promise<BusEvent[]> {
@@ -95,5 +102,43 @@ describe("the in-process event bus's replay history", () => {
     const resumed = await take(await bus.subscribe("market:a", { lastEventId: before, ...within() }), 1);
     expect(resumed.map((e) => e.data)).toEqual([{ after: true }]);
     await bus.close();
+  });
+});
+
+describe.runIf(process.env.REDIS_URL)("the Redis event bus", () => {
+  const url = process.env.REDIS_URL ?? "";
+  const log = createLogger("silent");
+
+  it("reads back what was announced while its subscriber connection was down, once and in order", async () => {
+    const redis = await connectRedis(url, log, 1000);
+    const other = await connectRedis(url, log, 1000);
+    const prefix = `agora-test:${randomUUID()}:`;
+    const listening = new RedisEventBus(redis, prefix, log);
+    const publishing = new RedisEventBus(other, prefix, log);
+    try {
+      const stream = await listening.subscribe("market:gap", { signal: AbortSignal.timeout(10_000) });
+      for (let i = 0; i < 3; i += 1) await publishing.publish("market:gap", { i });
+      // Drop the listening process's subscriber connection (ioredis reconnects by itself) and
+      // publish meanwhile: those announcements reach nobody.
+      const clients = await other.client("LIST");
+      const pubsub = String(clients)
+        .split("\n")
+        .filter((line) => / sub=1 /.test(line))
+        .map((line) => /\bid=(\d+)/.exec(line)?.[1])
+        .filter((id): id is string => id !== undefined);
+      expect(pubsub.length).toBeGreaterThan(0);
+      for (const id of pubsub) await other.client("KILL", "ID", id);
+      for (let i = 3; i < 8; i += 1) await publishing.publish("market:gap", { i });
+      // Nothing is published after this: the lost ones must come from the stream itself.
+      const events = await take(stream, 8);
+      expect(events.map((e) => e.data)).toEqual(Array.from({ length: 8 }, (_, i) => ({ i })));
+      const ids = events.map((e) => e.id);
+      expect(new Set(ids).size).toBe(8);
+    } finally {
+      await listening.close();
+      await publishing.close();
+      await redis.quit();
+      await other.quit();
+    }
   });
 });

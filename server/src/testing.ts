@@ -11,7 +11,7 @@ export { MemoryMailer, type MailMessage } from "./infra/mailer.js";
 export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./infra/cache.js";
 export { connectRedis, pingRedis } from "./infra/redis.js";
 export { JobQueue } from "./infra/jobs.js";
-export { MemoryEventBus, type BusEvent } from "./infra/events.js";
+export { MemoryEventBus, RedisEventBus, type BusEvent } from "./infra/events.js";
 export { createApp } from "./app.js";
 export { lazyHandler } from "./http/lazy.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";

@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import superjson from "superjson";
 import type { Logger } from "./logger.js";
 import type { Redis } from "./redis.js";
@@ -58,6 +60,10 @@ function parseEventId(id: string): EventId | null {
 
 function isAfter(a: EventId, b: EventId): boolean {
   return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+}
+
+function formatEventId(id: EventId): string {
+  return `${String(id[0])}-${String(id[1])}`;
 }
 
 /** Where a subscription gets its events from; each bus supplies one per channel. */
@@ -175,6 +181,8 @@ export class MemoryEventBus implements EventBus {
   private seq = 0;
 
   constructor(options: EventBusOptions = {}) {
+    // Every open subscription listens for the bus closing: no cap on how many may.
+    setMaxListeners(0, this.closing.signal);
     this.historySize = options.historySize ?? DEFAULT_HISTORY;
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.maxRetained = options.maxRetained ?? DEFAULT_MAX_RETAINED;
@@ -268,16 +276,69 @@ export class MemoryEventBus implements EventBus {
 }
 
 /**
+ * Appends an event to its channel's capped stream and announces it, in one step: Redis runs a
+ * script alone, so the announcements of every publisher on every instance go out in the order
+ * of their stream ids. Each announcement names the entry before it (`p`), so a receiver can
+ * tell when it missed one (an announcement is lost while a subscriber connection is down).
+ */
+const PUBLISH_SCRIPT = `
+local before = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'd', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+local prev = '0-0'
+if before[1] then prev = before[1][1] end
+redis.call('PUBLISH', KEYS[1], cjson.encode({ id = id, p = prev, d = ARGV[2] }))
+return id
+`;
+const PUBLISH_SCRIPT_SHA = createHash("sha1").update(PUBLISH_SCRIPT).digest("hex");
+/** After a failed read of a stream, the channel reads it again this much later. */
+const CATCH_UP_RETRY_MS = 500;
+/** Stream entries read per round trip when catching up. */
+const CATCH_UP_PAGE = 500;
+
+interface Announcement {
+  readonly id: EventId;
+  /** The entry before this one in the stream when it was added (`0-0` for the first). */
+  readonly prev: EventId;
+  readonly payload: string;
+}
+
+/**
+ * A channel this process listens to. `cursor` is the last stream entry handed to its
+ * listeners; every later entry is handed to them exactly once, in stream order: straight from
+ * its announcement when that announcement follows the cursor, otherwise read back from the
+ * stream (an announcement was missed, or the subscriber connection was re-established).
+ */
+interface RedisChannel {
+  readonly key: string;
+  readonly listeners: Set<(event: BusEvent) => void>;
+  /** Null until the stream's position is known, just after subscribing. */
+  cursor: EventId | null;
+  /** Announcements not handled yet, in the order they arrived. */
+  readonly pending: Announcement[];
+  /** The stream is being read back; announcements wait meanwhile. */
+  catchingUp: boolean;
+  /** Read the stream once more when the current read is done. */
+  catchUpAgain: boolean;
+  retryTimer: NodeJS.Timeout | null;
+  /** Resolves once Redis has confirmed the subscription and the cursor is set. */
+  ready: Promise<void>;
+}
+
+/**
  * Many processes: each event is appended to a capped Redis stream (the replayable history,
- * whose ids are the event ids) and then announced on a pub/sub channel. One dedicated
- * subscriber connection per process fans announcements out to local subscriptions.
+ * whose ids are the event ids) and announced on a pub/sub channel by the same script. One
+ * dedicated subscriber connection per process fans announcements out to local subscriptions,
+ * reading the stream back to fill any gap, so every subscriber receives every event of its
+ * channel once and in stream order, whichever instances publish.
  */
 export class RedisEventBus implements EventBus {
   private subscriber: Redis | null = null;
-  private readonly listeners = new Map<string, Set<(event: BusEvent) => void>>();
+  private readonly channels = new Map<string, RedisChannel>();
   private readonly closing = new AbortController();
   private readonly historySize: number;
   private readonly maxQueued: number;
+  private lastWarning = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -285,6 +346,7 @@ export class RedisEventBus implements EventBus {
     private readonly log: Logger,
     options: EventBusOptions = {},
   ) {
+    setMaxListeners(0, this.closing.signal);
     this.historySize = options.historySize ?? DEFAULT_HISTORY;
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
   }
@@ -296,13 +358,16 @@ export class RedisEventBus implements EventBus {
   async publish(channel: string, data: unknown): Promise<void> {
     if (this.closing.signal.aborted) return;
     const key = this.key(channel);
-    const payload = superjson.stringify(data);
+    // A quiet market's history expires: nobody resumes from a day-old event.
+    const args = [String(this.historySize), superjson.stringify(data), String(HISTORY_TTL_SECONDS)];
     try {
-      const id = await this.redis.xadd(key, "MAXLEN", "~", this.historySize, "*", "d", payload);
-      if (id === null) return;
-      // A quiet market's history expires: nobody resumes from a day-old event.
-      await this.redis.expire(key, HISTORY_TTL_SECONDS);
-      await this.redis.publish(key, JSON.stringify({ id, d: payload }));
+      try {
+        await this.redis.evalsha(PUBLISH_SCRIPT_SHA, 1, key, ...args);
+      } catch (error) {
+        // Redis does not know the script yet (first use, or after a restart): nothing ran.
+        if (!(error instanceof Error) || !error.message.startsWith("NOSCRIPT")) throw error;
+        await this.redis.eval(PUBLISH_SCRIPT, 1, key, ...args);
+      }
     } catch (err) {
       this.log.warn({ err, channel }, "event publish failed");
     }
@@ -325,17 +390,138 @@ export class RedisEventBus implements EventBus {
       this.log.warn({ err: { message: err.message } }, "redis subscriber error");
     });
     subscriber.on("message", (key: string, message: string) => {
-      const set = this.listeners.get(key);
-      if (!set || set.size === 0) return;
-      const event = decodeAnnouncement(message);
-      if (!event) {
-        this.log.warn({ key }, "malformed event announcement ignored");
-        return;
-      }
-      for (const listener of set) listener(event);
+      this.onAnnouncement(key, message);
+    });
+    // Announcements made while the connection was down are lost: once ioredis has renewed the
+    // subscriptions (it sends them right after this event), read every channel's stream back.
+    subscriber.on("ready", () => {
+      setImmediate(() => {
+        void this.resync(subscriber);
+      });
     });
     this.subscriber = subscriber;
     return subscriber;
+  }
+
+  private async resync(subscriber: Redis): Promise<void> {
+    if (this.channels.size === 0) return;
+    try {
+      // Answered after the renewed subscriptions: from here on no announcement is missed.
+      await subscriber.ping();
+    } catch {
+      return; // the connection dropped again; its next "ready" resyncs
+    }
+    for (const channel of this.channels.values()) this.catchUp(channel);
+  }
+
+  private onAnnouncement(key: string, message: string): void {
+    const channel = this.channels.get(key);
+    if (!channel) return;
+    const announcement = decodeAnnouncement(message);
+    if (!announcement) {
+      this.log.warn({ key }, "malformed event announcement ignored");
+      return;
+    }
+    channel.pending.push(announcement);
+    this.drain(channel);
+  }
+
+  /** Hands the waiting announcements on in order, or reads the stream back at a gap. */
+  private drain(channel: RedisChannel): void {
+    if (channel.catchingUp) return;
+    for (;;) {
+      const cursor = channel.cursor;
+      const next = channel.pending[0];
+      if (cursor === null || next === undefined) return;
+      if (!isAfter(next.id, cursor)) {
+        channel.pending.shift(); // read back from the stream already
+        continue;
+      }
+      if (isAfter(next.prev, cursor)) {
+        this.catchUp(channel); // an entry between the cursor and this one was missed
+        return;
+      }
+      channel.pending.shift();
+      this.deliver(channel, next.id, next.payload);
+    }
+  }
+
+  private deliver(channel: RedisChannel, id: EventId, payload: string): void {
+    channel.cursor = id;
+    let data: unknown;
+    try {
+      data = superjson.parse(payload);
+    } catch {
+      this.log.warn({ key: channel.key }, "malformed event skipped");
+      return;
+    }
+    const event: BusEvent = { id: formatEventId(id), data };
+    for (const listener of channel.listeners) listener(event);
+  }
+
+  /** Reads the stream after the cursor and delivers what it holds, then the announcements left. */
+  private catchUp(channel: RedisChannel): void {
+    if (channel.cursor === null) return;
+    if (channel.catchingUp) {
+      channel.catchUpAgain = true;
+      return;
+    }
+    channel.catchingUp = true;
+    channel.catchUpAgain = false;
+    this.readBack(channel).then(
+      () => {
+        channel.catchingUp = false;
+        if (channel.catchUpAgain) this.catchUp(channel);
+        else this.drain(channel);
+      },
+      (err: unknown) => {
+        channel.catchingUp = false;
+        this.warnOnce(err, "reading an event stream back failed: retrying");
+        if (this.channels.get(channel.key) !== channel || this.closing.signal.aborted) return;
+        channel.retryTimer ??= setTimeout(() => {
+          channel.retryTimer = null;
+          if (this.channels.get(channel.key) === channel) this.catchUp(channel);
+        }, CATCH_UP_RETRY_MS);
+      },
+    );
+  }
+
+  private async readBack(channel: RedisChannel): Promise<void> {
+    for (;;) {
+      const cursor = channel.cursor;
+      if (cursor === null || this.channels.get(channel.key) !== channel) return;
+      const entries = await this.redis.xrange(
+        channel.key,
+        `(${formatEventId(cursor)}`,
+        "+",
+        "COUNT",
+        CATCH_UP_PAGE,
+      );
+      for (const [rawId, fields] of entries) {
+        const id = parseEventId(rawId);
+        const current = channel.cursor;
+        if (!id || (current !== null && !isAfter(id, current))) continue;
+        const payload = fields[fields.indexOf("d") + 1];
+        if (payload === undefined) channel.cursor = id;
+        else this.deliver(channel, id, payload);
+      }
+      if (entries.length < CATCH_UP_PAGE) return;
+    }
+  }
+
+  /** Subscribes, then takes the stream's last entry as the starting point. */
+  private async open(subscriber: Redis, channel: RedisChannel): Promise<void> {
+    await subscriber.subscribe(channel.key);
+    const last = await this.redis.xrevrange(channel.key, "+", "-", "COUNT", 1);
+    channel.cursor = parseEventId(last[0]?.[0] ?? "0-0") ?? [0, 0];
+    this.drain(channel);
+  }
+
+  private warnOnce(err: unknown, message: string): void {
+    const now = Date.now();
+    if (now - this.lastWarning < 10_000) return;
+    this.lastWarning = now;
+    this.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, message);
   }
 
   subscribe(channel: string, options: SubscribeOptions = {}): Promise<AsyncIterable<BusEvent>> {
@@ -343,26 +529,37 @@ export class RedisEventBus implements EventBus {
     const source: ChannelSource = {
       listen: async (deliver) => {
         const subscriber = this.connectSubscriber();
-        let set = this.listeners.get(key);
-        if (!set) {
-          set = new Set();
-          this.listeners.set(key, set);
+        let state = this.channels.get(key);
+        if (!state) {
+          const created: RedisChannel = {
+            key,
+            listeners: new Set(),
+            cursor: null,
+            pending: [],
+            catchingUp: false,
+            catchUpAgain: false,
+            retryTimer: null,
+            ready: Promise.resolve(),
+          };
+          created.ready = this.open(subscriber, created);
+          this.channels.set(key, created);
+          state = created;
         }
-        set.add(deliver);
+        const joined = state;
+        joined.listeners.add(deliver);
         const unlisten = async () => {
-          const current = this.listeners.get(key);
-          current?.delete(deliver);
-          if (current && current.size === 0) {
-            this.listeners.delete(key);
-            if (subscriber.status === "ready") await subscriber.unsubscribe(key).catch(() => undefined);
-          }
+          joined.listeners.delete(deliver);
+          if (joined.listeners.size > 0 || this.channels.get(key) !== joined) return;
+          this.channels.delete(key);
+          if (joined.retryTimer) clearTimeout(joined.retryTimer);
+          if (subscriber.status === "ready") await subscriber.unsubscribe(key).catch(() => undefined);
         };
-        // Resolves once Redis confirms: from then on no announcement can be missed.
+        // Resolves once Redis confirms: from then on no event can be missed.
         try {
-          await subscriber.subscribe(key);
+          await joined.ready;
         } catch (error) {
-          // Nobody will ever call unlisten: a listener left here would queue the channel's
-          // events for no one, and keep this process subscribed to it, for good.
+          // Nobody will ever call unlisten: a listener left here would keep this process
+          // subscribed to the channel for good.
           await unlisten();
           throw error;
         }
@@ -371,7 +568,7 @@ export class RedisEventBus implements EventBus {
       history: async (after) => {
         const entries = await this.redis.xrange(
           key,
-          `(${after[0]}-${after[1]}`,
+          `(${formatEventId(after)}`,
           "+",
           "COUNT",
           this.historySize,
@@ -392,23 +589,30 @@ export class RedisEventBus implements EventBus {
     this.closing.abort();
     const subscriber = this.subscriber;
     this.subscriber = null;
-    this.listeners.clear();
+    for (const channel of this.channels.values()) {
+      if (channel.retryTimer) clearTimeout(channel.retryTimer);
+    }
+    this.channels.clear();
     if (subscriber) await subscriber.quit().catch(() => undefined);
   }
 }
 
-function decodeAnnouncement(message: string): BusEvent | null {
+function decodeAnnouncement(message: string): Announcement | null {
   try {
     const parsed: unknown = JSON.parse(message);
     if (
       typeof parsed === "object" &&
       parsed !== null &&
       "id" in parsed &&
+      "p" in parsed &&
       "d" in parsed &&
       typeof parsed.id === "string" &&
+      typeof parsed.p === "string" &&
       typeof parsed.d === "string"
     ) {
-      return { id: parsed.id, data: superjson.parse(parsed.d) };
+      const id = parseEventId(parsed.id);
+      const prev = parseEventId(parsed.p);
+      return id && prev ? { id, prev, payload: parsed.d } : null;
     }
     return null;
   } catch {

@@ -1,0 +1,175 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAgoraClient, type AgoraClient } from "@agora/client";
+import { createMarket, createProduct, watchMarket, type Received } from "./support/marketplace.js";
+import { startServerProcess, type ServerProcess } from "./support/process.js";
+import { createTestDatabase, newUserInput, TEST_JWT_SECRET, waitFor } from "./support/server.js";
+
+/**
+ * The promise of several instances under load and faults, with two real server processes on
+ * one PostgreSQL and one Redis (CI's PostgreSQL + Redis pass): events published on both reach
+ * every subscriber once and in order, live and across resumptions.
+ */
+const shared = Boolean(process.env.DATABASE_URL && process.env.REDIS_URL);
+
+function baseEnv(extra: Record<string, string>): Record<string, string> {
+  return {
+    NODE_ENV: "test",
+    LOG_LEVEL: "warn",
+    JWT_SECRET: TEST_JWT_SECRET,
+    MIGRATE_ON_START: "false",
+    BCRYPT_COST: "4",
+    PASSWORD_WORKERS: "1",
+    RATE_LIMIT_ENABLED: "false",
+    JOB_POLL_INTERVAL_SECONDS: "0.5",
+    CLEANUP_CRON: "0 3 1 1 *",
+    ...extra,
+  };
+}
+
+function clientOf(instance: { url: string }, token?: string): AgoraClient {
+  return createAgoraClient({ url: instance.url, getAccessToken: () => token ?? null });
+}
+
+async function registerOn(instance: { url: string }): Promise<{ id: string; token: string }> {
+  const result = await clientOf(instance).auth.register.mutate(newUserInput());
+  return { id: result.user.id, token: result.tokens.accessToken };
+}
+
+/** What an event is about, unique per write: the test knows every write it made. */
+function subject(event: Received): string {
+  const data = event.data;
+  switch (data.type) {
+    case "order.placed":
+      return `order:${data.orderId}`;
+    case "post.created":
+      return `post:${data.post.id}`;
+    case "market.updated":
+      return `update:${data.market.description ?? ""}`;
+  }
+}
+
+function streamId(id: string): [number, number] {
+  const [ms, seq] = id.split("-").map(Number);
+  return [ms ?? 0, seq ?? 0];
+}
+
+function isAfter(a: string, b: string): boolean {
+  const [am, as] = streamId(a);
+  const [bm, bs] = streamId(b);
+  return am > bm || (am === bm && as > bs);
+}
+
+describe.runIf(shared)("events with writers on two instances", () => {
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    const database = await createTestDatabase();
+    drop = database.drop;
+    const env = baseEnv({
+      ...database.env,
+      REDIS_URL: process.env.REDIS_URL ?? "",
+      REDIS_KEY_PREFIX: `agora-test:${randomUUID()}:`,
+    });
+    [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+  });
+
+  afterAll(async () => {
+    const codes = await Promise.all([a.stop(), b.stop()]);
+    expect(codes, `A:\n${a.output()}\nB:\n${b.output()}`).toEqual([0, 0]);
+    await drop();
+  });
+
+  it("delivers every event once, in stream order, live and across resumptions on either instance", async () => {
+    const seller = await registerOn(a);
+    const market = await createMarket(clientOf(a, seller.token));
+    const products = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        createProduct(clientOf(b, seller.token), market.id, { stock: 100_000 }),
+      ),
+    );
+    const buyers = await Promise.all([registerOn(a), registerOn(b), registerOn(a), registerOn(b)]);
+
+    // The subscriber: a chain of streams, each resumed from the last event the previous one
+    // delivered, alternating between the instances, while the writers keep going.
+    const received: Received[] = [];
+    let stream = await watchMarket(b, { marketId: market.id });
+    let resumptions = 0;
+    const state = { writing: true };
+    const subscriber = (async () => {
+      let on: ServerProcess = b;
+      while (state.writing || resumptions < 5) {
+        const seen = stream.events.length;
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        if (stream.events.length === seen && !state.writing) break;
+        stream.close();
+        received.push(...stream.events);
+        const last = received.at(-1)?.id ?? null;
+        on = on === a ? b : a;
+        stream = await watchMarket(on, { marketId: market.id, lastEventId: last });
+        resumptions += 1;
+      }
+    })();
+
+    const expected = new Set<string>();
+    const ORDERS_PER_BUYER = 220;
+    const orders = buyers.map(async (buyer, i) => {
+      const api = clientOf(i % 2 === 0 ? a : b, buyer.token);
+      for (let n = 0; n < ORDERS_PER_BUYER; n += 1) {
+        const product = products[n % products.length];
+        if (!product) throw new Error("no product");
+        const order = await api.orders.create.mutate({
+          marketId: market.id,
+          items: [{ productId: product.id, quantity: 1 }],
+        });
+        expected.add(`order:${order.id}`);
+      }
+    });
+    const sellerWrites = [a, b].map(async (instance, i) => {
+      const api = clientOf(instance, seller.token);
+      for (let n = 0; n < 60; n += 1) {
+        if (n % 2 === 0) {
+          const post = await api.posts.create.mutate({
+            title: `Post ${String(i)}-${String(n)}`,
+            content: "news",
+            marketId: market.id,
+          });
+          expected.add(`post:${post.id}`);
+        } else {
+          const description = `update ${String(i)}-${String(n)}`;
+          await api.markets.update.mutate({ id: market.id, data: { description } });
+          expected.add(`update:${description}`);
+        }
+      }
+    });
+    try {
+      await Promise.all([...orders, ...sellerWrites]);
+    } finally {
+      state.writing = false;
+    }
+    expect(expected.size).toBe(buyers.length * ORDERS_PER_BUYER + 120);
+
+    await waitFor(
+      () => (new Set([...received, ...stream.events].map(subject)).size >= expected.size ? true : undefined),
+      15_000,
+      "every event to arrive",
+    ).catch(() => undefined);
+    await subscriber;
+    // Give a late duplicate the chance to show up.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    stream.close();
+    received.push(...stream.events);
+
+    const subjects = received.map(subject);
+    const missed = [...expected].filter((s) => !subjects.includes(s));
+    const duplicated = subjects.filter((s, i) => subjects.indexOf(s) !== i);
+    const outOfOrder = received.filter((e, i) => i > 0 && !isAfter(e.id, received[i - 1]?.id ?? "0-0"));
+    expect(
+      { missed: missed.length, duplicated: duplicated.length, outOfOrder: outOfOrder.length },
+      `${String(received.length)} received of ${String(expected.size)}, ${String(resumptions)} resumptions`,
+    ).toEqual({ missed: 0, duplicated: 0, outOfOrder: 0 });
+    expect(resumptions).toBeGreaterThanOrEqual(5);
+  }, 180_000);
+});
