@@ -604,14 +604,14 @@ function decodeAnnouncement(message: string): Announcement | null {
       typeof parsed === "object" &&
       parsed !== null &&
       "id" in parsed &&
-      "p" in parsed &&
       "d" in parsed &&
       typeof parsed.id === "string" &&
-      typeof parsed.p === "string" &&
       typeof parsed.d === "string"
     ) {
       const id = parseEventId(parsed.id);
-      const prev = parseEventId(parsed.p);
+      // Without `p` (published by an older version, during a rolling upgrade) the entry
+      // before it is unknown: naming the event itself makes the receiver read the stream back.
+      const prev = "p" in parsed && typeof parsed.p === "string" ? parseEventId(parsed.p) : id;
       return id && prev ? { id, prev, payload: parsed.d } : null;
     }
     return null;
