@@ -223,15 +223,16 @@ describe("clean-up of expired credentials", () => {
 });
 
 describe("queues and their settings", () => {
-  it("a changed JOB_RETRY_LIMIT or JOB_RETRY_DELAY_SECONDS applies to queues made before", async () => {
+  it("a changed JOB_RETRY_LIMIT, JOB_RETRY_DELAY_SECONDS or JOB_TIMEOUT_SECONDS applies to queues made before", async () => {
     const embedded = await startEmbeddedPostgres(null, 0, { useTemplate: false });
     const pool = new pg.Pool({ connectionString: embedded.url, max: 1 });
-    const startWith = async (retryLimit: number, retryDelaySeconds: number) => {
+    const startWith = async (retryLimit: number, retryDelaySeconds: number, timeoutSeconds: number) => {
       const queue = new JobQueue(pool, {
         workers: false,
         pollIntervalSeconds: 1,
         retryLimit,
         retryDelaySeconds,
+        timeoutSeconds,
         log: createLogger("silent"),
       });
       queue.define({ name: "mail", handler: () => Promise.resolve() });
@@ -240,15 +241,24 @@ describe("queues and their settings", () => {
     };
     const settings = async () =>
       (
-        await pool.query<{ retry_limit: number; retry_delay: number; dead_letter: string | null }>(
-          "SELECT retry_limit, retry_delay, dead_letter FROM pgboss.queue WHERE name = 'mail'",
+        await pool.query<{
+          retry_limit: number;
+          retry_delay: number;
+          expire_seconds: number;
+          dead_letter: string | null;
+        }>(
+          "SELECT retry_limit, retry_delay, expire_seconds, dead_letter FROM pgboss.queue WHERE name = 'mail'",
         )
       ).rows;
     try {
-      await startWith(2, 10);
-      expect(await settings()).toEqual([{ retry_limit: 2, retry_delay: 10, dead_letter: "dead-letter" }]);
-      await startWith(7, 45);
-      expect(await settings()).toEqual([{ retry_limit: 7, retry_delay: 45, dead_letter: "dead-letter" }]);
+      await startWith(2, 10, 30);
+      expect(await settings()).toEqual([
+        { retry_limit: 2, retry_delay: 10, expire_seconds: 30, dead_letter: "dead-letter" },
+      ]);
+      await startWith(7, 45, 12);
+      expect(await settings()).toEqual([
+        { retry_limit: 7, retry_delay: 45, expire_seconds: 12, dead_letter: "dead-letter" },
+      ]);
     } finally {
       await pool.end();
       await embedded.stop();
@@ -284,6 +294,7 @@ describe("a database unreachable when the queue starts", () => {
       pollIntervalSeconds: 1,
       retryLimit: 0,
       retryDelaySeconds: 1,
+      timeoutSeconds: 30,
       log: createLogger("silent"),
     });
     const ran: unknown[] = [];
@@ -338,6 +349,7 @@ describe("instances starting together on a new database", () => {
           pollIntervalSeconds: 1,
           retryLimit: 1,
           retryDelaySeconds: 1,
+          timeoutSeconds: 30,
           log: createLogger("silent"),
         }),
     );
@@ -378,6 +390,7 @@ describe("stopping while a job runs", () => {
         pollIntervalSeconds: 0.5,
         retryLimit: 3,
         retryDelaySeconds: 1,
+        timeoutSeconds: 30,
         log: createLogger("silent"),
       });
       queue.define({

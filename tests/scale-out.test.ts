@@ -2,8 +2,11 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgoraClient, type AgoraClient } from "@agora/client";
 import { createMarket, createProduct, watchMarket, type Received } from "./support/marketplace.js";
+import pg from "pg";
 import { startServerProcess, type ServerProcess } from "./support/process.js";
-import { createTestDatabase, newUserInput, TEST_JWT_SECRET, waitFor } from "./support/server.js";
+import { createTestDatabase } from "./support/database.js";
+import { newUserInput, TEST_JWT_SECRET, waitFor } from "./support/server.js";
+import { startSmtpServer, type ReceivedMail } from "./support/smtp.js";
 
 /**
  * The promise of several instances under load and faults, with two real server processes on
@@ -67,7 +70,7 @@ describe.runIf(shared)("events with writers on two instances", () => {
 
   beforeAll(async () => {
     const database = await createTestDatabase();
-    drop = database.drop;
+    drop = () => database.drop();
     const env = baseEnv({
       ...database.env,
       REDIS_URL: process.env.REDIS_URL ?? "",
@@ -172,4 +175,114 @@ describe.runIf(shared)("events with writers on two instances", () => {
     ).toEqual({ missed: 0, duplicated: 0, outOfOrder: 0 });
     expect(resumptions).toBeGreaterThanOrEqual(5);
   }, 180_000);
+});
+
+describe.runIf(shared)("jobs of an instance that dies", () => {
+  /** JOB_TIMEOUT_SECONDS here; the README's bound is this plus 10 s. */
+  const TIMEOUT_SECONDS = 6;
+
+  it("are finished by the other instance within the job timeout plus 10 s, each mail sent once", async () => {
+    const database = await createTestDatabase();
+    // One mail provider per instance, answering each message 400 ms later: what each sent is known.
+    const mailOfA = await startSmtpServer({ delayMs: 400 });
+    const mailOfB = await startSmtpServer({ delayMs: 400 });
+    const env = baseEnv({
+      ...database.env,
+      REDIS_URL: process.env.REDIS_URL ?? "",
+      REDIS_KEY_PREFIX: `agora-test:${randomUUID()}:`,
+      JOB_TIMEOUT_SECONDS: String(TIMEOUT_SECONDS),
+    });
+    const [a, b] = await Promise.all([
+      startServerProcess({ ...env, SMTP_URL: mailOfA.url }),
+      startServerProcess({ ...env, SMTP_URL: mailOfB.url }),
+    ]);
+    try {
+      const seller = await registerOn(a);
+      const market = await createMarket(clientOf(a, seller.token));
+      const product = await createProduct(clientOf(a, seller.token), market.id, { stock: 10_000 });
+      const buyers = await Promise.all([registerOn(a), registerOn(b), registerOn(a), registerOn(b)]);
+      const resetters = await Promise.all(
+        Array.from({ length: 100 }, async (_, i) => {
+          const input = newUserInput();
+          await clientOf(i % 2 === 0 ? a : b).auth.register.mutate(input);
+          return input.email;
+        }),
+      );
+
+      // 200 orders and 100 password resets over both instances, all acknowledged.
+      const orderIds = (
+        await Promise.all(
+          buyers.map(async (buyer, i) => {
+            const ids: string[] = [];
+            for (let n = 0; n < 50; n += 1) {
+              const api = clientOf((i + n) % 2 === 0 ? a : b, buyer.token);
+              const order = await api.orders.create.mutate({
+                marketId: market.id,
+                items: [{ productId: product.id, quantity: 1 }],
+              });
+              ids.push(order.id);
+            }
+            return ids;
+          }),
+        )
+      ).flat();
+      await Promise.all(
+        resetters.map((email, i) =>
+          clientOf(i % 2 === 0 ? a : b).auth.requestPasswordReset.mutate({ email }),
+        ),
+      );
+
+      // A crashes in the middle of sending: its provider stops answering (so nothing A holds
+      // now is delivered), and once A is waiting on a message, it is killed.
+      await waitFor(() => (mailOfA.received.length >= 10 ? true : undefined), 30_000, "A to send");
+      mailOfA.hold();
+      await waitFor(() => (mailOfA.unanswered() > 0 ? true : undefined), 30_000, "A to hold a job");
+      // What A had sent before the hold is recorded as done by now.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const killedAt = Date.now();
+      await a.kill();
+
+      const all = (): ReceivedMail[] => [...mailOfA.received, ...mailOfB.received];
+      const expected = orderIds.length + resetters.length;
+      const bound = (TIMEOUT_SECONDS + 10) * 1000;
+      await waitFor(
+        () => (all().length >= expected ? true : undefined),
+        bound + 20_000,
+        `${String(expected)} mails`,
+      ).catch(() => undefined);
+      // A duplicate would show up within a poll or two.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const mails = all();
+      const orderMails = mails
+        .map((m) => /order (\S+)/.exec(m.subject)?.[1])
+        .filter((id) => id !== undefined);
+      const resetMails = mails.filter((m) => m.subject.includes("Reset")).flatMap((m) => m.to);
+      const lastAt = Math.max(...mails.map((m) => m.at));
+      const summary = `A sent ${String(mailOfA.received.length)}, B sent ${String(mailOfB.received.length)}, last mail ${String(lastAt - killedAt)} ms after the kill`;
+      expect(orderMails.sort(), summary).toEqual([...orderIds].sort());
+      expect(resetMails.sort(), summary).toEqual([...resetters].sort());
+      // Held jobs come back within the stated bound; the rest of the backlog B sends as fast as it can.
+      expect(lastAt - killedAt, summary).toBeLessThan(bound + 10_000);
+      expect(b.output()).toContain("jobs of a stopped instance taken back for a retry");
+
+      const db = new pg.Client({ connectionString: database.env.DATABASE_URL ?? "" });
+      await db.connect();
+      try {
+        const { rows } = await db.query<{ state: string; n: number }>(
+          "SELECT state::text, count(*)::int AS n FROM pgboss.job WHERE name <> '__pgboss__send-it' GROUP BY state",
+        );
+        const open = rows.filter((r) => ["created", "retry", "active"].includes(r.state));
+        expect(open, summary).toEqual([]);
+      } finally {
+        await db.end();
+      }
+    } finally {
+      await a.kill();
+      const code = await b.stop();
+      expect(code, b.output()).toBe(0);
+      await mailOfA.close();
+      await mailOfB.close();
+      await database.drop();
+    }
+  }, 240_000);
 });

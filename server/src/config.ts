@@ -84,6 +84,7 @@ const envSchema = z.object({
   JOB_POLL_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(2),
   JOB_RETRY_LIMIT: int(0, 100).default(5),
   JOB_RETRY_DELAY_SECONDS: int(1, 86_400).default(30),
+  JOB_TIMEOUT_SECONDS: int(5, 3600).default(30),
   CLEANUP_CRON: z.string().trim().min(9).default("17 * * * *"),
 
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
@@ -177,6 +178,11 @@ export interface Config {
     readonly pollIntervalSeconds: number;
     readonly retryLimit: number;
     readonly retryDelaySeconds: number;
+    /**
+     * How long one attempt may run. A job whose instance died is retried by another within
+     * this plus `JOB_RECLAIM_GRACE_SECONDS` and one reclaim tick (see infra/jobs.ts).
+     */
+    readonly timeoutSeconds: number;
     readonly cleanupCron: string;
   };
   readonly metrics: {
@@ -312,6 +318,7 @@ export function loadConfig(env: Env): Config {
       pollIntervalSeconds: e.JOB_POLL_INTERVAL_SECONDS,
       retryLimit: e.JOB_RETRY_LIMIT,
       retryDelaySeconds: e.JOB_RETRY_DELAY_SECONDS,
+      timeoutSeconds: e.JOB_TIMEOUT_SECONDS,
       cleanupCron: e.CLEANUP_CRON,
     },
     metrics: {

@@ -5,6 +5,8 @@ export interface ReceivedMail {
   to: string[];
   subject: string;
   text: string;
+  /** When it was accepted (ms since the epoch). */
+  at: number;
 }
 
 export interface TestSmtpServer {
@@ -13,18 +15,29 @@ export interface TestSmtpServer {
   readonly received: ReceivedMail[];
   /** Delivery attempts seen (refused ones included). */
   readonly attempts: () => number;
+  /** Messages whose data arrived and that have not been answered yet. */
+  readonly unanswered: () => number;
+  /**
+   * From now on, never answer a message's data: the sender waits (until its own timeout or
+   * death), and the message is not received. What was answered before stays received.
+   */
+  hold(): void;
   close(): Promise<void>;
 }
 
 /**
  * A real SMTP server on loopback (the `smtp-server` package). It refuses the first
- * `refuseFirst` deliveries with a temporary error (451), or every one with `refuseAll`.
+ * `refuseFirst` deliveries with a temporary error (451), or every one with `refuseAll`; with
+ * `delayMs`, it answers each message's data that much later (a slow mail provider). A message
+ * counts as received when it is accepted.
  */
 export async function startSmtpServer(
-  options: { refuseFirst?: number; refuseAll?: boolean } = {},
+  options: { refuseFirst?: number; refuseAll?: boolean; delayMs?: number } = {},
 ): Promise<TestSmtpServer> {
   const received: ReceivedMail[] = [];
   let attempts = 0;
+  let unanswered = 0;
+  let holding = false;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["AUTH", "STARTTLS"],
@@ -39,12 +52,17 @@ export async function startSmtpServer(
       callback();
     },
     onData(stream, session, callback) {
+      unanswered += 1;
       simpleParser(stream)
-        .then((mail) => {
+        .then(async (mail) => {
+          if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+          if (holding) return; // never answered
+          unanswered -= 1;
           received.push({
             to: session.envelope.rcptTo.map((r) => r.address),
             subject: mail.subject ?? "",
             text: mail.text ?? "",
+            at: Date.now(),
           });
           callback();
         })
@@ -64,6 +82,10 @@ export async function startSmtpServer(
     url: `smtp://127.0.0.1:${String(port)}`,
     received,
     attempts: () => attempts,
+    unanswered: () => unanswered,
+    hold() {
+      holding = true;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {

@@ -14,6 +14,7 @@ try {
     queues: JOB_QUEUES,
     retryLimit: jobs.retryLimit,
     retryDelaySeconds: jobs.retryDelaySeconds,
+    timeoutSeconds: jobs.timeoutSeconds,
   });
   process.stdout.write(
     `embedded database template ready in ${String(Date.now() - started)} ms: ${built === file ? built : file}\n`,

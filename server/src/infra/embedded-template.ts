@@ -23,9 +23,9 @@ const cacheDir = path.join(repoRoot, "node_modules", ".cache", "agora");
 /**
  * Bumped whenever what the template holds changes (the job schema since format 2; the job
  * queues and the folder form since 3; without pg-boss's send-it queue, which its scheduler
- * creates once the server listens, since 4).
+ * creates once the server listens, since 4; with the job timeout as the queues' expiry since 5).
  */
-const TEMPLATE_FORMAT = "4";
+const TEMPLATE_FORMAT = "5";
 
 function pgliteVersion(): string {
   const require = createRequire(import.meta.url);
@@ -89,7 +89,12 @@ export async function readTemplate(): Promise<ArrayBuffer | null> {
  */
 export async function buildTemplate(
   log: Logger,
-  jobQueues: { queues: readonly string[]; retryLimit: number; retryDelaySeconds: number },
+  jobQueues: {
+    queues: readonly string[];
+    retryLimit: number;
+    retryDelaySeconds: number;
+    timeoutSeconds: number;
+  },
 ): Promise<string> {
   const dir = await templateBase();
   const file = `${dir}.tar.gz`;
@@ -124,6 +129,7 @@ export async function buildTemplate(
           pollIntervalSeconds: 2,
           retryLimit: jobQueues.retryLimit,
           retryDelaySeconds: jobQueues.retryDelaySeconds,
+          timeoutSeconds: jobQueues.timeoutSeconds,
           log,
         });
         await jobs.createQueues(jobQueues.queues);

@@ -41,7 +41,11 @@ export interface InfraOptions {
 }
 
 function chooseMailer(config: Config): Mailer {
-  if (config.mail.smtpUrl) return new SmtpMailer(config.mail.smtpUrl, config.mail.from);
+  if (config.mail.smtpUrl) {
+    // A job attempt (a send) may take JOB_TIMEOUT_SECONDS; each SMTP step gets a sixth of it.
+    const stepMs = Math.min(10_000, Math.floor((config.jobs.timeoutSeconds * 1000) / 6));
+    return new SmtpMailer(config.mail.smtpUrl, config.mail.from, stepMs);
+  }
   if (config.mail.outboxDir) return new OutboxMailer(config.mail.outboxDir);
   return new MemoryMailer();
 }

@@ -14,6 +14,14 @@ import type { Logger } from "./logger.js";
  * cron jobs once per tick across instances. Failed attempts are retried with exponential
  * backoff; a job that exhausts its retries is left `failed` and copied to the dead-letter queue.
  *
+ * An attempt may run for `timeoutSeconds` (pg-boss's `expireInSeconds` of each queue; pg-boss
+ * fails an attempt that runs longer). A job held by an instance that died is active in the
+ * table with nobody running it: every instance with workers looks for such jobs each
+ * `reclaimEverySeconds` and gives them back for an immediate retry once their timeout is past
+ * by `RECLAIM_GRACE_SECONDS` (by then a live holder has failed them itself). So a dead
+ * instance's jobs are retried within timeout + grace + one tick, where pg-boss alone would
+ * wait for its maintenance (every 2 minutes) and then the retry delay.
+ *
  * Every statement runs on the application's pool (the embedded database serves one connection,
  * and pg-boss polls rather than LISTENs, so it shares it).
  */
@@ -25,6 +33,25 @@ const START_RETRY_MS = 5_000;
 const INSTALL_LOCK = 0x61676f72; // "agor"
 /** Jobs claimed per poll; they run concurrently (mail sends overlap their network waits). */
 const BATCH_SIZE = 10;
+/** How long past its timeout an active job must be before another instance takes it back. */
+export const RECLAIM_GRACE_SECONDS = 5;
+/** How often each instance with workers looks for jobs to take back, at most. */
+const RECLAIM_EVERY_SECONDS = 5;
+
+/**
+ * Active jobs whose attempt is over its timeout by the grace, still with retries left, become
+ * `retry` at once (pg-boss's fetch counts the new attempt). Jobs this instance runs are left
+ * alone. pg-boss 10's job table; `tests/scale-out.test.ts` kills an instance to check it.
+ */
+const RECLAIM_SQL = `
+  UPDATE ${SCHEMA}.job
+  SET state = 'retry', start_after = now(),
+      output = jsonb_build_object('message', 'taken back: the instance running it stopped')
+  WHERE state = 'active'
+    AND started_on + expire_in + make_interval(secs => $1) < now()
+    AND retry_count < retry_limit
+    AND NOT (id = ANY($2::uuid[]))
+  RETURNING name, id`;
 
 export interface JobContext {
   readonly id: string;
@@ -60,6 +87,8 @@ export interface JobQueueOptions {
   pollIntervalSeconds: number;
   retryLimit: number;
   retryDelaySeconds: number;
+  /** How long one attempt may run; also bounds how long a dead instance's jobs wait. */
+  timeoutSeconds: number;
   log: Logger;
   observer?: JobObserver;
 }
@@ -134,6 +163,11 @@ export class JobQueue {
   private workersStarting: Promise<void> | null = null;
   private stopped = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private reclaimTimer: NodeJS.Timeout | null = null;
+  /** Jobs this instance is running, by id. */
+  private readonly running = new Set<string>();
+  /** Worker ids by queue, to poll at once after jobs were taken back. */
+  private readonly workerIds = new Map<string, string>();
 
   private readonly executor: PoolExecutor;
 
@@ -236,7 +270,35 @@ export class JobQueue {
         { pollingIntervalSeconds: this.options.pollIntervalSeconds, batchSize: BATCH_SIZE },
         (jobs) => this.run(queue, jobs, workerId),
       );
+      this.workerIds.set(queue.name, workerId);
     }
+    if (this.stopped) return;
+    const everyMs = Math.min(RECLAIM_EVERY_SECONDS, this.options.timeoutSeconds / 3) * 1000;
+    this.reclaimTimer = setInterval(() => {
+      this.reclaim().catch((err: unknown) => {
+        if (isDatabaseUnavailable(err)) return; // the database's outage is reported elsewhere
+        this.options.log.error({ err }, "taking back the jobs of stopped instances failed");
+      });
+    }, everyMs);
+    this.reclaimTimer.unref();
+  }
+
+  /** Gives the jobs of instances that died back for an immediate retry (see RECLAIM_SQL). */
+  async reclaim(): Promise<number> {
+    const { rows } = await this.pool.query<{ name: string; id: string }>(RECLAIM_SQL, [
+      RECLAIM_GRACE_SECONDS,
+      [...this.running],
+    ]);
+    if (rows.length === 0) return 0;
+    this.options.log.warn(
+      { jobs: rows.map((r) => ({ queue: r.name, id: r.id })) },
+      "jobs of a stopped instance taken back for a retry",
+    );
+    for (const name of new Set(rows.map((r) => r.name))) {
+      const workerId = this.workerIds.get(name);
+      if (workerId) this.runner.notifyWorker(workerId);
+    }
+    return rows.length;
   }
 
   /** The queues defined so far. */
@@ -270,6 +332,7 @@ export class JobQueue {
         retryLimit: this.options.retryLimit,
         retryDelay: this.options.retryDelaySeconds,
         retryBackoff: true,
+        expireInSeconds: this.options.timeoutSeconds,
         deadLetter: DEAD_LETTER_QUEUE,
       });
     }
@@ -286,9 +349,9 @@ export class JobQueue {
       await this.createQueue(name, options);
       return;
     }
-    const changed = (["retryLimit", "retryDelay", "retryBackoff", "deadLetter"] as const).filter(
-      (key) => options[key] !== undefined && options[key] !== current[key],
-    );
+    const changed = (
+      ["retryLimit", "retryDelay", "retryBackoff", "expireInSeconds", "deadLetter"] as const
+    ).filter((key) => options[key] !== undefined && options[key] !== current[key]);
     if (changed.length === 0) return;
     await this.boss.updateQueue(name, { name, ...options });
     this.options.log.info({ queue: name, changed }, "job queue settings updated");
@@ -342,23 +405,38 @@ export class JobQueue {
    * instead of sleeping its interval.
    */
   private async run(queue: QueueDefinition, jobs: PgBoss.Job<unknown>[], workerId: string): Promise<void> {
-    const outcomes = await Promise.allSettled(
-      jobs.map((job) => queue.handler(job.data, { id: job.id, queue: queue.name })),
-    );
-    for (const [index, outcome] of outcomes.entries()) {
-      const job = jobs[index];
-      if (!job) continue;
-      if (outcome.status === "fulfilled") {
-        this.options.observer?.processed(queue.name, "completed");
-        continue;
-      }
+    await Promise.all(jobs.map((job) => this.runOne(queue, job)));
+    if (jobs.length === BATCH_SIZE) this.runner.notifyWorker(workerId);
+  }
+
+  /**
+   * One job of a batch, recorded as soon as it ends rather than with its batch: a crash then
+   * repeats only the attempts still running, not the sends its batch had finished already.
+   */
+  private async runOne(queue: QueueDefinition, job: PgBoss.Job<unknown>): Promise<void> {
+    this.running.add(job.id);
+    try {
+      await queue.handler(job.data, { id: job.id, queue: queue.name });
+    } catch (reason) {
       this.options.observer?.processed(queue.name, "failed");
-      const reason: unknown = outcome.reason;
       const message = reason instanceof Error ? reason.message : String(reason);
       this.options.log.warn({ err: reason, queue: queue.name, jobId: job.id }, "job attempt failed");
-      await this.runner.fail(queue.name, job.id, { message });
+      await this.runner.fail(queue.name, job.id, { message }).catch((err: unknown) => {
+        // Still active: retried once its timeout is past.
+        this.options.log.error(
+          { err, queue: queue.name, jobId: job.id },
+          "recording a failed job attempt failed",
+        );
+      });
+      return;
+    } finally {
+      this.running.delete(job.id);
     }
-    if (jobs.length === BATCH_SIZE) this.runner.notifyWorker(workerId);
+    this.options.observer?.processed(queue.name, "completed");
+    await this.runner.complete(queue.name, job.id).catch((err: unknown) => {
+      // pg-boss completes the batch's remaining active jobs once the batch ends.
+      this.options.log.warn({ err, queue: queue.name, jobId: job.id }, "recording a completed job failed");
+    });
   }
 
   /**
@@ -398,6 +476,7 @@ export class JobQueue {
   async stop(timeoutMs: number): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.reclaimTimer) clearInterval(this.reclaimTimer);
     const timeout = Math.max(timeoutMs, 1000);
     const deadline = Date.now() + timeout;
     if (this.workersStarting) {

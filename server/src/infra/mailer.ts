@@ -22,10 +22,20 @@ export class SmtpMailer implements Mailer {
   constructor(
     private readonly url: string,
     private readonly from: string,
+    /**
+     * Connecting, the greeting and each wait for an answer give up after this: a send must end
+     * well within its job's timeout, or the job would be retried while it still runs.
+     */
+    private readonly stepTimeoutMs = 10_000,
   ) {}
   async send(message: MailMessage): Promise<void> {
     this.transport ??= import("nodemailer").then(({ default: nodemailer }) =>
-      nodemailer.createTransport(this.url),
+      nodemailer.createTransport({
+        url: this.url,
+        connectionTimeout: this.stepTimeoutMs,
+        greetingTimeout: this.stepTimeoutMs,
+        socketTimeout: this.stepTimeoutMs,
+      }),
     );
     await (await this.transport).sendMail({ from: this.from, ...message });
   }
