@@ -22,7 +22,15 @@ afterAll(async () => {
 
 const stores: [string, () => CacheStore][] = [["memory", () => new MemoryCacheStore(1000)]];
 if (redis) {
-  stores.push(["redis", () => new RedisCacheStore(redis, `agora-test:${randomUUID()}:`, 60_000)]);
+  stores.push([
+    "redis",
+    () =>
+      new RedisCacheStore(redis, `agora-test:${randomUUID()}:`, {
+        genTtlMs: 60_000,
+        outageNoticedWithinMs: 1_000,
+        log,
+      }),
+  ]);
 }
 
 function gate(): { wait: Promise<void>; open: () => void } {
@@ -77,13 +85,18 @@ describe.each(stores)("cache over the %s store", (_name, makeStore) => {
       await slow.wait;
       return mine;
     };
+    // Until `loads` reaches `n` (a store takes a few round trips first), then a moment more.
+    const settled = async (n: number) => {
+      for (let i = 0; i < 200 && loads < n; i += 1) await new Promise((resolve) => setTimeout(resolve, 10));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    };
     const a = cache.getOrLoad("t", "shared", ["s"], load);
     const b = cache.getOrLoad("t", "shared", ["s"], load);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await settled(1);
     expect(loads).toBe(1);
     await cache.invalidate(["s"]);
     const c = cache.getOrLoad("t", "shared", ["s"], load);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await settled(2);
     expect(loads).toBe(2);
     slow.open();
     expect(await a).toBe(1);

@@ -6,6 +6,7 @@ import pg from "pg";
 import { startServerProcess, type ServerProcess } from "./support/process.js";
 import { createTestDatabase } from "./support/database.js";
 import { newUserInput, TEST_JWT_SECRET, waitFor } from "./support/server.js";
+import { startOwnedRedis, type OwnedRedis } from "./support/services.js";
 import { startSmtpServer, type ReceivedMail } from "./support/smtp.js";
 
 /**
@@ -285,4 +286,123 @@ describe.runIf(shared)("jobs of an instance that dies", () => {
       await database.drop();
     }
   }, 240_000);
+});
+
+describe.runIf(shared)("cached reads through Redis faults", () => {
+  let redis: OwnedRedis;
+  let a: ServerProcess;
+  let b: ServerProcess;
+  let drop: () => Promise<void>;
+
+  beforeAll(async () => {
+    // A Redis of this test's own, which it freezes and restarts; with persistence, so that a
+    // restart brings back the entries and generations it held, as a production Redis would.
+    redis = await startOwnedRedis({ persistent: true });
+    const database = await createTestDatabase();
+    drop = () => database.drop();
+    const env = baseEnv({
+      ...database.env,
+      REDIS_URL: redis.url,
+      REDIS_KEY_PREFIX: "agora-cache-faults:",
+      CACHE_ENABLED: "true",
+      CACHE_TTL_SECONDS: "60",
+    });
+    [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+  });
+
+  afterAll(async () => {
+    redis.resume();
+    const codes = await Promise.all([a.stop(), b.stop()]);
+    expect(codes, `A:\n${a.output()}\nB:\n${b.output()}`).toEqual([0, 0]);
+    await redis.destroy();
+    await drop();
+  });
+
+  async function readyAgain(instance: ServerProcess): Promise<void> {
+    await waitFor(
+      async () => ((await fetch(`${instance.url}/readyz`)).status === 200 ? true : undefined),
+      20_000,
+      "/readyz 200",
+    );
+  }
+
+  it("never shows a value older than an acknowledged write, after a freeze and after a restart", async () => {
+    const owner = await registerOn(a);
+    const market = await createMarket(clientOf(a, owner.token), { name: "v0" });
+    await clientOf(a, owner.token).users.updateMe.mutate({ name: "v0" });
+    const versions = ["v0", "freeze", "restart"];
+
+    // Acknowledged writes, per subject: the version and when its call returned.
+    const acked = new Map<string, { version: number; at: number }>([
+      ["user", { version: 0, at: 0 }],
+      ["market", { version: 0, at: 0 }],
+    ]);
+    const write = async (version: number) => {
+      const api = clientOf(a, owner.token);
+      const name = versions[version] ?? "";
+      await api.users.updateMe.mutate({ name });
+      acked.set("user", { version, at: Date.now() });
+      await api.markets.update.mutate({ id: market.id, data: { name } });
+      acked.set("market", { version, at: Date.now() });
+    };
+
+    // Readers on both instances, all along; a read counts as stale if it started after a
+    // write was acknowledged and shows an older version.
+    const stale: string[] = [];
+    let reads = 0;
+    const state = { reading: true };
+    const readers = [a, b].flatMap((instance, i) =>
+      (["user", "market"] as const).map(async (what) => {
+        const anon = clientOf(instance);
+        while (state.reading) {
+          const before = acked.get(what)?.version ?? 0;
+          const startedAt = Date.now();
+          try {
+            const name =
+              what === "user"
+                ? (await anon.users.byId.query({ id: owner.id })).name
+                : (await anon.markets.byId.query({ id: market.id })).name;
+            reads += 1;
+            if (versions.indexOf(name ?? "") < before) {
+              stale.push(`${i === 0 ? "A" : "B"} ${what} at +${String(startedAt)}: ${String(name)}`);
+            }
+          } catch {
+            // An error is not a stale read (the calls themselves are tested elsewhere).
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }),
+    );
+
+    await new Promise((resolve) => setTimeout(resolve, 500)); // cached on both by now
+    // 1. Redis frozen for 2 s; the write is acknowledged meanwhile.
+    redis.freeze();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await write(1);
+      await new Promise((resolve) => setTimeout(resolve, 1700));
+    } finally {
+      redis.resume();
+    }
+    await Promise.all([readyAgain(a), readyAgain(b)]);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const afterFreeze = [...stale];
+
+    // 2. Redis stopped, the write acknowledged, Redis restarted with the data it had.
+    await redis.stop();
+    await write(2);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await redis.start();
+    await Promise.all([readyAgain(a), readyAgain(b)]);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+
+    state.reading = false;
+    await Promise.all(readers);
+    expect(reads).toBeGreaterThan(100);
+    const afterRestart = stale.slice(afterFreeze.length);
+    expect(
+      { afterFreeze: afterFreeze.length, afterRestart: afterRestart.length },
+      `${String(reads)} reads; stale ones: ${[...afterFreeze.slice(0, 3), ...afterRestart.slice(0, 3)].join("; ")}`,
+    ).toEqual({ afterFreeze: 0, afterRestart: 0 });
+  }, 120_000);
 });

@@ -149,15 +149,24 @@ async function postgresIds(): Promise<[number, number]> {
   return [Number(uid), Number(gid)];
 }
 
-export async function startOwnedRedis(): Promise<OwnedRedis> {
+/**
+ * A Redis server of the test's own. `persistent`: every write is in its append-only file
+ * (fsync always) in a folder of its own, so a restart, even after SIGKILL, comes back with
+ * all its data, as a production Redis with persistence would.
+ */
+export async function startOwnedRedis(options: { persistent?: boolean } = {}): Promise<OwnedRedis> {
   const port = await freePort();
+  const dir = options.persistent ? await mkdtemp(path.join(os.tmpdir(), "agora-redis-")) : null;
+  const persistence = dir
+    ? ["--dir", dir, "--appendonly", "yes", "--appendfsync", "always"]
+    : ["--appendonly", "no"];
   let child: ChildProcess | null = null;
   const owned: OwnedRedis = {
     url: `redis://127.0.0.1:${String(port)}`,
     async start() {
       const proc = spawn(
         REDIS_BIN ?? "redis-server",
-        ["--port", String(port), "--save", "", "--appendonly", "no"],
+        ["--port", String(port), "--save", "", ...persistence],
         {
           stdio: "ignore",
         },
@@ -190,6 +199,7 @@ export async function startOwnedRedis(): Promise<OwnedRedis> {
     async destroy() {
       owned.resume();
       await owned.stop();
+      if (dir) await rm(dir, { recursive: true, force: true });
     },
   };
   await owned.start();

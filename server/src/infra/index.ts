@@ -9,7 +9,7 @@ import { MemoryMailer, OutboxMailer, SmtpMailer, type Mailer } from "./mailer.js
 import { Metrics } from "./metrics.js";
 import { PasswordHasher } from "./passwords.js";
 import { rateLimiterFactory, type RateLimiterFactory } from "./rate-limit.js";
-import { connectRedis, type Redis } from "./redis.js";
+import { connectRedis, outageNoticedWithinMs, type Redis } from "./redis.js";
 
 /**
  * Everything the services stand on, each concern with an embedded implementation (no
@@ -108,6 +108,8 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
         keyPrefix,
         maxEntries: config.cache.maxEntries,
         longestTtlMs: Math.max(config.cache.ttlSeconds, config.cache.sessionTtlSeconds) * 1000,
+        outageNoticedWithinMs: outageNoticedWithinMs(config.redis?.commandTimeoutMs ?? 0),
+        log,
       }),
       { enabled: config.cache.enabled, ttlMs: config.cache.ttlSeconds * 1000, log, observer: metrics },
     );

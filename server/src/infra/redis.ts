@@ -11,11 +11,22 @@ export type { Redis };
  * goes on in the background; what each user of Redis does on failure is its own choice
  * (cache and events degrade, rate limiting follows RATE_LIMIT_ON_REDIS_FAILURE).
  */
+/** How often each instance checks that Redis answers (see `watchForFreeze`). */
+const FREEZE_CHECK_EVERY_MS = 250;
+
+/**
+ * Within this long of Redis stopping to answer, every instance's connection has been dropped
+ * (a check, then two PINGs that time out), provided its event loop runs.
+ */
+export function outageNoticedWithinMs(commandTimeoutMs: number): number {
+  return FREEZE_CHECK_EVERY_MS + 2 * commandTimeoutMs;
+}
+
 export async function connectRedis(
   url: string,
   log: Logger,
   commandTimeoutMs: number,
-  freezeCheckEveryMs = 500,
+  freezeCheckEveryMs = FREEZE_CHECK_EVERY_MS,
 ): Promise<Redis> {
   // Loaded only when REDIS_URL is set: the embedded default never needs it (0.1 s of start-up).
   const { Redis: RedisClient } = await import("ioredis");
@@ -54,7 +65,7 @@ export async function connectRedis(
 /**
  * A Redis that stops answering but keeps its connection open (frozen, swapped out, a network
  * black hole) stays "ready" to ioredis, so every command would wait out its timeout, several
- * per call. A PING every half second finds it instead: the connection is dropped, and while
+ * per call. A PING every quarter second finds it instead: the connection is dropped, and while
  * ioredis reconnects, commands fail at once (no offline queue), until Redis answers again.
  * Dropping it takes two PINGs in a row without an answer (see `pingOnceMore`).
  */
