@@ -29,7 +29,10 @@ type Status = "DRAFT" | "ACTIVE" | "CLOSED";
 interface KnownMarket {
   id: string;
   owner: Account;
+  /** As the server last acknowledged it. */
   status: Status;
+  /** A status change is in flight (one at a time). */
+  moving?: boolean;
 }
 
 interface HotMarket {
@@ -278,10 +281,29 @@ export class SoakLoad {
           const data: { name: string; status?: Status } = {
             name: `Soak market renamed ${(this.serial += 1)}`,
           };
-          // Status moves once per market, marked here first so no other call tries the same move.
-          if (market.status === "DRAFT" && chance(0.5)) data.status = market.status = "ACTIVE";
-          else if (market.status === "ACTIVE" && chance(0.1)) data.status = market.status = "CLOSED";
-          await c.mutation("markets.update", { id: market.id, data }, { token: market.owner.access });
+          // One status move at a time per market. The bookkeeping follows the server only once the
+          // move is acknowledged: until then a concurrent read may still find the old status (a
+          // DRAFT is NOT_FOUND to anyone but its owner), so readers go on treating it as the old one.
+          let next: Status | undefined;
+          if (!market.moving) {
+            if (market.status === "DRAFT" && chance(0.5)) next = "ACTIVE";
+            else if (market.status === "ACTIVE" && chance(0.1)) next = "CLOSED";
+          }
+          if (next) {
+            data.status = next;
+            market.moving = true;
+          }
+          try {
+            const out = await c.mutation(
+              "markets.update",
+              { id: market.id, data },
+              { token: market.owner.access },
+            );
+            // null: the call failed (and was recorded); the status stays as it was.
+            if (next && out !== null) market.status = next;
+          } finally {
+            if (next) market.moving = false;
+          }
         },
       },
       {
