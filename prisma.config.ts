@@ -19,9 +19,10 @@ queryProto.handleRowDescription = function (this: unknown, msg: RowDescription) 
   return original.call(this, msg);
 };
 
+/** PostgreSQL itself: migrations hold a session lock, which a pooler in transaction mode cannot give. */
 function databaseUrl(): string {
-  const url = process.env.DATABASE_URL;
-  if (!url) throw new Error("DATABASE_URL must be set for Prisma CLI commands");
+  const url = process.env.DATABASE_DIRECT_URL ?? process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL (or DATABASE_DIRECT_URL) must be set for Prisma CLI commands");
   return url;
 }
 

@@ -25,6 +25,8 @@ const envSchema = z.object({
   TRUST_PROXY: bool,
 
   DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  DATABASE_DIRECT_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  DB_POOLER: z.enum(["none", "transaction"]).default("none"),
   DATA_DIR: optionalString,
   EMBEDDED_DB_PORT: int(0, 65535).default(0),
   MIGRATE_ON_START: bool,
@@ -109,6 +111,14 @@ export interface Config {
     | {
         readonly kind: "postgres";
         readonly url: string;
+        /** PostgreSQL itself, for what needs a session of its own: creating the database, migrations. */
+        readonly directUrl: string;
+        /**
+         * "transaction": `url` is a pooler in transaction mode (PgBouncer `pool_mode = transaction`),
+         * which gives each transaction whatever server connection is free: no named prepared
+         * statements, no session settings at connect.
+         */
+        readonly pooler: "none" | "transaction";
         readonly poolSize: number;
         readonly migrateOnStart: boolean;
         /** A statement without an answer after this fails (client side, and statement_timeout). */
@@ -243,6 +253,21 @@ export function loadConfig(env: Env): Config {
       "invalid configuration: WEB_CONCURRENCY: more than one worker needs REDIS_URL (rate limits, cache and events must be shared between workers)",
     );
   }
+  if (e.DB_POOLER === "transaction" && !e.DATABASE_URL) {
+    throw new ConfigError(
+      "invalid configuration: DB_POOLER: a pooler needs DATABASE_URL (the embedded database has none)",
+    );
+  }
+  if (e.DB_POOLER === "transaction" && (e.MIGRATE_ON_START ?? true) && !e.DATABASE_DIRECT_URL) {
+    throw new ConfigError(
+      "invalid configuration: DATABASE_DIRECT_URL: with DB_POOLER=transaction, migrations need PostgreSQL itself " +
+        "(they hold a lock across transactions): set DATABASE_DIRECT_URL to it, or MIGRATE_ON_START=false and run " +
+        "`pnpm db:deploy` with DATABASE_DIRECT_URL set",
+    );
+  }
+  if (e.DATABASE_DIRECT_URL && !e.DATABASE_URL) {
+    throw new ConfigError("invalid configuration: DATABASE_DIRECT_URL: set DATABASE_URL too");
+  }
   if ((e.ADMIN_EMAIL === undefined) !== (e.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError("invalid configuration: ADMIN_EMAIL/ADMIN_PASSWORD: set both or neither");
   }
@@ -252,6 +277,8 @@ export function loadConfig(env: Env): Config {
     ? {
         kind: "postgres",
         url: e.DATABASE_URL,
+        directUrl: e.DATABASE_DIRECT_URL ?? e.DATABASE_URL,
+        pooler: e.DB_POOLER,
         poolSize: e.DB_POOL_SIZE,
         migrateOnStart: e.MIGRATE_ON_START ?? true,
         queryTimeoutMs: e.DB_QUERY_TIMEOUT_MS,

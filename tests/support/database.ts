@@ -18,8 +18,20 @@ function withDatabase(url: string, database: string): string {
 }
 
 /**
- * A database of the suite's kind for a test that starts its own processes on it: a copy of
- * the migrated template, or (`migrated: false`) an empty one, as a first deployment meets.
+ * With `PGBOUNCER_URL` set (CI's PgBouncer pass), servers reach their database through that
+ * PgBouncer in transaction mode (`DB_POOLER=transaction`), and PostgreSQL itself only for
+ * what needs a session of its own (`DATABASE_DIRECT_URL`: creating it, migrations).
+ */
+function serverEnv(adminUrl: string, name: string): Record<string, string> {
+  const direct = withDatabase(adminUrl, name);
+  const pooler = process.env.PGBOUNCER_URL;
+  if (!pooler) return { DATABASE_URL: direct };
+  return { DATABASE_URL: withDatabase(pooler, name), DATABASE_DIRECT_URL: direct, DB_POOLER: "transaction" };
+}
+
+/**
+ * A database of the suite's kind for a test that starts a server on it: a copy of the
+ * migrated template, or (`migrated: false`) an empty one, as a first deployment meets.
  */
 export async function createTestDatabase(options: { migrated?: boolean } = {}): Promise<TestDatabase> {
   const migrated = options.migrated ?? true;
@@ -33,7 +45,7 @@ export async function createTestDatabase(options: { migrated?: boolean } = {}): 
     await admin.end();
     return {
       kind: "postgres",
-      env: { DATABASE_URL: withDatabase(template.adminUrl, name) },
+      env: serverEnv(template.adminUrl, name),
       async drop() {
         const client = new pg.Client({ connectionString: template.adminUrl });
         await client.connect();

@@ -1,8 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { cp, rm } from "node:fs/promises";
-import path from "node:path";
-import pg from "pg";
-import { inject } from "vitest";
 import { createAgoraClient, type AgoraClient, type RouterOutputs } from "@agora/client";
 import {
   loadConfig,
@@ -12,6 +8,9 @@ import {
   type MailMessage,
   type RunningServer,
 } from "@agora/server/testing";
+import { createTestDatabase } from "./database.js";
+
+export { createTestDatabase };
 
 /** Tests sign their own tokens (expired, foreign audience, ...) with this secret. */
 export const TEST_JWT_SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789";
@@ -49,43 +48,6 @@ export interface TestServer {
   /** Runs `fn` and returns the SQL statements the server sent meanwhile. */
   captureQueries<T>(fn: () => Promise<T>): Promise<{ result: T; queries: string[] }>;
   close(): Promise<void>;
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
-
-/**
- * A fresh database copied from the migrated template of this run: a PostgreSQL database
- * (CREATE DATABASE ... TEMPLATE) or a PGlite data directory. `env` points a server at it.
- */
-export async function createTestDatabase(): Promise<{
-  env: { DATABASE_URL: string } | { DATA_DIR: string };
-  drop: () => Promise<void>;
-}> {
-  const template = inject("dbTemplate");
-  const id = randomUUID().replace(/-/g, "").slice(0, 12);
-  if (template.kind === "postgres") {
-    const name = `${template.prefix}_${id}`;
-    const admin = new pg.Client({ connectionString: template.adminUrl });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template.template}"`);
-    await admin.end();
-    return {
-      env: { DATABASE_URL: withDatabase(template.adminUrl, name) },
-      drop: async () => {
-        const client = new pg.Client({ connectionString: template.adminUrl });
-        await client.connect();
-        await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-        await client.end();
-      },
-    };
-  }
-  const dir = path.join(template.workDir, `db-${id}`);
-  await cp(template.templateDir, dir, { recursive: true });
-  return { env: { DATA_DIR: dir }, drop: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /**

@@ -103,6 +103,10 @@ export async function createDatabase(
 
   try {
     const url = launch ? await launch.url : dbConfig.kind === "postgres" ? dbConfig.url : "";
+    // Creating the database and migrating need a session of their own, which a pooler in
+    // transaction mode does not give.
+    const directUrl = dbConfig.kind === "postgres" ? dbConfig.directUrl : url;
+    const session = dbConfig.kind === "postgres" && dbConfig.pooler === "none";
     const pool = new pg.Pool({
       connectionString: url,
       max: dbConfig.poolSize,
@@ -111,8 +115,10 @@ export async function createDatabase(
       // discarded by the pool (its state is unknown), and the call answers SERVICE_UNAVAILABLE.
       connectionTimeoutMillis: dbConfig.poolTimeoutMs,
       query_timeout: dbConfig.queryTimeoutMs,
-      // Real PostgreSQL also stops the statement itself, releasing its locks.
-      ...(launch === null ? { statement_timeout: dbConfig.queryTimeoutMs } : {}),
+      // Real PostgreSQL also stops the statement itself, releasing its locks. A setting sent at
+      // connect is refused by PgBouncer ("unsupported startup parameter"): behind one, set
+      // `statement_timeout` on the role or PgBouncer's `query_timeout` (see README).
+      ...(session ? { statement_timeout: dbConfig.queryTimeoutMs } : {}),
     });
     pool.on("error", (err) => {
       log.warn({ err: { message: err.message } }, "idle database connection failed");
@@ -128,7 +134,9 @@ export async function createDatabase(
     // (REDIS_COMMAND_TIMEOUT_MS, 250 ms) had they been sent meanwhile.
     await prisma.$connect();
     const sql = new Sql(pool, {
-      prepare: launch === null,
+      // A statement prepared on one server connection is unknown on the next one a transaction
+      // pooler hands out (PgBouncer before 1.21 does not track them).
+      prepare: session,
       observe: (text) => {
         for (const listener of listeners) listener(text);
       },
@@ -150,9 +158,9 @@ export async function createDatabase(
               "embedded PostgreSQL (PGlite) started",
             );
           } else {
-            await ensurePostgresDatabase(url, log, dbConfig.migrateOnStart);
+            await ensurePostgresDatabase(directUrl, log, dbConfig.migrateOnStart);
           }
-          if (dbConfig.migrateOnStart) await applyMigrations(url, log);
+          if (dbConfig.migrateOnStart) await applyMigrations(directUrl, log);
         })();
         return opening;
       },

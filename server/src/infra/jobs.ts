@@ -29,8 +29,6 @@ import type { Logger } from "./logger.js";
 export const DEAD_LETTER_QUEUE = "dead-letter";
 const SCHEMA = "pgboss";
 const START_RETRY_MS = 5_000;
-/** Serialises the first creation of the job schema among instances starting together. */
-const INSTALL_LOCK = 0x61676f72; // "agor"
 /** Jobs claimed per poll; they run concurrently (mail sends overlap their network waits). */
 const BATCH_SIZE = 10;
 /** How long past its timeout an active job must be before another instance takes it back. */
@@ -377,22 +375,29 @@ export class JobQueue {
   }
 
   /**
-   * Creates pg-boss's schema if it is missing, under a lock. pg-boss checks "installed?" before
-   * taking its own lock, so two instances starting on a new database would both try to create
-   * it and one would fail. Done on one connection, which the embedded pool (one) also allows.
+   * Creates pg-boss's schema if it is missing. pg-boss checks "installed?" before taking its
+   * own lock, so two instances starting on a new database may both try; pg-boss's script is one
+   * transaction under an advisory lock, so the second fails once the first has committed, and
+   * finds it installed. No session lock, so this works behind a pooler in transaction mode.
+   * One connection, which the embedded pool (one) also allows.
    */
   private async install(): Promise<void> {
+    const installed = async (client: pg.PoolClient) => {
+      const { rows } = await client.query<{ installed: string | null }>(
+        "SELECT to_regclass($1) AS installed",
+        [`${SCHEMA}.version`],
+      );
+      return rows[0]?.installed != null;
+    };
     const client = await this.pool.connect();
     try {
-      await client.query("SELECT pg_advisory_lock($1)", [INSTALL_LOCK]);
+      if (await installed(client)) return;
       try {
-        const { rows } = await client.query<{ installed: string | null }>(
-          "SELECT to_regclass($1) AS installed",
-          [`${SCHEMA}.version`],
-        );
-        if (!rows[0]?.installed) await client.query(PgBoss.getConstructionPlans(SCHEMA));
-      } finally {
-        await client.query("SELECT pg_advisory_unlock($1)", [INSTALL_LOCK]);
+        await client.query(PgBoss.getConstructionPlans(SCHEMA));
+      } catch (error) {
+        // The script's own BEGIN is still open after its failed statement.
+        await client.query("ROLLBACK");
+        if (!(await installed(client))) throw error;
       }
     } finally {
       client.release();
