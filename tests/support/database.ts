@@ -8,7 +8,7 @@ export interface TestDatabase {
   readonly kind: "postgres" | "embedded";
   /** DATABASE_URL (real PostgreSQL) or DATA_DIR (embedded), to hand to a server or a CLI. */
   readonly env: Readonly<Record<string, string>>;
-  drop(): Promise<void>;
+  readonly drop: () => Promise<void>;
 }
 
 function withDatabase(url: string, database: string): string {
