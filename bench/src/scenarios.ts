@@ -9,6 +9,7 @@ export type ServerId =
   | "agora+cache"
   | "agora+cache+redis"
   | "agora-x2"
+  | "agora-pooler"
   | "express-prisma"
   | "express-bare"
   | "node-pg";
@@ -91,6 +92,17 @@ export const SERVERS: readonly ServerDef[] = [
     kind: "agora",
     needsRedis: true,
     agoraEnv: { CACHE_ENABLED: "false", WEB_CONCURRENCY: "2" },
+    readyPath: "/healthz",
+  },
+  {
+    // What DB_POOLER=transaction costs (behind PgBouncer in transaction mode): the hot reads as
+    // unnamed statements, parsed and planned on every call. Connected to PostgreSQL directly,
+    // so the difference is the statements alone, not PgBouncer's hop.
+    id: "agora-pooler",
+    label: "agora, DB_POOLER=transaction",
+    kind: "agora",
+    needsRedis: false,
+    agoraEnv: { CACHE_ENABLED: "false", DB_POOLER: "transaction" },
     readyPath: "/healthz",
   },
   {
@@ -219,7 +231,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     id: "markets.byId",
     title: "markets.byId (one market with its owner; id varies over 1,800 rows)",
-    servers: [...AGORA_VARIANTS, ...DB_PEERS],
+    servers: [...AGORA_VARIANTS, "agora-pooler", ...DB_PEERS],
     requests: (s, fx) =>
       fx.seed.visibleMarketIds.map((id) =>
         s.kind === "agora" ? trpcGet("markets.byId", { id }) : get(`/markets/${encodeURIComponent(id)}`),
@@ -228,7 +240,7 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     id: "markets.list",
     title: "markets.list (first page of 20 with owners and total)",
-    servers: [...AGORA_VARIANTS, ...DB_PEERS],
+    servers: [...AGORA_VARIANTS, "agora-pooler", ...DB_PEERS],
     requests: (s) => [s.kind === "agora" ? trpcGet("markets.list", { limit: 20 }) : get("/markets?limit=20")],
   },
   {

@@ -10,6 +10,7 @@ const COLORS: Record<ServerId | "derived", string> = {
   "agora+cache": "#7c3aed",
   "agora+cache+redis": "#c026d3",
   "agora-x2": "#0891b2",
+  "agora-pooler": "#60a5fa",
   "express-prisma": "#ea580c",
   "express-bare": "#65a30d",
   "node-pg": "#475569",
