@@ -140,7 +140,10 @@ export interface Config {
     readonly passwordResetTtlSeconds: number;
     readonly bcryptCost: number;
     readonly passwordWorkers: number;
-    /** Hashes allowed to wait for a worker; beyond that, sign-ins are refused at once. */
+    /**
+     * Hashes allowed to wait for a worker, for sign-ins and, separately, for other password
+     * work (which waits behind sign-ins); beyond that, calls are refused at once.
+     */
     readonly passwordQueueMax: number;
     /** How much lower than the event loop's the hashing threads' CPU priority is (nice). */
     readonly passwordWorkerNice: number;

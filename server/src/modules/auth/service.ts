@@ -50,7 +50,18 @@ export class AuthService {
   ) {}
 
   async register(input: RegisterInput): Promise<AuthResult> {
-    const passwordHash = await this.passwords.hash(input.password);
+    // A taken email or username is refused before any bcrypt work, so duplicate registrations
+    // cost a lookup, not a hash; the unique constraints below still decide between racers.
+    const taken = await this.db.user.findFirst({
+      where: { OR: [{ email: input.email }, { usernameLower: input.username.toLowerCase() }] },
+      select: { email: true },
+    });
+    if (taken) {
+      throw new ConflictError(
+        taken.email === input.email ? "Email is already registered" : "Username is already taken",
+      );
+    }
+    const passwordHash = await this.passwords.hash(input.password, "account");
     try {
       const user = await this.db.user.create({
         data: {
@@ -112,7 +123,7 @@ export class AuthService {
           email,
           username,
           usernameLower: username.toLowerCase(),
-          passwordHash: await this.passwords.hash(password),
+          passwordHash: await this.passwords.hash(password, "account"),
           role: "ADMIN",
         },
       });
@@ -135,7 +146,7 @@ export class AuthService {
   async login(email: string, password: string): Promise<AuthResult> {
     const user = await this.db.user.findUnique({ where: { email } });
     const ok = user
-      ? await this.passwords.verify(password, user.passwordHash)
+      ? await this.passwords.verify(password, user.passwordHash, "signIn")
       : await this.passwords.verifyAgainstDummy(password);
     if (!user || !ok) throw new UnauthorizedError(INVALID_CREDENTIALS);
     return { user, tokens: await this.startSession(user) };
@@ -226,10 +237,10 @@ export class AuthService {
   ): Promise<void> {
     const user = await this.db.user.findUnique({ where: { id: principal.id } });
     if (!user) throw new UnauthorizedError();
-    if (!(await this.passwords.verify(current, user.passwordHash))) {
+    if (!(await this.passwords.verify(current, user.passwordHash, "account"))) {
       throw new ValidationError({ currentPassword: ["Current password is incorrect"] });
     }
-    const passwordHash = await this.passwords.hash(next);
+    const passwordHash = await this.passwords.hash(next, "account");
     await this.db.$transaction([
       this.db.user.update({ where: { id: user.id }, data: { passwordHash } }),
       this.db.authSession.updateMany({
@@ -308,7 +319,7 @@ export class AuthService {
 
   async resetPassword(token: string, newPassword: string): Promise<void> {
     const tokenHash = hashSecret(token);
-    const passwordHash = await this.passwords.hash(newPassword);
+    const passwordHash = await this.passwords.hash(newPassword, "account");
     const now = new Date();
     const done = await this.db.$transaction(async (tx) => {
       const spent = await tx.passwordResetToken.updateMany({

@@ -1,0 +1,174 @@
+// Abuse resistance of signing in: the bcrypt queue (who may fill it, who waits in it, what a
+// full one does to later calls and to the logs), the limits on password procedures, and what
+// a caller can learn about which emails have accounts.
+import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { agoraErrorCode } from "@agora/client";
+import { createLogger } from "@agora/server/testing";
+import {
+  newUserInput,
+  registerUser,
+  startTestServer,
+  type TestServer,
+  type UserSession,
+} from "./support/server.js";
+
+/** What a call answered: "OK" or its error code. */
+function outcome(call: Promise<unknown>): Promise<string> {
+  return call.then(
+    () => "OK",
+    (error: unknown) => agoraErrorCode(error) ?? String(error),
+  );
+}
+
+/** Resolves once one of `calls` answered `code`, or once all have answered. */
+function firstAnswer(calls: Promise<string>[], code: string): Promise<unknown> {
+  return Promise.race([
+    Promise.all(calls),
+    ...calls.map((call) => call.then((answer) => (answer === code ? answer : new Promise(() => undefined)))),
+  ]);
+}
+
+const ghostEmail = () => `ghost_${randomUUID()}@example.com`;
+const WRONG = "Wrong-Passw0rd";
+
+/** The bcrypt work the server has done so far. */
+function work(ts: TestServer): { hashes: number; compares: number } {
+  return ts.server.infra.passwords.stats();
+}
+
+async function workOf(
+  ts: TestServer,
+  call: () => Promise<unknown>,
+): Promise<{ hashes: number; compares: number }> {
+  const before = work(ts);
+  await call().catch(() => undefined);
+  const after = work(ts);
+  return { hashes: after.hashes - before.hashes, compares: after.compares - before.compares };
+}
+
+describe("unknown emails cost what known ones do", () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer();
+  });
+  afterAll(async () => {
+    await ts.close();
+  });
+
+  it("one bcrypt comparison and nothing else, from the very first sign-in with an unknown email", async () => {
+    const alice = await registerUser(ts);
+    const unknown = await workOf(ts, () =>
+      ts.client().auth.login.mutate({ email: ghostEmail(), password: WRONG }),
+    );
+    const known = await workOf(ts, () =>
+      ts.client().auth.login.mutate({ email: alice.input.email, password: WRONG }),
+    );
+    expect(unknown).toEqual({ hashes: 0, compares: 1 });
+    expect(known).toEqual(unknown);
+  });
+});
+
+describe("a full bcrypt queue", () => {
+  let ts: TestServer;
+  let alice: UserSession;
+  beforeAll(async () => {
+    // One comparison at a time, one waiting, at a cost that keeps the queue full for a while.
+    ts = await startTestServer({ PASSWORD_QUEUE_MAX: "1", BCRYPT_COST: "12" });
+    alice = await registerUser(ts);
+  });
+  afterAll(async () => {
+    await ts.close();
+  });
+
+  it("does not leave unknown emails answered SERVICE_UNAVAILABLE once it has drained", async () => {
+    const wrong = () => outcome(ts.client().auth.login.mutate({ email: alice.input.email, password: WRONG }));
+    const ghost = () => outcome(ts.client().auth.login.mutate({ email: ghostEmail(), password: WRONG }));
+    const burst = Array.from({ length: 6 }, wrong);
+    // Once one is refused, the queue is full: the first unknown email this server sees arrives now.
+    await firstAnswer(burst, "SERVICE_UNAVAILABLE");
+    const duringBurst = await ghost();
+    const burstAnswers = await Promise.all(burst);
+    expect(burstAnswers).toContain("SERVICE_UNAVAILABLE");
+    expect(["SERVICE_UNAVAILABLE", "UNAUTHORIZED"]).toContain(duringBurst);
+    // Drained: unknown emails are answered as a wrong password is.
+    const after = [await ghost(), await ghost(), await ghost(), await wrong()];
+    expect(after).toEqual(["UNAUTHORIZED", "UNAUTHORIZED", "UNAUTHORIZED", "UNAUTHORIZED"]);
+  });
+});
+
+describe("the overload log line", () => {
+  const lines: string[] = [];
+  let ts: TestServer;
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    ts = await startTestServer(
+      { PASSWORD_QUEUE_MAX: "1", BCRYPT_COST: "12" },
+      { log: createLogger("info", sink) },
+    );
+  });
+  afterAll(async () => {
+    await ts.close();
+  });
+
+  it("says the bcrypt queue is full, once per interval, without a stack", async () => {
+    const alice = await registerUser(ts);
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        outcome(ts.client().auth.login.mutate({ email: alice.input.email, password: WRONG })),
+      ),
+    );
+    const refused = answers.filter((a) => a === "SERVICE_UNAVAILABLE").length;
+    expect(refused).toBeGreaterThanOrEqual(2);
+    const parsed = lines
+      .join("")
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { msg?: string; err?: { stack?: string }; refused?: number });
+    expect(parsed.filter((l) => l.msg === "database unavailable")).toEqual([]);
+    const overload = parsed.filter((l) => /bcrypt queue is full/.test(l.msg ?? ""));
+    expect(overload).toHaveLength(1);
+    expect(overload[0]?.err).toBeUndefined();
+    expect(JSON.stringify(overload)).not.toMatch(/stack|at .*\.ts/);
+    expect(overload[0]?.refused).toBe(1);
+  });
+});
+
+describe("who may fill the bcrypt queue", () => {
+  let ts: TestServer;
+  let alice: UserSession;
+  beforeAll(async () => {
+    ts = await startTestServer({ PASSWORD_QUEUE_MAX: "3", BCRYPT_COST: "10" });
+    alice = await registerUser(ts);
+  });
+  afterAll(async () => {
+    await ts.close();
+  });
+
+  it("registrations wait in their own queue, behind sign-ins", async () => {
+    let settled = 0;
+    const registrations = Array.from({ length: 12 }, () =>
+      outcome(ts.client().auth.register.mutate(newUserInput())).finally(() => {
+        settled += 1;
+      }),
+    );
+    // Once one is refused, registrations have filled their queue.
+    await firstAnswer(registrations, "SERVICE_UNAVAILABLE");
+    const login = await outcome(
+      ts.client().auth.login.mutate({ email: alice.input.email, password: alice.input.password }),
+    );
+    const waitingWhenSignedIn = registrations.length - settled;
+    const answers = await Promise.all(registrations);
+    expect(login).toBe("OK");
+    expect(answers).toContain("SERVICE_UNAVAILABLE");
+    expect(answers).toContain("OK");
+    // The sign-in was compared before the registrations that were already waiting were hashed.
+    expect(waitingWhenSignedIn).toBeGreaterThanOrEqual(2);
+  });
+});
