@@ -4,7 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agoraErrorCode } from "@agora/client";
+import { agoraErrorCode, createAgoraClient, type AgoraClient } from "@agora/client";
 import { createLogger } from "@agora/server/testing";
 import {
   newUserInput,
@@ -151,6 +151,20 @@ describe("who may fill the bcrypt queue", () => {
     await ts.close();
   });
 
+  it("resetPassword with a wrong token hashes nothing, so a flood of them leaves sign-ins alone", async () => {
+    const before = work(ts);
+    const resets = Array.from({ length: 12 }, () =>
+      outcome(ts.client().auth.resetPassword.mutate({ token: "x", newPassword: "Reset-Passw0rd" })),
+    );
+    await firstAnswer(resets, "SERVICE_UNAVAILABLE");
+    const login = await outcome(
+      ts.client().auth.login.mutate({ email: alice.input.email, password: alice.input.password }),
+    );
+    expect(login).toBe("OK");
+    expect(await Promise.all(resets)).toEqual(Array.from({ length: 12 }, () => "BAD_REQUEST"));
+    expect(work(ts).hashes - before.hashes).toBe(0);
+  });
+
   it("registrations wait in their own queue, behind sign-ins", async () => {
     let settled = 0;
     const registrations = Array.from({ length: 12 }, () =>
@@ -170,5 +184,63 @@ describe("who may fill the bcrypt queue", () => {
     expect(answers).toContain("OK");
     // The sign-in was compared before the registrations that were already waiting were hashed.
     expect(waitingWhenSignedIn).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("limits on signing in and on password procedures", () => {
+  let ts: TestServer;
+  let ipCounter = 0;
+  const newIp = () => {
+    ipCounter += 1;
+    return `10.77.${String(Math.floor(ipCounter / 250))}.${String((ipCounter % 250) + 1)}`;
+  };
+  /** A client whose calls come from `ip` (through a trusted proxy). */
+  const from = (ip: string, token?: string): AgoraClient =>
+    createAgoraClient({
+      url: ts.url,
+      getAccessToken: () => token ?? null,
+      headers: { "x-forwarded-for": ip },
+    });
+
+  beforeAll(async () => {
+    ts = await startTestServer({
+      RATE_LIMIT_ENABLED: "true",
+      TRUST_PROXY: "true",
+      RATE_LIMIT_MAX: "100000",
+      RATE_LIMIT_REGISTER_MAX: "100000",
+      RATE_LIMIT_PASSWORD_RESET_MAX: "100000",
+      RATE_LIMIT_PASSWORD_CHANGE_MAX: "2",
+    });
+  });
+  afterAll(async () => {
+    await ts.close();
+  });
+
+  it("limits resetPassword and changePassword per IP", async () => {
+    const resetter = from(newIp());
+    const resets: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      resets.push(
+        await outcome(resetter.auth.resetPassword.mutate({ token: "x", newPassword: "Reset-Passw0rd" })),
+      );
+    }
+    expect(resets).toEqual(["BAD_REQUEST", "BAD_REQUEST", "TOO_MANY_REQUESTS"]);
+
+    const bob = await registerUser(ts);
+    const bobFromOneIp = from(newIp(), bob.tokens.accessToken);
+    const changes: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      changes.push(
+        await outcome(
+          bobFromOneIp.auth.changePassword.mutate({ currentPassword: WRONG, newPassword: "NewPassw0rd!" }),
+        ),
+      );
+    }
+    expect(changes).toEqual(["BAD_REQUEST", "BAD_REQUEST", "TOO_MANY_REQUESTS"]);
+    // Another IP is not affected.
+    await from(newIp(), bob.tokens.accessToken).auth.changePassword.mutate({
+      currentPassword: bob.input.password,
+      newPassword: "NewPassw0rd!",
+    });
   });
 });

@@ -457,6 +457,41 @@ describe("password reset", () => {
     expect(before).toBeGreaterThanOrEqual(0);
   });
 
+  it("a reset withdraws the user's other outstanding reset tokens", async () => {
+    const alice = await registerUser(ts);
+    const tokens: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const before = ts.mailer.sent.length;
+      await ts.client().auth.requestPasswordReset.mutate({ email: alice.input.email });
+      tokens.push(
+        /Reset token: (\S+)/.exec((await ts.waitForMail(alice.input.email, before)).text)?.[1] ?? "",
+      );
+    }
+    const [first = "", second = ""] = tokens;
+    await ts.client().auth.resetPassword.mutate({ token: second, newPassword: "ResetPassw0rd" });
+    await expectFieldErrors(
+      ts.client().auth.resetPassword.mutate({ token: first, newPassword: "Another1Pass" }),
+      ["token"],
+    );
+    await ts.client().auth.login.mutate({ email: alice.input.email, password: "ResetPassw0rd" });
+  });
+
+  it("a password change withdraws outstanding reset tokens", async () => {
+    const alice = await registerUser(ts);
+    const before = ts.mailer.sent.length;
+    await ts.client().auth.requestPasswordReset.mutate({ email: alice.input.email });
+    const token =
+      /Reset token: (\S+)/.exec((await ts.waitForMail(alice.input.email, before)).text)?.[1] ?? "";
+    await alice.api.auth.changePassword.mutate({
+      currentPassword: alice.input.password,
+      newPassword: "NewPassw0rd!",
+    });
+    await expectFieldErrors(ts.client().auth.resetPassword.mutate({ token, newPassword: "ResetPassw0rd" }), [
+      "token",
+    ]);
+    await ts.client().auth.login.mutate({ email: alice.input.email, password: "NewPassw0rd!" });
+  });
+
   it("rejects unknown and expired tokens and weak passwords", async () => {
     await expectFieldErrors(
       ts.client().auth.resetPassword.mutate({ token: "nope", newPassword: "ResetPassw0rd" }),

@@ -64,6 +64,7 @@ const envSchema = z.object({
   RATE_LIMIT_LOGIN_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_REGISTER_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_PASSWORD_RESET_MAX: int(1, 1_000_000).default(5),
+  RATE_LIMIT_PASSWORD_CHANGE_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_ON_REDIS_FAILURE: z.enum(["memory", "open", "closed"]).default("memory"),
 
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
@@ -156,6 +157,8 @@ export interface Config {
     readonly loginMax: number;
     readonly registerMax: number;
     readonly passwordResetMax: number;
+    /** `auth.resetPassword` and `auth.changePassword`, each, per IP. */
+    readonly passwordChangeMax: number;
     /**
      * While Redis cannot be reached: "memory" limits each instance on its own, "open" lets
      * calls through (with a warning), "closed" refuses them with SERVICE_UNAVAILABLE.
@@ -298,6 +301,7 @@ export function loadConfig(env: Env): Config {
       loginMax: e.RATE_LIMIT_LOGIN_MAX,
       registerMax: e.RATE_LIMIT_REGISTER_MAX,
       passwordResetMax: e.RATE_LIMIT_PASSWORD_RESET_MAX,
+      passwordChangeMax: e.RATE_LIMIT_PASSWORD_CHANGE_MAX,
       onRedisFailure: e.RATE_LIMIT_ON_REDIS_FAILURE,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -22,6 +22,8 @@ export interface RateLimits {
   loginByEmail: RateLimiter;
   register: RateLimiter;
   passwordReset: RateLimiter;
+  /** `auth.resetPassword` and `auth.changePassword` per IP (each its own key space). */
+  passwordChange: RateLimiter;
 }
 
 /** Every service, built once at startup and handed to each request's context. */
@@ -90,6 +92,7 @@ export function createServices(infra: Infra): Services {
       loginByEmail: limiter("login-email", rl.loginMax),
       register: limiter("register", rl.registerMax),
       passwordReset: limiter("password-reset", rl.passwordResetMax),
+      passwordChange: limiter("password-change", rl.passwordChangeMax),
     },
     jobs,
     metrics: infra.metrics,

@@ -93,6 +93,7 @@ export const authRouter = router({
     .input(ChangePasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
+      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordChange, `change ${ctx.ip}`);
       await ctx.services.auth.changePassword(ctx.principal, input.currentPassword, input.newPassword);
       return { success: true as const };
     }),
@@ -110,6 +111,7 @@ export const authRouter = router({
     .input(ResetPasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
+      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordChange, `reset ${ctx.ip}`);
       await ctx.services.auth.resetPassword(input.token, input.newPassword);
       return { success: true as const };
     }),

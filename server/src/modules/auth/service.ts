@@ -241,11 +241,17 @@ export class AuthService {
       throw new ValidationError({ currentPassword: ["Current password is incorrect"] });
     }
     const passwordHash = await this.passwords.hash(next, "account");
+    const now = new Date();
     await this.db.$transaction([
       this.db.user.update({ where: { id: user.id }, data: { passwordHash } }),
       this.db.authSession.updateMany({
         where: { userId: user.id, revokedAt: null, id: { not: principal.sessionId } },
-        data: { revokedAt: new Date() },
+        data: { revokedAt: now },
+      }),
+      // A reset link mailed before the change must not undo it.
+      this.db.passwordResetToken.updateMany({
+        where: { userId: user.id, usedAt: null },
+        data: { usedAt: now },
       }),
     ]);
     await this.sessionsRevoked(user.id);
@@ -319,8 +325,16 @@ export class AuthService {
 
   async resetPassword(token: string, newPassword: string): Promise<void> {
     const tokenHash = hashSecret(token);
-    const passwordHash = await this.passwords.hash(newPassword, "account");
     const now = new Date();
+    const invalid = () => new ValidationError({ token: ["Invalid or expired reset token"] });
+    // A lookup by the token's SHA-256 first: only a live token earns the bcrypt work, so
+    // anonymous callers with made-up tokens cannot load the hashing threads.
+    const live = await this.db.passwordResetToken.findUnique({
+      where: { tokenHash },
+      select: { usedAt: true, expiresAt: true },
+    });
+    if (!live || live.usedAt !== null || live.expiresAt <= now) throw invalid();
+    const passwordHash = await this.passwords.hash(newPassword, "account");
     const done = await this.db.$transaction(async (tx) => {
       const spent = await tx.passwordResetToken.updateMany({
         where: { tokenHash, usedAt: null, expiresAt: { gt: now } },
@@ -336,9 +350,14 @@ export class AuthService {
         where: { userId: row.userId, revokedAt: null },
         data: { revokedAt: now },
       });
+      // Any other link mailed to the user is withdrawn: the password it would reset is gone.
+      await tx.passwordResetToken.updateMany({
+        where: { userId: row.userId, usedAt: null },
+        data: { usedAt: now },
+      });
       return row.userId;
     });
-    if (!done) throw new ValidationError({ token: ["Invalid or expired reset token"] });
+    if (!done) throw invalid();
     await this.sessionsRevoked(done);
   }
 
