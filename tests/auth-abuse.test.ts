@@ -209,11 +209,62 @@ describe("limits on signing in and on password procedures", () => {
       RATE_LIMIT_MAX: "100000",
       RATE_LIMIT_REGISTER_MAX: "100000",
       RATE_LIMIT_PASSWORD_RESET_MAX: "100000",
+      RATE_LIMIT_LOGIN_MAX: "4",
+      RATE_LIMIT_LOGIN_EMAIL_IP_MAX: "2",
+      RATE_LIMIT_LOGIN_EMAIL_MAX: "6",
       RATE_LIMIT_PASSWORD_CHANGE_MAX: "2",
     });
   });
   afterAll(async () => {
     await ts.close();
+  });
+
+  it("wrong passwords from one IP do not lock the owner out from another", async () => {
+    const alice = await registerUser(ts);
+    const attacker = from(newIp());
+    const attempts: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      attempts.push(await outcome(attacker.auth.login.mutate({ email: alice.input.email, password: WRONG })));
+    }
+    const owner = await outcome(
+      from(newIp()).auth.login.mutate({ email: alice.input.email, password: alice.input.password }),
+    );
+    expect(owner).toBe("OK");
+    // The attacker's IP is refused for this email after RATE_LIMIT_LOGIN_EMAIL_IP_MAX failures.
+    expect(attempts).toEqual(["UNAUTHORIZED", "UNAUTHORIZED", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"]);
+  });
+
+  it("successful sign-ins count towards no per-email limit", async () => {
+    const alice = await registerUser(ts);
+    const answers: string[] = [];
+    for (let i = 0; i < 8; i += 1) {
+      answers.push(
+        await outcome(
+          from(newIp()).auth.login.mutate({ email: alice.input.email, password: alice.input.password }),
+        ),
+      );
+    }
+    expect(answers).toEqual(Array.from({ length: 8 }, () => "OK"));
+  });
+
+  it("a successful sign-in clears the failures of its (email, IP); failures from many IPs trip the per-email limit", async () => {
+    const alice = await registerUser(ts);
+    const ip = from(newIp());
+    const login = (client: AgoraClient, password: string) =>
+      outcome(client.auth.login.mutate({ email: alice.input.email, password }));
+    expect([await login(ip, WRONG), await login(ip, alice.input.password), await login(ip, WRONG)]).toEqual([
+      "UNAUTHORIZED",
+      "OK",
+      "UNAUTHORIZED",
+    ]);
+    // Two failures so far; four more from four IPs reach RATE_LIMIT_LOGIN_EMAIL_MAX (6).
+    const spread: string[] = [];
+    for (let i = 0; i < 4; i += 1) spread.push(await login(from(newIp()), WRONG));
+    expect(spread).toEqual(["UNAUTHORIZED", "UNAUTHORIZED", "UNAUTHORIZED", "UNAUTHORIZED"]);
+    const refused = await from(newIp())
+      .auth.login.mutate({ email: alice.input.email, password: WRONG })
+      .catch((error: unknown) => error);
+    expect(agoraErrorCode(refused)).toBe("TOO_MANY_REQUESTS");
   });
 
   it("limits resetPassword and changePassword per IP", async () => {

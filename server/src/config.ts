@@ -62,6 +62,8 @@ const envSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
   RATE_LIMIT_MAX: int(1, 1_000_000).default(600),
   RATE_LIMIT_LOGIN_MAX: int(1, 1_000_000).default(10),
+  RATE_LIMIT_LOGIN_EMAIL_IP_MAX: int(1, 1_000_000).default(5),
+  RATE_LIMIT_LOGIN_EMAIL_MAX: int(1, 1_000_000).default(50),
   RATE_LIMIT_REGISTER_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_PASSWORD_RESET_MAX: int(1, 1_000_000).default(5),
   RATE_LIMIT_PASSWORD_CHANGE_MAX: int(1, 1_000_000).default(10),
@@ -154,7 +156,12 @@ export interface Config {
     readonly enabled: boolean;
     readonly windowSeconds: number;
     readonly max: number;
+    /** `auth.login` calls per IP, failed or not. */
     readonly loginMax: number;
+    /** Failed sign-ins per (email, IP). */
+    readonly loginEmailIpMax: number;
+    /** Failed sign-ins per email, from every IP together. */
+    readonly loginEmailMax: number;
     readonly registerMax: number;
     readonly passwordResetMax: number;
     /** `auth.resetPassword` and `auth.changePassword`, each, per IP. */
@@ -299,6 +306,8 @@ export function loadConfig(env: Env): Config {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       max: e.RATE_LIMIT_MAX,
       loginMax: e.RATE_LIMIT_LOGIN_MAX,
+      loginEmailIpMax: e.RATE_LIMIT_LOGIN_EMAIL_IP_MAX,
+      loginEmailMax: e.RATE_LIMIT_LOGIN_EMAIL_MAX,
       registerMax: e.RATE_LIMIT_REGISTER_MAX,
       passwordResetMax: e.RATE_LIMIT_PASSWORD_RESET_MAX,
       passwordChangeMax: e.RATE_LIMIT_PASSWORD_CHANGE_MAX,

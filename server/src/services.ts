@@ -18,8 +18,12 @@ export type { Infra };
 
 export interface RateLimits {
   global: RateLimiter;
+  /** Every `auth.login` call, per IP. */
   loginByIp: RateLimiter;
-  loginByEmail: RateLimiter;
+  /** Failed sign-ins per "email IP" (a successful one clears its key). */
+  loginFailuresByEmailIp: RateLimiter;
+  /** Failed sign-ins per email, from every IP. */
+  loginFailuresByEmail: RateLimiter;
   register: RateLimiter;
   passwordReset: RateLimiter;
   /** `auth.resetPassword` and `auth.changePassword` per IP (each its own key space). */
@@ -89,7 +93,8 @@ export function createServices(infra: Infra): Services {
     rateLimits: {
       global: limiter("global", rl.max),
       loginByIp: limiter("login-ip", rl.loginMax),
-      loginByEmail: limiter("login-email", rl.loginMax),
+      loginFailuresByEmailIp: limiter("login-fail-email-ip", rl.loginEmailIpMax),
+      loginFailuresByEmail: limiter("login-fail-email", rl.loginEmailMax),
       register: limiter("register", rl.registerMax),
       passwordReset: limiter("password-reset", rl.passwordResetMax),
       passwordChange: limiter("password-change", rl.passwordChangeMax),
