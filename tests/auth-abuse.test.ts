@@ -213,6 +213,7 @@ describe("limits on signing in and on password procedures", () => {
       RATE_LIMIT_LOGIN_EMAIL_IP_MAX: "2",
       RATE_LIMIT_LOGIN_EMAIL_MAX: "6",
       RATE_LIMIT_PASSWORD_CHANGE_MAX: "2",
+      RATE_LIMIT_PASSWORD_RESET_EMAIL_MAX: "2",
     });
   });
   afterAll(async () => {
@@ -293,5 +294,37 @@ describe("limits on signing in and on password procedures", () => {
       currentPassword: bob.input.password,
       newPassword: "NewPassw0rd!",
     });
+  });
+
+  it("caps reset mails per email across IPs, answering known and unknown emails alike", async () => {
+    const alice = await registerUser(ts);
+    const ghost = ghostEmail();
+    const before = ts.mailer.sent.length;
+    const known: string[] = [];
+    const unknown: string[] = [];
+    for (let i = 0; i < 4; i += 1) {
+      known.push(await outcome(from(newIp()).auth.requestPasswordReset.mutate({ email: alice.input.email })));
+      unknown.push(await outcome(from(newIp()).auth.requestPasswordReset.mutate({ email: ghost })));
+    }
+    expect(known).toEqual(["OK", "OK", "TOO_MANY_REQUESTS", "TOO_MANY_REQUESTS"]);
+    expect(unknown).toEqual(known);
+    await ts.waitForIdleJobs();
+    expect(ts.mailer.sent.slice(before).filter((m) => m.to === alice.input.email)).toHaveLength(2);
+    expect(ts.mailer.sent.slice(before).filter((m) => m.to === ghost)).toHaveLength(0);
+  });
+});
+
+describe("Server-Timing in production", () => {
+  it("is rounded to 100 ms by default, so a lookup's few milliseconds do not show", async () => {
+    const production = await startTestServer({ NODE_ENV: "production", SHUTDOWN_DELAY_MS: "0" });
+    try {
+      for (const path of ["/trpc/health.live", "/healthz"]) {
+        const res = await fetch(`${production.url}${path}`);
+        expect(res.status).toBe(200);
+        expect(res.headers.get("server-timing")).toMatch(/^app;dur=(0|[1-9]\d*00)$/);
+      }
+    } finally {
+      await production.close();
+    }
   });
 });

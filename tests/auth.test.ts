@@ -443,18 +443,26 @@ describe("password reset", () => {
     );
   });
 
-  it("answers the same for unknown emails, sending nothing", async () => {
+  it("does the same work for unknown emails as for known ones (one job each), sending nothing to them", async () => {
     const queued = async () => {
       const counts = await ts.server.services.jobs.counts();
       const queue = counts.find((q) => q.queue === "password-reset-mail");
       return queue ? queue.created + queue.retry + queue.active + queue.completed + queue.failed : -1;
     };
+    const alice = await registerUser(ts);
+    const ghost = `ghost_${Date.now()}@example.com`;
+    const mailsBefore = ts.mailer.sent.length;
     const before = await queued();
-    expect(
-      await ts.client().auth.requestPasswordReset.mutate({ email: `ghost_${Date.now()}@example.com` }),
-    ).toEqual({ success: true });
-    expect(await queued()).toBe(before);
-    expect(before).toBeGreaterThanOrEqual(0);
+    expect(await ts.client().auth.requestPasswordReset.mutate({ email: ghost })).toEqual({ success: true });
+    const afterUnknown = await queued();
+    expect(await ts.client().auth.requestPasswordReset.mutate({ email: alice.input.email })).toEqual({
+      success: true,
+    });
+    const afterKnown = await queued();
+    expect([afterUnknown - before, afterKnown - afterUnknown]).toEqual([1, 1]);
+    await ts.waitForMail(alice.input.email, mailsBefore);
+    await ts.waitForIdleJobs();
+    expect(ts.mailer.sent.slice(mailsBefore).map((m) => m.to)).toEqual([alice.input.email]);
   });
 
   it("a reset withdraws the user's other outstanding reset tokens", async () => {

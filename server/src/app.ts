@@ -95,6 +95,7 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     log,
     corsOrigins: config.corsOrigins,
     draining: () => services.health.draining,
+    serverTiming: config.serverTiming,
   });
   app.use(front);
 

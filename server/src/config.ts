@@ -66,6 +66,8 @@ const envSchema = z.object({
   RATE_LIMIT_LOGIN_EMAIL_MAX: int(1, 1_000_000).default(50),
   RATE_LIMIT_REGISTER_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_PASSWORD_RESET_MAX: int(1, 1_000_000).default(5),
+  RATE_LIMIT_PASSWORD_RESET_EMAIL_MAX: int(1, 1_000_000).default(3),
+  RATE_LIMIT_PASSWORD_RESET_EMAIL_WINDOW_SECONDS: int(1, 86_400).default(3600),
   RATE_LIMIT_PASSWORD_CHANGE_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_ON_REDIS_FAILURE: z.enum(["memory", "open", "closed"]).default("memory"),
 
@@ -88,6 +90,8 @@ const envSchema = z.object({
   JOB_RETRY_LIMIT: int(0, 100).default(5),
   JOB_RETRY_DELAY_SECONDS: int(1, 86_400).default(30),
   CLEANUP_CRON: z.string().trim().min(9).default("17 * * * *"),
+
+  SERVER_TIMING: z.enum(["exact", "coarse", "off"]).optional(),
 
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
 
@@ -163,7 +167,11 @@ export interface Config {
     /** Failed sign-ins per email, from every IP together. */
     readonly loginEmailMax: number;
     readonly registerMax: number;
+    /** `auth.requestPasswordReset` per IP. */
     readonly passwordResetMax: number;
+    /** Reset mails asked for per email, from every IP together, per `passwordResetEmailWindowSeconds`. */
+    readonly passwordResetEmailMax: number;
+    readonly passwordResetEmailWindowSeconds: number;
     /** `auth.resetPassword` and `auth.changePassword`, each, per IP. */
     readonly passwordChangeMax: number;
     /**
@@ -192,6 +200,11 @@ export interface Config {
     readonly retryDelaySeconds: number;
     readonly cleanupCron: string;
   };
+  /**
+   * The `Server-Timing` header: "exact" (0.1 ms), "coarse" (rounded to 100 ms, so it tells
+   * nothing about the few milliseconds a lookup takes), "off" (not sent).
+   */
+  readonly serverTiming: "exact" | "coarse" | "off";
   readonly metrics: {
     /** Off in production unless a token is set; when set, scrapes must send it as a Bearer token. */
     readonly enabled: boolean;
@@ -310,6 +323,8 @@ export function loadConfig(env: Env): Config {
       loginEmailMax: e.RATE_LIMIT_LOGIN_EMAIL_MAX,
       registerMax: e.RATE_LIMIT_REGISTER_MAX,
       passwordResetMax: e.RATE_LIMIT_PASSWORD_RESET_MAX,
+      passwordResetEmailMax: e.RATE_LIMIT_PASSWORD_RESET_EMAIL_MAX,
+      passwordResetEmailWindowSeconds: e.RATE_LIMIT_PASSWORD_RESET_EMAIL_WINDOW_SECONDS,
       passwordChangeMax: e.RATE_LIMIT_PASSWORD_CHANGE_MAX,
       onRedisFailure: e.RATE_LIMIT_ON_REDIS_FAILURE,
     },
@@ -330,6 +345,7 @@ export function loadConfig(env: Env): Config {
       retryDelaySeconds: e.JOB_RETRY_DELAY_SECONDS,
       cleanupCron: e.CLEANUP_CRON,
     },
+    serverTiming: e.SERVER_TIMING ?? (production ? "coarse" : "exact"),
     metrics: {
       enabled: !production || e.METRICS_TOKEN !== undefined,
       token: e.METRICS_TOKEN ?? null,

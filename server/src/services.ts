@@ -25,7 +25,10 @@ export interface RateLimits {
   /** Failed sign-ins per email, from every IP. */
   loginFailuresByEmail: RateLimiter;
   register: RateLimiter;
+  /** `auth.requestPasswordReset` per IP. */
   passwordReset: RateLimiter;
+  /** Reset mails asked for per email, shared by every IP (and instance, with Redis). */
+  passwordResetByEmail: RateLimiter;
   /** `auth.resetPassword` and `auth.changePassword` per IP (each its own key space). */
   passwordChange: RateLimiter;
 }
@@ -75,12 +78,8 @@ export function createServices(infra: Infra): Services {
   const marketEvents = new MarketEvents(infra.events, infra.log);
   const markets = new MarketService(db, marketEvents, cache, database.sql);
   const rl = config.rateLimit;
-  const limiter = (name: string, points: number) =>
-    infra.rateLimiter({
-      name,
-      points,
-      durationSeconds: rl.windowSeconds,
-    });
+  const limiter = (name: string, points: number, durationSeconds = rl.windowSeconds) =>
+    infra.rateLimiter({ name, points, durationSeconds });
   return {
     auth,
     users: new UserService(db, auth, markets, cache, database.sql),
@@ -97,6 +96,11 @@ export function createServices(infra: Infra): Services {
       loginFailuresByEmail: limiter("login-fail-email", rl.loginEmailMax),
       register: limiter("register", rl.registerMax),
       passwordReset: limiter("password-reset", rl.passwordResetMax),
+      passwordResetByEmail: limiter(
+        "password-reset-email",
+        rl.passwordResetEmailMax,
+        rl.passwordResetEmailWindowSeconds,
+      ),
       passwordChange: limiter("password-change", rl.passwordChangeMax),
     },
     jobs,

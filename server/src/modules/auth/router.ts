@@ -131,6 +131,8 @@ export const authRouter = router({
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
       await enforceRateLimit(ctx, ctx.services.rateLimits.passwordReset, ctx.ip);
+      // Known and unknown emails alike, so the answer tells nothing about the account.
+      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordResetByEmail, input.email);
       await ctx.services.auth.requestPasswordReset(input.email);
       return { success: true as const };
     }),

@@ -258,23 +258,28 @@ export class AuthService {
   }
 
   /**
-   * Always succeeds; a mail is owed only when the email belongs to someone. The mail is a
-   * durable job (retried with backoff), so neither the caller's wait nor its answer depends
-   * on the mail server, and the caller cannot learn from either whether the address exists.
+   * Always succeeds, after the same work whether or not the email belongs to someone: one job
+   * for the (normalised) email, which looks the account up and mails only if there is one.
+   * The mail is a durable job (retried with backoff), so neither the caller's wait nor its
+   * answer depends on the mail server or on the account, and the caller cannot learn from
+   * either (nor from the job counts in /metrics) whether the address exists.
    */
   async requestPasswordReset(email: string): Promise<void> {
-    const user = await this.db.user.findUnique({ where: { email }, select: { id: true } });
-    if (!user) return;
-    await this.jobs.enqueue(this.db, PASSWORD_RESET_QUEUE, { userId: user.id });
+    await this.jobs.enqueue(this.db, PASSWORD_RESET_QUEUE, { email });
   }
 
   /**
-   * The job behind PASSWORD_RESET_QUEUE. Each attempt makes a fresh token and mails it; if the
-   * mail fails the token is deleted (nobody received it) and the job is retried.
+   * The job behind PASSWORD_RESET_QUEUE, for an email (or, for jobs enqueued by earlier
+   * versions, a user id). Nothing is sent when no account has it. Each attempt makes a fresh
+   * token and mails it; if the mail fails the token is deleted (nobody received it) and the
+   * job is retried.
    */
-  async sendPasswordResetMail(userId: string): Promise<void> {
-    const user = await this.db.user.findUnique({ where: { id: userId }, select: { id: true, email: true } });
-    if (!user) return; // deleted since the request: nothing to send
+  async sendPasswordResetMail(to: { email: string } | { userId: string }): Promise<void> {
+    const user = await this.db.user.findUnique({
+      where: "email" in to ? { email: to.email } : { id: to.userId },
+      select: { id: true, email: true },
+    });
+    if (!user) return; // no such account, or deleted since the request: nothing to send
     const token = newSecret();
     const row = await this.db.passwordResetToken.create({
       data: {
