@@ -280,7 +280,57 @@ describe("auth.refresh", () => {
     );
   });
 
-  it("of two concurrent refreshes with one token, at most one succeeds", async () => {
+  it("two tabs refreshing with one token at once both get the same new refresh token, and the session lives on", async () => {
+    const alice = await registerUser(ts);
+    // Each tab sends the access token it holds (of that session), as the SDK does.
+    const tab = () =>
+      ts
+        .client({ token: alice.tokens.accessToken })
+        .auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+    const [a, b] = await Promise.all([tab(), tab()]);
+    expect(a.refreshToken).toBe(b.refreshToken);
+    for (const tokens of [a, b]) {
+      expect((await ts.client({ token: tokens.accessToken }).users.me.query()).id).toBe(alice.user.id);
+    }
+    // A third repeat, still within the window, gets it too; the new token then rotates as usual.
+    expect((await tab()).refreshToken).toBe(a.refreshToken);
+    const next = await ts.client().auth.refresh.mutate({ refreshToken: a.refreshToken });
+    expect((await ts.client({ token: next.accessToken }).users.me.query()).id).toBe(alice.user.id);
+  });
+
+  it("a repeat after the grace window, or with another session's access token, revokes the session", async () => {
+    const repeatAfterWindow = async (alice: Awaited<ReturnType<typeof registerUser>>) => {
+      // The rotation happened a minute ago (the window is REFRESH_TOKEN_REUSE_GRACE_SECONDS, 5 s).
+      await ts.server.infra.database.prisma.refreshToken.updateMany({
+        where: { session: { userId: alice.user.id }, usedAt: { not: null } },
+        data: { usedAt: new Date(Date.now() - 60_000) },
+      });
+      return ts
+        .client({ token: alice.tokens.accessToken })
+        .auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+    };
+    const alice = await registerUser(ts);
+    const rotated = await ts.client().auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+    await expectError(repeatAfterWindow(alice), "UNAUTHORIZED");
+    await expectError(
+      ts.client().auth.refresh.mutate({ refreshToken: rotated.refreshToken }),
+      "UNAUTHORIZED",
+    );
+    await expectError(ts.client({ token: rotated.accessToken }).users.me.query(), "UNAUTHORIZED");
+
+    const bob = await registerUser(ts);
+    const mallory = await registerUser(ts);
+    const bobRotated = await ts.client().auth.refresh.mutate({ refreshToken: bob.tokens.refreshToken });
+    await expectError(
+      ts
+        .client({ token: mallory.tokens.accessToken })
+        .auth.refresh.mutate({ refreshToken: bob.tokens.refreshToken }),
+      "UNAUTHORIZED",
+    );
+    await expectError(ts.client({ token: bobRotated.accessToken }).users.me.query(), "UNAUTHORIZED");
+  });
+
+  it("of two concurrent refreshes with one token and no access token, at most one succeeds", async () => {
     const alice = await registerUser(ts);
     const results = await Promise.allSettled([
       ts.client().auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken }),

@@ -41,6 +41,7 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default("agora-api"),
   ACCESS_TOKEN_TTL_SECONDS: int(10, 86_400).default(900),
   REFRESH_TOKEN_TTL_SECONDS: int(60, 31_536_000).default(2_592_000),
+  REFRESH_TOKEN_REUSE_GRACE_SECONDS: int(0, 60).default(5),
   PASSWORD_RESET_TTL_SECONDS: int(60, 86_400).default(3600),
   BCRYPT_COST: int(4, 15).default(12),
   // One core stays with the event loop: bcrypt on every core would stall every other request.
@@ -144,6 +145,11 @@ export interface Config {
     readonly audience: string;
     readonly accessTokenTtlSeconds: number;
     readonly refreshTokenTtlSeconds: number;
+    /**
+     * How long after a rotation a repeat of the spent refresh token, with an access token of
+     * its session, gets the same new token instead of revoking the session; 0 turns it off.
+     */
+    readonly refreshReuseGraceSeconds: number;
     readonly passwordResetTtlSeconds: number;
     readonly bcryptCost: number;
     readonly passwordWorkers: number;
@@ -307,6 +313,7 @@ export function loadConfig(env: Env): Config {
       audience: e.JWT_AUDIENCE,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      refreshReuseGraceSeconds: e.REFRESH_TOKEN_REUSE_GRACE_SECONDS,
       passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,
       bcryptCost: e.BCRYPT_COST,
       passwordWorkers: e.PASSWORD_WORKERS,

@@ -65,6 +65,7 @@ export function createServices(infra: Infra): Services {
     infra.mailer,
     {
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+      refreshReuseGraceSeconds: config.auth.refreshReuseGraceSeconds,
       accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
       passwordResetTtlSeconds: config.auth.passwordResetTtlSeconds,
       sessionCacheTtlSeconds: config.cache.sessionTtlSeconds,

@@ -93,7 +93,9 @@ export const authRouter = router({
     })
     .input(RefreshTokenInput)
     .output(TokensOutput)
-    .mutation(({ ctx, input }) => ctx.services.auth.refresh(input.refreshToken)),
+    // The caller's access token, if it sends one, is not checked here (a stale one must not
+    // stop a refresh): it only shows which session a repeated refresh token comes from.
+    .mutation(({ ctx, input }) => ctx.services.auth.refresh(input.refreshToken, ctx.credentials.bearer)),
 
   logout: userProcedure
     .meta({

@@ -17,6 +17,8 @@ import { hashSecret, newSecret, type AccessTokens } from "./tokens.js";
 
 export interface AuthSettings {
   refreshTokenTtlSeconds: number;
+  /** How long after a rotation a repeat of the spent token from its session gets the same successor. */
+  refreshReuseGraceSeconds: number;
   accessTokenTtlSeconds: number;
   passwordResetTtlSeconds: number;
   sessionCacheTtlSeconds: number;
@@ -152,10 +154,23 @@ export class AuthService {
     return { user, tokens: await this.startSession(user) };
   }
 
-  /** Rotates a refresh token. A token presented twice revokes its whole session (theft signal). */
-  async refresh(refreshToken: string): Promise<Tokens> {
+  /**
+   * Rotates a refresh token. A token presented twice revokes its whole session (theft signal),
+   * with one exception: a repeat of the token its session rotated last, within
+   * `refreshReuseGraceSeconds` of that rotation, by a caller that also shows an access token
+   * of that session (expired or not), gets the same new refresh token the first use got and a
+   * new access token: two tabs of one app that refresh at once stay signed in. Everything it
+   * needs is in the database (when the token was used, whether its successor is still unused)
+   * and in the shared JWT_SECRET (the successor is derived from the token), so it holds across
+   * instances.
+   */
+  async refresh(refreshToken: string, accessToken: string | null = null): Promise<Tokens> {
     const tokenHash = hashSecret(refreshToken);
+    const successor = this.accessTokens.refreshSuccessor(refreshToken);
+    const successorHash = hashSecret(successor);
+    const callerSession = accessToken ? await this.accessTokens.sessionOf(accessToken) : null;
     const now = new Date();
+    const graceMs = this.settings.refreshReuseGraceSeconds * 1000;
     const outcome = await this.db.$transaction(async (tx) => {
       // The conditional update is the single-use guard: of two racing refreshes, one wins.
       const spent = await tx.refreshToken.updateMany({
@@ -169,6 +184,30 @@ export class AuthService {
       if (!row) return { kind: "invalid" as const };
       if (spent.count === 0) {
         if (row.usedAt) {
+          if (callerSession === row.sessionId && now.getTime() - row.usedAt.getTime() <= graceMs) {
+            const next = await tx.refreshToken.findUnique({
+              where: { tokenHash: successorHash },
+              select: {
+                sessionId: true,
+                usedAt: true,
+                expiresAt: true,
+                session: { select: { revokedAt: true } },
+              },
+            });
+            if (
+              next?.sessionId === row.sessionId &&
+              next.usedAt === null &&
+              next.expiresAt > now &&
+              next.session.revokedAt === null
+            ) {
+              return {
+                kind: "repeated" as const,
+                user: row.session.user,
+                sessionId: row.sessionId,
+                refreshToken: successor,
+              };
+            }
+          }
           await tx.authSession.updateMany({
             where: { id: row.sessionId, revokedAt: null },
             data: { revokedAt: now },
@@ -178,11 +217,10 @@ export class AuthService {
         return { kind: "invalid" as const };
       }
       await tx.authSession.update({ where: { id: row.sessionId }, data: { lastUsedAt: now } });
-      const next = newSecret();
       await tx.refreshToken.create({
         data: {
           sessionId: row.sessionId,
-          tokenHash: hashSecret(next),
+          tokenHash: successorHash,
           expiresAt: new Date(now.getTime() + this.settings.refreshTokenTtlSeconds * 1000),
         },
       });
@@ -190,7 +228,7 @@ export class AuthService {
         kind: "rotated" as const,
         user: row.session.user,
         sessionId: row.sessionId,
-        refreshToken: next,
+        refreshToken: successor,
       };
     });
 
@@ -198,7 +236,12 @@ export class AuthService {
       await this.sessionsRevoked(outcome.userId);
       this.log.warn({ sessionId: outcome.sessionId }, "refresh token reused: session revoked");
     }
-    if (outcome.kind !== "rotated") throw new UnauthorizedError("Invalid or expired refresh token");
+    if (outcome.kind === "repeated") {
+      this.log.info({ sessionId: outcome.sessionId }, "refresh token repeated within the grace window");
+    }
+    if (outcome.kind !== "rotated" && outcome.kind !== "repeated") {
+      throw new UnauthorizedError("Invalid or expired refresh token");
+    }
     return this.tokensFor(outcome.user, outcome.sessionId, outcome.refreshToken);
   }
 
