@@ -280,7 +280,57 @@ describe("auth.refresh", () => {
     );
   });
 
-  it("of two concurrent refreshes with one token, at most one succeeds", async () => {
+  it("two tabs refreshing with one token at once both get the same new refresh token, and the session lives on", async () => {
+    const alice = await registerUser(ts);
+    // Each tab sends the access token it holds (of that session), as the SDK does.
+    const tab = () =>
+      ts
+        .client({ token: alice.tokens.accessToken })
+        .auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+    const [a, b] = await Promise.all([tab(), tab()]);
+    expect(a.refreshToken).toBe(b.refreshToken);
+    for (const tokens of [a, b]) {
+      expect((await ts.client({ token: tokens.accessToken }).users.me.query()).id).toBe(alice.user.id);
+    }
+    // A third repeat, still within the window, gets it too; the new token then rotates as usual.
+    expect((await tab()).refreshToken).toBe(a.refreshToken);
+    const next = await ts.client().auth.refresh.mutate({ refreshToken: a.refreshToken });
+    expect((await ts.client({ token: next.accessToken }).users.me.query()).id).toBe(alice.user.id);
+  });
+
+  it("a repeat after the grace window, or with another session's access token, revokes the session", async () => {
+    const repeatAfterWindow = async (alice: Awaited<ReturnType<typeof registerUser>>) => {
+      // The rotation happened a minute ago (the window is REFRESH_TOKEN_REUSE_GRACE_SECONDS, 5 s).
+      await ts.server.infra.database.prisma.refreshToken.updateMany({
+        where: { session: { userId: alice.user.id }, usedAt: { not: null } },
+        data: { usedAt: new Date(Date.now() - 60_000) },
+      });
+      return ts
+        .client({ token: alice.tokens.accessToken })
+        .auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+    };
+    const alice = await registerUser(ts);
+    const rotated = await ts.client().auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+    await expectError(repeatAfterWindow(alice), "UNAUTHORIZED");
+    await expectError(
+      ts.client().auth.refresh.mutate({ refreshToken: rotated.refreshToken }),
+      "UNAUTHORIZED",
+    );
+    await expectError(ts.client({ token: rotated.accessToken }).users.me.query(), "UNAUTHORIZED");
+
+    const bob = await registerUser(ts);
+    const mallory = await registerUser(ts);
+    const bobRotated = await ts.client().auth.refresh.mutate({ refreshToken: bob.tokens.refreshToken });
+    await expectError(
+      ts
+        .client({ token: mallory.tokens.accessToken })
+        .auth.refresh.mutate({ refreshToken: bob.tokens.refreshToken }),
+      "UNAUTHORIZED",
+    );
+    await expectError(ts.client({ token: bobRotated.accessToken }).users.me.query(), "UNAUTHORIZED");
+  });
+
+  it("of two concurrent refreshes with one token and no access token, at most one succeeds", async () => {
     const alice = await registerUser(ts);
     const results = await Promise.allSettled([
       ts.client().auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken }),
@@ -443,18 +493,61 @@ describe("password reset", () => {
     );
   });
 
-  it("answers the same for unknown emails, sending nothing", async () => {
+  it("does the same work for unknown emails as for known ones (one job each), sending nothing to them", async () => {
     const queued = async () => {
       const counts = await ts.server.services.jobs.counts();
       const queue = counts.find((q) => q.queue === "password-reset-mail");
       return queue ? queue.created + queue.retry + queue.active + queue.completed + queue.failed : -1;
     };
+    const alice = await registerUser(ts);
+    const ghost = `ghost_${Date.now()}@example.com`;
+    const mailsBefore = ts.mailer.sent.length;
     const before = await queued();
-    expect(
-      await ts.client().auth.requestPasswordReset.mutate({ email: `ghost_${Date.now()}@example.com` }),
-    ).toEqual({ success: true });
-    expect(await queued()).toBe(before);
-    expect(before).toBeGreaterThanOrEqual(0);
+    expect(await ts.client().auth.requestPasswordReset.mutate({ email: ghost })).toEqual({ success: true });
+    const afterUnknown = await queued();
+    expect(await ts.client().auth.requestPasswordReset.mutate({ email: alice.input.email })).toEqual({
+      success: true,
+    });
+    const afterKnown = await queued();
+    expect([afterUnknown - before, afterKnown - afterUnknown]).toEqual([1, 1]);
+    await ts.waitForMail(alice.input.email, mailsBefore);
+    await ts.waitForIdleJobs();
+    expect(ts.mailer.sent.slice(mailsBefore).map((m) => m.to)).toEqual([alice.input.email]);
+  });
+
+  it("a reset withdraws the user's other outstanding reset tokens", async () => {
+    const alice = await registerUser(ts);
+    const tokens: string[] = [];
+    for (let i = 0; i < 2; i += 1) {
+      const before = ts.mailer.sent.length;
+      await ts.client().auth.requestPasswordReset.mutate({ email: alice.input.email });
+      tokens.push(
+        /Reset token: (\S+)/.exec((await ts.waitForMail(alice.input.email, before)).text)?.[1] ?? "",
+      );
+    }
+    const [first = "", second = ""] = tokens;
+    await ts.client().auth.resetPassword.mutate({ token: second, newPassword: "ResetPassw0rd" });
+    await expectFieldErrors(
+      ts.client().auth.resetPassword.mutate({ token: first, newPassword: "Another1Pass" }),
+      ["token"],
+    );
+    await ts.client().auth.login.mutate({ email: alice.input.email, password: "ResetPassw0rd" });
+  });
+
+  it("a password change withdraws outstanding reset tokens", async () => {
+    const alice = await registerUser(ts);
+    const before = ts.mailer.sent.length;
+    await ts.client().auth.requestPasswordReset.mutate({ email: alice.input.email });
+    const token =
+      /Reset token: (\S+)/.exec((await ts.waitForMail(alice.input.email, before)).text)?.[1] ?? "";
+    await alice.api.auth.changePassword.mutate({
+      currentPassword: alice.input.password,
+      newPassword: "NewPassw0rd!",
+    });
+    await expectFieldErrors(ts.client().auth.resetPassword.mutate({ token, newPassword: "ResetPassw0rd" }), [
+      "token",
+    ]);
+    await ts.client().auth.login.mutate({ email: alice.input.email, password: "NewPassw0rd!" });
   });
 
   it("rejects unknown and expired tokens and weak passwords", async () => {

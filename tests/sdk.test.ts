@@ -163,8 +163,12 @@ describe("automatic token refresh", () => {
     expect(rotated[0]?.refreshToken).not.toBe(alice.tokens.refreshToken);
     expect(state.tokens).toEqual(rotated[0]);
 
+    // The refresh showed the access token it replaces (which session it comes from).
+    expect(rec.calls("auth.refresh")[0]?.headers.get("authorization")).toBe(`Bearer ${stale}`);
     // Three stale requests failed; each was retried once, with the new token.
-    const withStale = rec.requests.filter((r) => r.headers.get("authorization") === `Bearer ${stale}`);
+    const withStale = rec.requests.filter(
+      (r) => !r.paths.includes("auth.refresh") && r.headers.get("authorization") === `Bearer ${stale}`,
+    );
     const withFresh = rec.requests.filter(
       (r) => r.headers.get("authorization") === `Bearer ${state.tokens.accessToken}`,
     );
@@ -177,6 +181,26 @@ describe("automatic token refresh", () => {
     // The new session works without any further refresh.
     await api.users.me.query();
     expect(rec.calls("auth.refresh")).toHaveLength(1);
+  });
+
+  it("keeps two tabs of one session signed in when both refresh with the same token at once", async () => {
+    const alice = await registerUser(ts);
+    const expired = await expire(alice.tokens.accessToken);
+    // Two tabs: each its own client, each read the same tokens from storage before either refreshed.
+    const tabs = [0, 1].map(() => {
+      const rec = recordingFetch((request) => (request.paths.includes("auth.refresh") ? 50 : 0));
+      return {
+        rec,
+        ...sessionClient({ tokens: { ...alice.tokens, accessToken: expired } }, { fetch: rec.fetch }),
+      };
+    });
+    const answers = await Promise.all(tabs.map((tab) => tab.api.users.me.query()));
+    expect(answers.map((me) => me.id)).toEqual([alice.user.id, alice.user.id]);
+    expect(tabs.map((tab) => tab.rec.calls("auth.refresh").length)).toEqual([1, 1]);
+    const [first, second] = tabs.map((tab) => tab.rotated[0]);
+    expect(first?.refreshToken).toBe(second?.refreshToken);
+    // The session lives on in both tabs.
+    for (const tab of tabs) expect((await tab.api.users.me.query()).id).toBe(alice.user.id);
   });
 
   it("throws the original UNAUTHORIZED when the refresh fails, and never retries a refused token", async () => {

@@ -142,7 +142,15 @@ export function createAgoraClient(options: AgoraClientOptions): AgoraClient {
           url: trpcUrl,
           transformer: superjson,
           ...fetchOption,
-          headers: () => resolveHeaders(options.headers),
+          // The access token held (usually expired by now) shows the server which session the
+          // refresh comes from: another tab of the app refreshing with the same token at the
+          // same moment then gets the same new tokens instead of ending the session.
+          async headers() {
+            const headers = await resolveHeaders(options.headers);
+            const token = await options.getAccessToken?.();
+            if (token) headers.authorization = `Bearer ${token}`;
+            return headers;
+          },
         }),
       ],
     });

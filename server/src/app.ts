@@ -12,12 +12,15 @@ import { panelRouter } from "./http/panel.js";
 import { lazyHandler, REST_BASE_PATH } from "./http/lazy.js";
 import { fastTrpcHandler } from "./http/trpc.js";
 import type { Logger } from "./infra/logger.js";
+import { OverloadedError } from "./shared/errors.js";
 import { appRouter } from "./router.js";
 import type { Services } from "./services.js";
 import type { Context } from "./trpc/context.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_BATCH_SIZE = 50;
+/** At most one log line per this interval about calls refused for a full bcrypt queue. */
+const OVERLOAD_LOG_INTERVAL_MS = 10_000;
 
 export interface AppDeps {
   config: Config;
@@ -92,6 +95,7 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     log,
     corsOrigins: config.corsOrigins,
     draining: () => services.health.draining,
+    serverTiming: config.serverTiming,
   });
   app.use(front);
 
@@ -117,6 +121,21 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
       if (!res.headersSent) res.setHeader(name, value);
     },
   });
+  // A full bcrypt queue is load, not a fault: one line per interval, with how many calls it
+  // refused since the last one, and no stack.
+  let overloadRefused = 0;
+  let overloadLoggedAt = Number.NEGATIVE_INFINITY;
+  const noteOverload = (error: OverloadedError, path: string | undefined) => {
+    overloadRefused += 1;
+    const now = Date.now();
+    if (now - overloadLoggedAt < OVERLOAD_LOG_INTERVAL_MS) return;
+    log.warn(
+      { refused: overloadRefused, path, reason: error.message },
+      "bcrypt queue is full: calls refused with SERVICE_UNAVAILABLE (PASSWORD_QUEUE_MAX)",
+    );
+    overloadLoggedAt = now;
+    overloadRefused = 0;
+  };
   const onProcedureError = ({
     error,
     path,
@@ -128,6 +147,8 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   }) => {
     if (error.code === "INTERNAL_SERVER_ERROR") {
       log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, "procedure failed");
+    } else if (error.code === "SERVICE_UNAVAILABLE" && error.cause instanceof OverloadedError) {
+      noteOverload(error.cause, path);
     } else if (error.code === "SERVICE_UNAVAILABLE") {
       log.warn({ err: error.cause ?? error, path, requestId: ctx?.requestId }, "database unavailable");
     }

@@ -43,6 +43,7 @@ const envSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default("agora-api"),
   ACCESS_TOKEN_TTL_SECONDS: int(10, 86_400).default(900),
   REFRESH_TOKEN_TTL_SECONDS: int(60, 31_536_000).default(2_592_000),
+  REFRESH_TOKEN_REUSE_GRACE_SECONDS: int(0, 60).default(5),
   PASSWORD_RESET_TTL_SECONDS: int(60, 86_400).default(3600),
   BCRYPT_COST: int(4, 15).default(12),
   // One core stays with the event loop: bcrypt on every core would stall every other request.
@@ -64,8 +65,13 @@ const envSchema = z.object({
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
   RATE_LIMIT_MAX: int(1, 1_000_000).default(600),
   RATE_LIMIT_LOGIN_MAX: int(1, 1_000_000).default(10),
+  RATE_LIMIT_LOGIN_EMAIL_IP_MAX: int(1, 1_000_000).default(5),
+  RATE_LIMIT_LOGIN_EMAIL_MAX: int(1, 1_000_000).default(50),
   RATE_LIMIT_REGISTER_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_PASSWORD_RESET_MAX: int(1, 1_000_000).default(5),
+  RATE_LIMIT_PASSWORD_RESET_EMAIL_MAX: int(1, 1_000_000).default(3),
+  RATE_LIMIT_PASSWORD_RESET_EMAIL_WINDOW_SECONDS: int(1, 86_400).default(3600),
+  RATE_LIMIT_PASSWORD_CHANGE_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_ON_REDIS_FAILURE: z.enum(["memory", "open", "closed"]).default("memory"),
 
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
@@ -88,6 +94,8 @@ const envSchema = z.object({
   JOB_RETRY_DELAY_SECONDS: int(1, 86_400).default(30),
   JOB_TIMEOUT_SECONDS: int(5, 3600).default(30),
   CLEANUP_CRON: z.string().trim().min(9).default("17 * * * *"),
+
+  SERVER_TIMING: z.enum(["exact", "coarse", "off"]).optional(),
 
   METRICS_TOKEN: optionalString.pipe(z.string().min(16, "must be at least 16 characters").optional()),
 
@@ -148,10 +156,18 @@ export interface Config {
     readonly audience: string;
     readonly accessTokenTtlSeconds: number;
     readonly refreshTokenTtlSeconds: number;
+    /**
+     * How long after a rotation a repeat of the spent refresh token, with an access token of
+     * its session, gets the same new token instead of revoking the session; 0 turns it off.
+     */
+    readonly refreshReuseGraceSeconds: number;
     readonly passwordResetTtlSeconds: number;
     readonly bcryptCost: number;
     readonly passwordWorkers: number;
-    /** Hashes allowed to wait for a worker; beyond that, sign-ins are refused at once. */
+    /**
+     * Hashes allowed to wait for a worker, for sign-ins and, separately, for other password
+     * work (which waits behind sign-ins); beyond that, calls are refused at once.
+     */
     readonly passwordQueueMax: number;
     /** How much lower than the event loop's the hashing threads' CPU priority is (nice). */
     readonly passwordWorkerNice: number;
@@ -161,9 +177,20 @@ export interface Config {
     readonly enabled: boolean;
     readonly windowSeconds: number;
     readonly max: number;
+    /** `auth.login` calls per IP, failed or not. */
     readonly loginMax: number;
+    /** Failed sign-ins per (email, IP). */
+    readonly loginEmailIpMax: number;
+    /** Failed sign-ins per email, from every IP together. */
+    readonly loginEmailMax: number;
     readonly registerMax: number;
+    /** `auth.requestPasswordReset` per IP. */
     readonly passwordResetMax: number;
+    /** Reset mails asked for per email, from every IP together, per `passwordResetEmailWindowSeconds`. */
+    readonly passwordResetEmailMax: number;
+    readonly passwordResetEmailWindowSeconds: number;
+    /** `auth.resetPassword` and `auth.changePassword`, each, per IP. */
+    readonly passwordChangeMax: number;
     /**
      * While Redis cannot be reached: "memory" limits each instance on its own, "open" lets
      * calls through (with a warning), "closed" refuses them with SERVICE_UNAVAILABLE.
@@ -195,6 +222,11 @@ export interface Config {
     readonly timeoutSeconds: number;
     readonly cleanupCron: string;
   };
+  /**
+   * The `Server-Timing` header: "exact" (0.1 ms), "coarse" (rounded to 100 ms, so it tells
+   * nothing about the few milliseconds a lookup takes), "off" (not sent).
+   */
+  readonly serverTiming: "exact" | "coarse" | "off";
   readonly metrics: {
     /** Off in production unless a token is set; when set, scrapes must send it as a Bearer token. */
     readonly enabled: boolean;
@@ -314,6 +346,7 @@ export function loadConfig(env: Env): Config {
       audience: e.JWT_AUDIENCE,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+      refreshReuseGraceSeconds: e.REFRESH_TOKEN_REUSE_GRACE_SECONDS,
       passwordResetTtlSeconds: e.PASSWORD_RESET_TTL_SECONDS,
       bcryptCost: e.BCRYPT_COST,
       passwordWorkers: e.PASSWORD_WORKERS,
@@ -326,8 +359,13 @@ export function loadConfig(env: Env): Config {
       windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
       max: e.RATE_LIMIT_MAX,
       loginMax: e.RATE_LIMIT_LOGIN_MAX,
+      loginEmailIpMax: e.RATE_LIMIT_LOGIN_EMAIL_IP_MAX,
+      loginEmailMax: e.RATE_LIMIT_LOGIN_EMAIL_MAX,
       registerMax: e.RATE_LIMIT_REGISTER_MAX,
       passwordResetMax: e.RATE_LIMIT_PASSWORD_RESET_MAX,
+      passwordResetEmailMax: e.RATE_LIMIT_PASSWORD_RESET_EMAIL_MAX,
+      passwordResetEmailWindowSeconds: e.RATE_LIMIT_PASSWORD_RESET_EMAIL_WINDOW_SECONDS,
+      passwordChangeMax: e.RATE_LIMIT_PASSWORD_CHANGE_MAX,
       onRedisFailure: e.RATE_LIMIT_ON_REDIS_FAILURE,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
@@ -348,6 +386,7 @@ export function loadConfig(env: Env): Config {
       timeoutSeconds: e.JOB_TIMEOUT_SECONDS,
       cleanupCron: e.CLEANUP_CRON,
     },
+    serverTiming: e.SERVER_TIMING ?? (production ? "coarse" : "exact"),
     metrics: {
       enabled: !production || e.METRICS_TOKEN !== undefined,
       token: e.METRICS_TOKEN ?? null,

@@ -19,8 +19,9 @@ export function defineJobs(services: Services, config: Config, log: Logger): voi
   jobs.define({
     name: PASSWORD_RESET_QUEUE,
     handler: async (data) => {
-      const { userId } = z.object({ userId: z.string() }).parse(data);
-      await services.auth.sendPasswordResetMail(userId);
+      // { email } since every request is enqueued; { userId } from jobs enqueued before that.
+      const to = z.union([z.object({ email: z.string() }), z.object({ userId: z.string() })]).parse(data);
+      await services.auth.sendPasswordResetMail(to);
     },
   });
   jobs.define({

@@ -18,10 +18,19 @@ export type { Infra };
 
 export interface RateLimits {
   global: RateLimiter;
+  /** Every `auth.login` call, per IP. */
   loginByIp: RateLimiter;
-  loginByEmail: RateLimiter;
+  /** Failed sign-ins per "email IP" (a successful one clears its key). */
+  loginFailuresByEmailIp: RateLimiter;
+  /** Failed sign-ins per email, from every IP. */
+  loginFailuresByEmail: RateLimiter;
   register: RateLimiter;
+  /** `auth.requestPasswordReset` per IP. */
   passwordReset: RateLimiter;
+  /** Reset mails asked for per email, shared by every IP (and instance, with Redis). */
+  passwordResetByEmail: RateLimiter;
+  /** `auth.resetPassword` and `auth.changePassword` per IP (each its own key space). */
+  passwordChange: RateLimiter;
 }
 
 /** Every service, built once at startup and handed to each request's context. */
@@ -56,6 +65,7 @@ export function createServices(infra: Infra): Services {
     infra.mailer,
     {
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
+      refreshReuseGraceSeconds: config.auth.refreshReuseGraceSeconds,
       accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
       passwordResetTtlSeconds: config.auth.passwordResetTtlSeconds,
       sessionCacheTtlSeconds: config.cache.sessionTtlSeconds,
@@ -69,12 +79,8 @@ export function createServices(infra: Infra): Services {
   const marketEvents = new MarketEvents(infra.events, infra.log);
   const markets = new MarketService(db, marketEvents, cache, database.sql);
   const rl = config.rateLimit;
-  const limiter = (name: string, points: number) =>
-    infra.rateLimiter({
-      name,
-      points,
-      durationSeconds: rl.windowSeconds,
-    });
+  const limiter = (name: string, points: number, durationSeconds = rl.windowSeconds) =>
+    infra.rateLimiter({ name, points, durationSeconds });
   return {
     auth,
     users: new UserService(db, auth, markets, cache, database.sql),
@@ -87,9 +93,16 @@ export function createServices(infra: Infra): Services {
     rateLimits: {
       global: limiter("global", rl.max),
       loginByIp: limiter("login-ip", rl.loginMax),
-      loginByEmail: limiter("login-email", rl.loginMax),
+      loginFailuresByEmailIp: limiter("login-fail-email-ip", rl.loginEmailIpMax),
+      loginFailuresByEmail: limiter("login-fail-email", rl.loginEmailMax),
       register: limiter("register", rl.registerMax),
       passwordReset: limiter("password-reset", rl.passwordResetMax),
+      passwordResetByEmail: limiter(
+        "password-reset-email",
+        rl.passwordResetEmailMax,
+        rl.passwordResetEmailWindowSeconds,
+      ),
+      passwordChange: limiter("password-change", rl.passwordChangeMax),
     },
     jobs,
     metrics: infra.metrics,

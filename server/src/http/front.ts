@@ -19,6 +19,15 @@ export interface FrontOptions {
   corsOrigins: readonly string[];
   /** True once the process is shutting down: answers then close their connection. */
   draining: () => boolean;
+  /** `Server-Timing`: to 0.1 ms, rounded to 100 ms (production's default), or not sent. */
+  serverTiming?: "exact" | "coarse" | "off";
+}
+
+/** The `Server-Timing` value of a request that took `ms`, or null when none is sent. */
+function timingValue(ms: number, mode: "exact" | "coarse" | "off"): string | null {
+  if (mode === "off") return null;
+  // Coarse: the few milliseconds a database lookup adds (an account that exists, say) do not show.
+  return `app;dur=${mode === "coarse" ? String(Math.round(ms / 100) * 100) : ms.toFixed(1)}`;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -81,7 +90,12 @@ function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse, star
  * get the headers it would have set; compression wraps only responses to clients that accept
  * an encoding; the access line listens for `close` alone (it follows `finish` too).
  */
-export function frontMiddleware({ log, corsOrigins, draining }: FrontOptions): Middleware {
+export function frontMiddleware({
+  log,
+  corsOrigins,
+  draining,
+  serverTiming = "exact",
+}: FrontOptions): Middleware {
   // The access line holds only the fields logRequest picks (no headers, no query string, no
   // body), so it skips the logger's redaction, which walked every line for credential paths.
   const accessLog = log.child({}, { redact: [] });
@@ -100,7 +114,8 @@ export function frontMiddleware({ log, corsOrigins, draining }: FrontOptions): M
   });
   const corsWithoutOrigin = staticHeaders(corsHandler);
   const timing = responseTime((_req, res, ms) => {
-    res.setHeader("Server-Timing", `app;dur=${ms.toFixed(1)}`);
+    const value = timingValue(ms, serverTiming);
+    if (value !== null) res.setHeader("Server-Timing", value);
     // The CORS answer depends on Origin. cors says so, but tRPC's adapter (and ours, which
     // answers as it does) sets its own Vary, replacing cors's.
     vary(res, "Origin");

@@ -22,7 +22,44 @@ export class RateLimiter {
   constructor(
     private readonly limiter: RateLimiterAbstract | null,
     private readonly onStoreFailure: OnStoreFailure = null,
+    /** Where a failed refund (`reward`, `delete`) is reported. */
+    private readonly log: Logger | null = null,
   ) {}
+
+  /**
+   * Gives back points a call took (for limits that count only some outcomes: consume first,
+   * so concurrent calls cannot slip past the limit, and give back when the outcome does not
+   * count). Best effort: a store failure is logged, never thrown, as the call it follows has
+   * succeeded.
+   */
+  async reward(key: string, points = 1): Promise<void> {
+    if (!this.limiter) return;
+    try {
+      await this.limiter.reward(key, points);
+    } catch (error) {
+      this.refundFailed(error);
+    }
+  }
+
+  /** Forgets a key's count (best effort, as `reward`). */
+  async delete(key: string): Promise<void> {
+    if (!this.limiter) return;
+    try {
+      await this.limiter.delete(key);
+    } catch (error) {
+      this.refundFailed(error);
+    }
+  }
+
+  private refundFailed(error: unknown): void {
+    const now = Date.now();
+    if (now - this.lastWarning <= 10_000) return;
+    this.lastWarning = now;
+    this.log?.warn(
+      { err: { message: error instanceof Error ? error.message : String(error) } },
+      "rate limiting store unavailable: a count could not be given back",
+    );
+  }
 
   async consume(key: string): Promise<RateLimitResult> {
     if (!this.limiter) return { allowed: true };
@@ -90,6 +127,7 @@ export function rateLimiterFactory(
         : onRedisFailure === "open"
           ? { mode: "open", log }
           : { mode: "closed" },
+      log,
     );
   };
 }

@@ -1,3 +1,4 @@
+import { UnauthorizedError } from "../../shared/errors.js";
 import { anonymousProcedure, enforceRateLimit, router, userProcedure } from "../../trpc/init.js";
 import { toUserPublic } from "../users/presenter.js";
 import { UserPublic } from "../users/schemas.js";
@@ -47,10 +48,37 @@ export const authRouter = router({
     .input(LoginInput)
     .output(AuthOutput)
     .mutation(async ({ ctx, input }) => {
-      await enforceRateLimit(ctx, ctx.services.rateLimits.loginByIp, ctx.ip);
-      await enforceRateLimit(ctx, ctx.services.rateLimits.loginByEmail, input.email);
-      const { user, tokens } = await ctx.services.auth.login(input.email, input.password);
-      return { user: toUserPublic(user, "self"), tokens };
+      const limits = ctx.services.rateLimits;
+      await enforceRateLimit(ctx, limits.loginByIp, ctx.ip);
+      // Failed sign-ins only, per (email, IP) and, looser, per email: so wrong passwords sent
+      // by someone else cannot lock the owner out from their own IP. Each attempt takes its
+      // points while it runs (concurrent guesses cannot slip past the limit) and an attempt
+      // that is not a failure gives them back; a success also clears its (email, IP).
+      const pair = `${input.email} ${ctx.ip}`;
+      await enforceRateLimit(ctx, limits.loginFailuresByEmailIp, pair);
+      try {
+        await enforceRateLimit(ctx, limits.loginFailuresByEmail, input.email);
+      } catch (refused) {
+        await limits.loginFailuresByEmailIp.reward(pair);
+        throw refused;
+      }
+      let result: Awaited<ReturnType<typeof ctx.services.auth.login>>;
+      try {
+        result = await ctx.services.auth.login(input.email, input.password);
+      } catch (error) {
+        if (!(error instanceof UnauthorizedError)) {
+          await Promise.all([
+            limits.loginFailuresByEmailIp.reward(pair),
+            limits.loginFailuresByEmail.reward(input.email),
+          ]);
+        }
+        throw error;
+      }
+      await Promise.all([
+        limits.loginFailuresByEmailIp.delete(pair),
+        limits.loginFailuresByEmail.reward(input.email),
+      ]);
+      return { user: toUserPublic(result.user, "self"), tokens: result.tokens };
     }),
 
   refresh: anonymousProcedure
@@ -65,7 +93,9 @@ export const authRouter = router({
     })
     .input(RefreshTokenInput)
     .output(TokensOutput)
-    .mutation(({ ctx, input }) => ctx.services.auth.refresh(input.refreshToken)),
+    // The caller's access token, if it sends one, is not checked here (a stale one must not
+    // stop a refresh): it only shows which session a repeated refresh token comes from.
+    .mutation(({ ctx, input }) => ctx.services.auth.refresh(input.refreshToken, ctx.credentials.bearer)),
 
   logout: userProcedure
     .meta({
@@ -93,6 +123,7 @@ export const authRouter = router({
     .input(ChangePasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
+      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordChange, `change ${ctx.ip}`);
       await ctx.services.auth.changePassword(ctx.principal, input.currentPassword, input.newPassword);
       return { success: true as const };
     }),
@@ -102,6 +133,8 @@ export const authRouter = router({
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
       await enforceRateLimit(ctx, ctx.services.rateLimits.passwordReset, ctx.ip);
+      // Known and unknown emails alike, so the answer tells nothing about the account.
+      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordResetByEmail, input.email);
       await ctx.services.auth.requestPasswordReset(input.email);
       return { success: true as const };
     }),
@@ -110,6 +143,7 @@ export const authRouter = router({
     .input(ResetPasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
+      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordChange, `reset ${ctx.ip}`);
       await ctx.services.auth.resetPassword(input.token, input.newPassword);
       return { success: true as const };
     }),

@@ -17,6 +17,8 @@ import { hashSecret, newSecret, type AccessTokens } from "./tokens.js";
 
 export interface AuthSettings {
   refreshTokenTtlSeconds: number;
+  /** How long after a rotation a repeat of the spent token from its session gets the same successor. */
+  refreshReuseGraceSeconds: number;
   accessTokenTtlSeconds: number;
   passwordResetTtlSeconds: number;
   sessionCacheTtlSeconds: number;
@@ -50,7 +52,18 @@ export class AuthService {
   ) {}
 
   async register(input: RegisterInput): Promise<AuthResult> {
-    const passwordHash = await this.passwords.hash(input.password);
+    // A taken email or username is refused before any bcrypt work, so duplicate registrations
+    // cost a lookup, not a hash; the unique constraints below still decide between racers.
+    const taken = await this.db.user.findFirst({
+      where: { OR: [{ email: input.email }, { usernameLower: input.username.toLowerCase() }] },
+      select: { email: true },
+    });
+    if (taken) {
+      throw new ConflictError(
+        taken.email === input.email ? "Email is already registered" : "Username is already taken",
+      );
+    }
+    const passwordHash = await this.passwords.hash(input.password, "account");
     try {
       const user = await this.db.user.create({
         data: {
@@ -112,7 +125,7 @@ export class AuthService {
           email,
           username,
           usernameLower: username.toLowerCase(),
-          passwordHash: await this.passwords.hash(password),
+          passwordHash: await this.passwords.hash(password, "account"),
           role: "ADMIN",
         },
       });
@@ -135,16 +148,29 @@ export class AuthService {
   async login(email: string, password: string): Promise<AuthResult> {
     const user = await this.db.user.findUnique({ where: { email } });
     const ok = user
-      ? await this.passwords.verify(password, user.passwordHash)
+      ? await this.passwords.verify(password, user.passwordHash, "signIn")
       : await this.passwords.verifyAgainstDummy(password);
     if (!user || !ok) throw new UnauthorizedError(INVALID_CREDENTIALS);
     return { user, tokens: await this.startSession(user) };
   }
 
-  /** Rotates a refresh token. A token presented twice revokes its whole session (theft signal). */
-  async refresh(refreshToken: string): Promise<Tokens> {
+  /**
+   * Rotates a refresh token. A token presented twice revokes its whole session (theft signal),
+   * with one exception: a repeat of the token its session rotated last, within
+   * `refreshReuseGraceSeconds` of that rotation, by a caller that also shows an access token
+   * of that session (expired or not), gets the same new refresh token the first use got and a
+   * new access token: two tabs of one app that refresh at once stay signed in. Everything it
+   * needs is in the database (when the token was used, whether its successor is still unused)
+   * and in the shared JWT_SECRET (the successor is derived from the token), so it holds across
+   * instances.
+   */
+  async refresh(refreshToken: string, accessToken: string | null = null): Promise<Tokens> {
     const tokenHash = hashSecret(refreshToken);
+    const successor = this.accessTokens.refreshSuccessor(refreshToken);
+    const successorHash = hashSecret(successor);
+    const callerSession = accessToken ? await this.accessTokens.sessionOf(accessToken) : null;
     const now = new Date();
+    const graceMs = this.settings.refreshReuseGraceSeconds * 1000;
     const outcome = await this.db.$transaction(async (tx) => {
       // The conditional update is the single-use guard: of two racing refreshes, one wins.
       const spent = await tx.refreshToken.updateMany({
@@ -158,6 +184,30 @@ export class AuthService {
       if (!row) return { kind: "invalid" as const };
       if (spent.count === 0) {
         if (row.usedAt) {
+          if (callerSession === row.sessionId && now.getTime() - row.usedAt.getTime() <= graceMs) {
+            const next = await tx.refreshToken.findUnique({
+              where: { tokenHash: successorHash },
+              select: {
+                sessionId: true,
+                usedAt: true,
+                expiresAt: true,
+                session: { select: { revokedAt: true } },
+              },
+            });
+            if (
+              next?.sessionId === row.sessionId &&
+              next.usedAt === null &&
+              next.expiresAt > now &&
+              next.session.revokedAt === null
+            ) {
+              return {
+                kind: "repeated" as const,
+                user: row.session.user,
+                sessionId: row.sessionId,
+                refreshToken: successor,
+              };
+            }
+          }
           await tx.authSession.updateMany({
             where: { id: row.sessionId, revokedAt: null },
             data: { revokedAt: now },
@@ -167,11 +217,10 @@ export class AuthService {
         return { kind: "invalid" as const };
       }
       await tx.authSession.update({ where: { id: row.sessionId }, data: { lastUsedAt: now } });
-      const next = newSecret();
       await tx.refreshToken.create({
         data: {
           sessionId: row.sessionId,
-          tokenHash: hashSecret(next),
+          tokenHash: successorHash,
           expiresAt: new Date(now.getTime() + this.settings.refreshTokenTtlSeconds * 1000),
         },
       });
@@ -179,7 +228,7 @@ export class AuthService {
         kind: "rotated" as const,
         user: row.session.user,
         sessionId: row.sessionId,
-        refreshToken: next,
+        refreshToken: successor,
       };
     });
 
@@ -187,7 +236,12 @@ export class AuthService {
       await this.sessionsRevoked(outcome.userId);
       this.log.warn({ sessionId: outcome.sessionId }, "refresh token reused: session revoked");
     }
-    if (outcome.kind !== "rotated") throw new UnauthorizedError("Invalid or expired refresh token");
+    if (outcome.kind === "repeated") {
+      this.log.info({ sessionId: outcome.sessionId }, "refresh token repeated within the grace window");
+    }
+    if (outcome.kind !== "rotated" && outcome.kind !== "repeated") {
+      throw new UnauthorizedError("Invalid or expired refresh token");
+    }
     return this.tokensFor(outcome.user, outcome.sessionId, outcome.refreshToken);
   }
 
@@ -226,38 +280,49 @@ export class AuthService {
   ): Promise<void> {
     const user = await this.db.user.findUnique({ where: { id: principal.id } });
     if (!user) throw new UnauthorizedError();
-    if (!(await this.passwords.verify(current, user.passwordHash))) {
+    if (!(await this.passwords.verify(current, user.passwordHash, "account"))) {
       throw new ValidationError({ currentPassword: ["Current password is incorrect"] });
     }
-    const passwordHash = await this.passwords.hash(next);
+    const passwordHash = await this.passwords.hash(next, "account");
+    const now = new Date();
     await this.db.$transaction([
       this.db.user.update({ where: { id: user.id }, data: { passwordHash } }),
       this.db.authSession.updateMany({
         where: { userId: user.id, revokedAt: null, id: { not: principal.sessionId } },
-        data: { revokedAt: new Date() },
+        data: { revokedAt: now },
+      }),
+      // A reset link mailed before the change must not undo it.
+      this.db.passwordResetToken.updateMany({
+        where: { userId: user.id, usedAt: null },
+        data: { usedAt: now },
       }),
     ]);
     await this.sessionsRevoked(user.id);
   }
 
   /**
-   * Always succeeds; a mail is owed only when the email belongs to someone. The mail is a
-   * durable job (retried with backoff), so neither the caller's wait nor its answer depends
-   * on the mail server, and the caller cannot learn from either whether the address exists.
+   * Always succeeds, after the same work whether or not the email belongs to someone: one job
+   * for the (normalised) email, which looks the account up and mails only if there is one.
+   * The mail is a durable job (retried with backoff), so neither the caller's wait nor its
+   * answer depends on the mail server or on the account, and the caller cannot learn from
+   * either (nor from the job counts in /metrics) whether the address exists.
    */
   async requestPasswordReset(email: string): Promise<void> {
-    const user = await this.db.user.findUnique({ where: { email }, select: { id: true } });
-    if (!user) return;
-    await this.jobs.enqueue(this.db, PASSWORD_RESET_QUEUE, { userId: user.id });
+    await this.jobs.enqueue(this.db, PASSWORD_RESET_QUEUE, { email });
   }
 
   /**
-   * The job behind PASSWORD_RESET_QUEUE. Each attempt makes a fresh token and mails it; if the
-   * mail fails the token is deleted (nobody received it) and the job is retried.
+   * The job behind PASSWORD_RESET_QUEUE, for an email (or, for jobs enqueued by earlier
+   * versions, a user id). Nothing is sent when no account has it. Each attempt makes a fresh
+   * token and mails it; if the mail fails the token is deleted (nobody received it) and the
+   * job is retried.
    */
-  async sendPasswordResetMail(userId: string): Promise<void> {
-    const user = await this.db.user.findUnique({ where: { id: userId }, select: { id: true, email: true } });
-    if (!user) return; // deleted since the request: nothing to send
+  async sendPasswordResetMail(to: { email: string } | { userId: string }): Promise<void> {
+    const user = await this.db.user.findUnique({
+      where: "email" in to ? { email: to.email } : { id: to.userId },
+      select: { id: true, email: true },
+    });
+    if (!user) return; // no such account, or deleted since the request: nothing to send
     const token = newSecret();
     const row = await this.db.passwordResetToken.create({
       data: {
@@ -308,8 +373,16 @@ export class AuthService {
 
   async resetPassword(token: string, newPassword: string): Promise<void> {
     const tokenHash = hashSecret(token);
-    const passwordHash = await this.passwords.hash(newPassword);
     const now = new Date();
+    const invalid = () => new ValidationError({ token: ["Invalid or expired reset token"] });
+    // A lookup by the token's SHA-256 first: only a live token earns the bcrypt work, so
+    // anonymous callers with made-up tokens cannot load the hashing threads.
+    const live = await this.db.passwordResetToken.findUnique({
+      where: { tokenHash },
+      select: { usedAt: true, expiresAt: true },
+    });
+    if (!live || live.usedAt !== null || live.expiresAt <= now) throw invalid();
+    const passwordHash = await this.passwords.hash(newPassword, "account");
     const done = await this.db.$transaction(async (tx) => {
       const spent = await tx.passwordResetToken.updateMany({
         where: { tokenHash, usedAt: null, expiresAt: { gt: now } },
@@ -325,9 +398,14 @@ export class AuthService {
         where: { userId: row.userId, revokedAt: null },
         data: { revokedAt: now },
       });
+      // Any other link mailed to the user is withdrawn: the password it would reset is gone.
+      await tx.passwordResetToken.updateMany({
+        where: { userId: row.userId, usedAt: null },
+        data: { usedAt: now },
+      });
       return row.userId;
     });
-    if (!done) throw new ValidationError({ token: ["Invalid or expired reset token"] });
+    if (!done) throw invalid();
     await this.sessionsRevoked(done);
   }
 

@@ -1,5 +1,12 @@
-import { createHash, createSecretKey, randomBytes, randomUUID, type KeyObject } from "node:crypto";
-import { jwtVerify, SignJWT } from "jose";
+import {
+  createHash,
+  createHmac,
+  createSecretKey,
+  randomBytes,
+  randomUUID,
+  type KeyObject,
+} from "node:crypto";
+import { decodeJwt, jwtVerify, SignJWT } from "jose";
 import { LRUCache } from "lru-cache";
 import type { Role } from "../../shared/principal.js";
 
@@ -34,8 +41,52 @@ export class AccessTokens {
     max: 10_000,
   });
 
+  /** The key that derives a refresh token's successor (see `refreshSuccessor`), apart from the signing key. */
+  private readonly successorKey: Buffer;
+
   constructor(private readonly settings: TokenSettings) {
     this.key = createSecretKey(Buffer.from(settings.secret, "utf8"));
+    this.successorKey = createHmac("sha256", settings.secret)
+      .update("agora refresh-token successor")
+      .digest();
+  }
+
+  /**
+   * The refresh token that rotating `refreshToken` hands out: an HMAC of it under a key only
+   * the servers know (from JWT_SECRET, which every instance shares). As unguessable as a random
+   * secret to anyone without that key, and the same on every instance and every call, so a
+   * repeat of a just-rotated token can be answered with the very token its first use got,
+   * with no secret stored anywhere (the database keeps only hashes).
+   */
+  refreshSuccessor(refreshToken: string): string {
+    return createHmac("sha256", this.successorKey).update(refreshToken).digest("base64url");
+  }
+
+  /**
+   * The session of an access token this server signed, expired or not; null for anything
+   * else. Proof that a caller held a token of that session (a refresh usually follows expiry).
+   */
+  async sessionOf(token: string): Promise<string | null> {
+    let exp: unknown;
+    try {
+      exp = decodeJwt(token).exp;
+    } catch {
+      return null;
+    }
+    if (typeof exp !== "number") return null;
+    try {
+      const { payload } = await jwtVerify(token, this.key, {
+        issuer: this.settings.issuer,
+        audience: this.settings.audience,
+        algorithms: ["HS256"],
+        requiredClaims: ["sub", "exp", "iat", "jti"],
+        // Everything is checked as of a moment before its expiry, which alone is allowed.
+        currentDate: new Date(Math.min(Date.now(), (exp - 1) * 1000)),
+      });
+      return typeof payload.sid === "string" ? payload.sid : null;
+    } catch {
+      return null;
+    }
   }
 
   get ttlSeconds(): number {
