@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAgoraClient, type AgoraClient } from "@agora/client";
+import { agoraErrorCode, createAgoraClient, type AgoraClient } from "@agora/client";
 import { expectError } from "./support/errors.js";
 import { createMarket, createProduct, watchMarket } from "./support/marketplace.js";
 import { repoRoot, startServerProcess, type ServerProcess } from "./support/process.js";
@@ -153,6 +153,14 @@ describe.runIf(shared)("two instances on one PostgreSQL and one Redis", () => {
     await secondOnA.users.me.query();
     await clientOf(b, { token: other.tokens.accessToken }).auth.logoutAll.mutate();
     await expectError(secondOnA.users.me.query(), "UNAUTHORIZED");
+  });
+
+  it("ends on B, at once, the event stream of a session revoked on A", async () => {
+    const user = await register(a);
+    const market = await createMarket(clientOf(a, { token: user.tokens.accessToken }));
+    const onB = await watchMarket(b, { marketId: market.id }, user.tokens.accessToken);
+    await clientOf(a, { token: user.tokens.accessToken }).auth.logoutAll.mutate();
+    expect(agoraErrorCode(await onB.error(5_000))).toBe("UNAUTHORIZED");
   });
 
   it("runs each job exactly once, and keeps a job whose process crashed right after the commit", async () => {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,6 +75,11 @@ const envSchema = z.object({
   RATE_LIMIT_PASSWORD_CHANGE_MAX: int(1, 1_000_000).default(10),
   RATE_LIMIT_ON_REDIS_FAILURE: z.enum(["memory", "open", "closed"]).default("memory"),
 
+  SSE_MAX_STREAMS_PER_IP: int(1, 100_000).default(32),
+  SSE_MAX_STREAMS_PER_USER: int(1, 100_000).default(16),
+  SSE_REPLAY_MAX: int(0, 1000).default(100),
+  HTTP_MAX_CONNECTIONS: int(16, 1_000_000).optional(),
+
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   SHUTDOWN_DELAY_MS: int(0, 600_000).optional(),
   WEB_CONCURRENCY: int(1, 64).default(1),
@@ -108,6 +114,22 @@ const envSchema = z.object({
 });
 
 export type Env = Record<string, string | undefined>;
+
+/**
+ * Below the process's file-descriptor limit (Linux: /proc/self/limits), leaving room for the
+ * database, Redis, worker threads and files: a flood of connections is then refused by the
+ * server, instead of every accept and every new database connection failing with EMFILE.
+ */
+function defaultMaxConnections(): number {
+  try {
+    const limits = readFileSync("/proc/self/limits", "utf8");
+    const soft = Number(/^Max open files\s+(\d+)/m.exec(limits)?.[1]);
+    if (Number.isFinite(soft) && soft > 0) return Math.max(64, Math.min(10_000, soft - 256));
+  } catch {
+    // not Linux
+  }
+  return 10_000;
+}
 
 export interface Config {
   readonly env: "development" | "production" | "test";
@@ -197,6 +219,16 @@ export interface Config {
      */
     readonly onRedisFailure: "memory" | "open" | "closed";
   };
+  readonly streams: {
+    /** Event streams (SSE) one client address may hold open on this instance. */
+    readonly perIp: number;
+    /** Event streams one user or API key may hold open on this instance. */
+    readonly perPrincipal: number;
+    /** Events a resuming stream replays at most (the newest ones after its `lastEventId`). */
+    readonly replayMax: number;
+  };
+  /** Sockets this instance holds at most; past it new connections are closed at once. */
+  readonly httpMaxConnections: number;
   readonly shutdownTimeoutMs: number;
   /** After SIGTERM, /readyz answers 503 and the server keeps serving this long before it stops accepting. */
   readonly shutdownDelayMs: number;
@@ -368,6 +400,12 @@ export function loadConfig(env: Env): Config {
       passwordChangeMax: e.RATE_LIMIT_PASSWORD_CHANGE_MAX,
       onRedisFailure: e.RATE_LIMIT_ON_REDIS_FAILURE,
     },
+    streams: {
+      perIp: e.SSE_MAX_STREAMS_PER_IP,
+      perPrincipal: e.SSE_MAX_STREAMS_PER_USER,
+      replayMax: e.SSE_REPLAY_MAX,
+    },
+    httpMaxConnections: e.HTTP_MAX_CONNECTIONS ?? defaultMaxConnections(),
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     // Load balancers need a moment to see /readyz fail and stop sending; a developer's Ctrl-C does not.
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS ?? (production ? 5_000 : 0),

@@ -10,6 +10,7 @@ import type { EmbeddedLaunch } from "./infra/embedded-postgres.js";
 import { StartupError } from "./infra/startup-error.js";
 import { Password, Username } from "./modules/auth/schemas.js";
 import { seedDemoOnFirstStart } from "./seed/demo.js";
+import { watchSessionChanges } from "./modules/auth/stream-watch.js";
 import { createServices, type Services } from "./services.js";
 
 export interface RunningServer {
@@ -89,6 +90,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(options.mailer ? { mailer: options.mailer } : {}),
     ...(options.embeddedDatabase ? { embeddedDatabase: options.embeddedDatabase } : {}),
   });
+  const watching = new AbortController();
   try {
     const services = createServices(infra);
     defineJobs(services, config, log);
@@ -102,8 +104,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     await ensureAdmin(config, services, log);
     step("adminMs");
 
+    // Open event streams end when their session is revoked, whichever instance revoked it.
+    const sessionWatch = watchSessionChanges(
+      { events: services.sessionEvents, streams: services.streams, auth: services.auth, log },
+      watching.signal,
+    );
+
     const server = createServer(app.listener);
     server.keepAliveTimeout = 5_000;
+    // Past this many sockets, new connections are closed at once: a flood of connections or
+    // event streams cannot take the process to its file-descriptor limit.
+    server.maxConnections = config.httpMaxConnections;
     const port = await listen(server, config.host, config.port);
     const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
     // What the app builds on first use is built now, while it already serves.
@@ -144,7 +155,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         });
         server.closeIdleConnections();
         // Open event streams would hold the drain until the timeout: end them now.
+        watching.abort();
         await infra.events.close();
+        await sessionWatch;
         const timer = setTimeout(() => {
           log.warn("shutdown timeout reached: closing remaining connections");
           server.closeAllConnections();
@@ -160,6 +173,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     step("listenMs");
     return { url: `http://${host}:${port}`, port, services, infra, startup, demoSeeded, close };
   } catch (error) {
+    watching.abort();
     await infra.close();
     throw error;
   }

@@ -5,6 +5,7 @@ import type { RateLimiter } from "./infra/rate-limit.js";
 import { pingRedis } from "./infra/redis.js";
 import { ApiKeyService } from "./modules/api-keys/service.js";
 import { AuthService } from "./modules/auth/service.js";
+import { SessionEvents } from "./modules/auth/session-events.js";
 import { AccessTokens } from "./modules/auth/tokens.js";
 import { HealthService } from "./modules/health/service.js";
 import { MarketEvents } from "./modules/markets/events.js";
@@ -13,6 +14,7 @@ import { OrderService } from "./modules/orders/service.js";
 import { PostService } from "./modules/posts/service.js";
 import { ProductService } from "./modules/products/service.js";
 import { UserService } from "./modules/users/service.js";
+import { OpenStreams } from "./shared/open-streams.js";
 
 export type { Infra };
 
@@ -46,12 +48,17 @@ export interface Services {
   rateLimits: RateLimits;
   /** The job queue, for the admin's view of it (`jobs.stats`). */
   jobs: JobQueue;
+  /** The event streams open on this instance: caps, expiry, ending them on revocation. */
+  streams: OpenStreams;
+  /** Announcements that a user's sessions changed, from every instance. */
+  sessionEvents: SessionEvents;
   metrics: Metrics;
 }
 
 export function createServices(infra: Infra): Services {
   const { config, database, redis, cache, jobs } = infra;
   const db = database.prisma;
+  const sessionEvents = new SessionEvents(infra.events);
   const accessTokens = new AccessTokens({
     secret: config.auth.jwtSecret,
     issuer: config.auth.issuer,
@@ -75,6 +82,7 @@ export function createServices(infra: Infra): Services {
     cache,
     jobs,
     database.sql,
+    sessionEvents,
   );
   const marketEvents = new MarketEvents(infra.events, infra.log);
   const markets = new MarketService(db, marketEvents, cache, database.sql);
@@ -105,6 +113,8 @@ export function createServices(infra: Infra): Services {
       passwordChange: limiter("password-change", rl.passwordChangeMax),
     },
     jobs,
+    streams: new OpenStreams({ perIp: config.streams.perIp, perPrincipal: config.streams.perPrincipal }),
+    sessionEvents,
     metrics: infra.metrics,
   };
 }

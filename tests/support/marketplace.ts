@@ -117,6 +117,15 @@ export async function watchMarket(
       }
       return events.slice(0, count);
     },
+    /** Resolves with the error that ends the stream, or fails after `timeoutMs`. */
+    async error(timeoutMs = 5000): Promise<unknown> {
+      const deadline = Date.now() + timeoutMs;
+      while (failure === null) {
+        if (Date.now() > deadline) throw new Error(`the stream did not end within ${String(timeoutMs)} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return failure;
+    },
     close() {
       sub.unsubscribe();
     },

@@ -38,6 +38,12 @@ export interface EventBusOptions {
   /** A subscriber that falls this far behind is dropped (its client reconnects and replays). */
   maxQueued?: number;
   /**
+   * A resuming subscriber replays at most this many events: the newest ones after its
+   * `lastEventId` (a client far behind skips the older ones). Bounds what one small request
+   * can make the server send.
+   */
+  replayMax?: number;
+  /**
    * In-process bus only: events kept for replay across all channels. Past it, the channels
    * nobody listens to are forgotten, least recently published first, so memory stays bounded
    * however many markets see events (10,000 channels x 200 events would be about a gigabyte).
@@ -47,6 +53,7 @@ export interface EventBusOptions {
 
 const DEFAULT_HISTORY = 200;
 const DEFAULT_MAX_QUEUED = 1000;
+const DEFAULT_REPLAY_MAX = 100;
 const DEFAULT_MAX_RETAINED = 20_000;
 const HISTORY_TTL_SECONDS = 24 * 60 * 60;
 
@@ -172,6 +179,7 @@ export class MemoryEventBus implements EventBus {
   private readonly historySize: number;
   private readonly maxQueued: number;
   private readonly maxRetained: number;
+  private readonly replayMax: number;
   /** Events held in all channels' histories. */
   private retained = 0;
   /**
@@ -186,6 +194,7 @@ export class MemoryEventBus implements EventBus {
     this.historySize = options.historySize ?? DEFAULT_HISTORY;
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
     this.maxRetained = options.maxRetained ?? DEFAULT_MAX_RETAINED;
+    this.replayMax = options.replayMax ?? DEFAULT_REPLAY_MAX;
   }
 
   /** Events held for replay, over all channels (for tests and metrics). */
@@ -255,13 +264,13 @@ export class MemoryEventBus implements EventBus {
           return Promise.resolve();
         });
       },
-      history: (after) =>
-        Promise.resolve(
-          (this.channels.get(channel)?.history ?? []).filter((e) => {
-            const id = parseEventId(e.id);
-            return id !== null && isAfter(id, after);
-          }),
-        ),
+      history: (after) => {
+        const missed = (this.channels.get(channel)?.history ?? []).filter((e) => {
+          const id = parseEventId(e.id);
+          return id !== null && isAfter(id, after);
+        });
+        return Promise.resolve(this.replayMax > 0 ? missed.slice(-this.replayMax) : []);
+      },
     };
     return openStream(source, options, this.closing.signal, this.maxQueued);
   }
@@ -338,6 +347,7 @@ export class RedisEventBus implements EventBus {
   private readonly closing = new AbortController();
   private readonly historySize: number;
   private readonly maxQueued: number;
+  private readonly replayMax: number;
   private lastWarning = 0;
 
   constructor(
@@ -349,6 +359,7 @@ export class RedisEventBus implements EventBus {
     setMaxListeners(0, this.closing.signal);
     this.historySize = options.historySize ?? DEFAULT_HISTORY;
     this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    this.replayMax = options.replayMax ?? DEFAULT_REPLAY_MAX;
   }
 
   private key(channel: string): string {
@@ -566,13 +577,11 @@ export class RedisEventBus implements EventBus {
         return unlisten;
       },
       history: async (after) => {
-        const entries = await this.redis.xrange(
-          key,
-          `(${formatEventId(after)}`,
-          "+",
-          "COUNT",
-          this.historySize,
-        );
+        if (this.replayMax === 0) return [];
+        // The newest `replayMax` after `after`, oldest first.
+        const entries = (
+          await this.redis.xrevrange(key, "+", `(${formatEventId(after)}`, "COUNT", this.replayMax)
+        ).reverse();
         const events: BusEvent[] = [];
         for (const [id, fields] of entries) {
           const payload = fields[fields.indexOf("d") + 1];

@@ -89,7 +89,7 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
     );
     closers.push({ name: "password workers", close: () => passwords.close() });
 
-    const events = createEventBus(redis, keyPrefix, log);
+    const events = createEventBus(redis, keyPrefix, log, { replayMax: config.streams.replayMax });
     closers.push({ name: "event bus", close: () => events.close() });
 
     const metrics: Metrics = new Metrics({

@@ -4,7 +4,13 @@
  */
 export abstract class DomainError extends Error {
   abstract readonly kind:
-    "NOT_FOUND" | "CONFLICT" | "FORBIDDEN" | "UNAUTHORIZED" | "BAD_REQUEST" | "SERVICE_UNAVAILABLE";
+    | "NOT_FOUND"
+    | "CONFLICT"
+    | "FORBIDDEN"
+    | "UNAUTHORIZED"
+    | "BAD_REQUEST"
+    | "TOO_MANY_REQUESTS"
+    | "SERVICE_UNAVAILABLE";
 }
 
 export class NotFoundError extends DomainError {
@@ -38,6 +44,11 @@ export class ValidationError extends DomainError {
   constructor(readonly fieldErrors: Record<string, string[]>) {
     super(Object.values(fieldErrors).flat()[0] ?? "Invalid input");
   }
+}
+
+/** The caller holds as much of something (open event streams) as one caller may. */
+export class TooManyError extends DomainError {
+  readonly kind = "TOO_MANY_REQUESTS";
 }
 
 /** The server is at capacity for this kind of work; the caller should retry shortly. */

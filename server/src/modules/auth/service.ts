@@ -12,6 +12,7 @@ import { ConflictError, UnauthorizedError, ValidationError } from "../../shared/
 import type { Principal, Role } from "../../shared/principal.js";
 import { isUniqueViolation } from "../../shared/prisma-errors.js";
 import { selectSession } from "./queries.js";
+import type { SessionEvents } from "./session-events.js";
 import type { RegisterInput, Tokens } from "./schemas.js";
 import { hashSecret, newSecret, type AccessTokens } from "./tokens.js";
 
@@ -49,6 +50,7 @@ export class AuthService {
     private readonly cache: Cache,
     private readonly jobs: JobQueue,
     private readonly sql: Sql,
+    private readonly sessionEvents: SessionEvents,
   ) {}
 
   async register(input: RegisterInput): Promise<AuthResult> {
@@ -117,6 +119,7 @@ export class AuthService {
         cacheGroups.user(existing.id),
         cacheGroups.sessionsOf(existing.id),
       ]);
+      await this.sessionsChanged(existing.id);
       return "promoted";
     }
     try {
@@ -271,6 +274,22 @@ export class AuthService {
    */
   private async sessionsRevoked(userId: string): Promise<void> {
     await this.cache.invalidateOrThrow([cacheGroups.sessionsOf(userId)]);
+    await this.sessionsChanged(userId);
+  }
+
+  /**
+   * Tells every instance that the user's sessions changed (call once the session cache is
+   * invalidated): their open event streams are checked again and ended if their session was
+   * revoked or their role changed.
+   */
+  sessionsChanged(userId: string): Promise<void> {
+    return this.sessionEvents.changed(userId);
+  }
+
+  /** The role of a session that is still live, or null (an event stream's check). */
+  async liveSessionRole(userId: string, sessionId: string): Promise<Role | null> {
+    const row = await selectSession(this.sql, sessionId);
+    return row && !row.revoked && row.userId === userId ? row.role : null;
   }
 
   async changePassword(
@@ -451,6 +470,12 @@ export class AuthService {
     );
     if (!session || session.userId !== claims.userId) return null;
     // The role comes from the session check, not the token, so a demotion takes effect at once.
-    return { kind: "user", id: claims.userId, role: session.role, sessionId: claims.sessionId };
+    return {
+      kind: "user",
+      id: claims.userId,
+      role: session.role,
+      sessionId: claims.sessionId,
+      tokenExpiresAtMs: claims.expiresAtMs,
+    };
   }
 }

@@ -16,6 +16,11 @@ export interface AccessClaims {
   sessionId: string;
 }
 
+/** The claims of a token that checked out, with when it expires. */
+export interface VerifiedClaims extends AccessClaims {
+  readonly expiresAtMs: number;
+}
+
 export interface TokenSettings {
   secret: string;
   issuer: string;
@@ -37,7 +42,7 @@ export class AccessTokens {
    * exact token hits; an entry is used only before the token's `exp`. Revocation is not the
    * token's business: the session check after it runs on every call.
    */
-  private readonly verified = new LRUCache<string, { claims: AccessClaims; expiresAtMs: number }>({
+  private readonly verified = new LRUCache<string, VerifiedClaims>({
     max: 10_000,
   });
 
@@ -106,10 +111,10 @@ export class AccessTokens {
   }
 
   /** The claims of a valid token, or null for anything expired, tampered, foreign or malformed. */
-  async verify(token: string): Promise<AccessClaims | null> {
+  async verify(token: string): Promise<VerifiedClaims | null> {
     const known = this.verified.get(token);
     if (known) {
-      if (known.expiresAtMs > Date.now()) return known.claims;
+      if (known.expiresAtMs > Date.now()) return known;
       this.verified.delete(token);
       return null;
     }
@@ -126,8 +131,9 @@ export class AccessTokens {
       // jose checks `iat` only against a maximum age: a token "issued" in the future was not
       // issued by any instance of ours, whose clocks agree to within MAX_CLOCK_SKEW_SECONDS.
       if (iat === undefined || iat > Date.now() / 1000 + MAX_CLOCK_SKEW_SECONDS) return null;
-      const claims: AccessClaims = { userId: sub, role, sessionId: sid };
-      if (exp !== undefined) this.verified.set(token, { claims, expiresAtMs: exp * 1000 });
+      if (exp === undefined) return null; // required above; this tells the compiler
+      const claims: VerifiedClaims = { userId: sub, role, sessionId: sid, expiresAtMs: exp * 1000 };
+      this.verified.set(token, claims);
       return claims;
     } catch {
       return null;

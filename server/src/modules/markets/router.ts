@@ -1,5 +1,6 @@
 import { tracked } from "@trpc/server";
 import { trackedEvents } from "../../shared/async-iterable.js";
+import { openEventStream } from "../../trpc/streams.js";
 import { SuccessOutput } from "../../shared/schemas.js";
 import { protectedProcedure, publicProcedure, router, userProcedure } from "../../trpc/init.js";
 import { MarketEvent } from "./events.js";
@@ -90,16 +91,19 @@ export const marketsRouter = router({
   /**
    * Server-sent events of one market. The visibility check runs before the stream opens, so
    * a hidden market fails with NOT_FOUND rather than as a broken stream. Every event carries
-   * an id; a client that reconnects sends the last one and gets what it missed.
+   * an id; a client that reconnects sends the last one and gets what it missed. The stream
+   * counts against the caller's open streams and ends with its credentials (trpc/streams.ts).
    */
   onEvent: publicProcedure
     .input(MarketEventInput)
     .output(trackedEvents(MarketEvent))
     .subscription(async ({ ctx, input, signal }) => {
-      const events = await ctx.services.markets.subscribe(ctx.principal, input.marketId, {
-        lastEventId: input.lastEventId ?? null,
-        ...(signal ? { signal } : {}),
-      });
+      const events = await openEventStream(ctx, signal, (streamSignal) =>
+        ctx.services.markets.subscribe(ctx.principal, input.marketId, {
+          lastEventId: input.lastEventId ?? null,
+          signal: streamSignal,
+        }),
+      );
       return (async function* () {
         for await (const { id, event } of events) yield tracked(id, event);
       })();

@@ -180,14 +180,26 @@ export class MarketService {
     ]);
   }
 
-  /** Checks that the viewer may see the market now, then streams its events. */
+  /**
+   * Checks that the viewer may see the market now, then streams its events; and again with
+   * each update of the market, ending the stream with NOT_FOUND once the viewer may not see it.
+   */
   async subscribe(
     viewer: Principal | null,
     marketId: string,
     options: { lastEventId?: string | null; signal?: AbortSignal },
   ): Promise<AsyncIterable<{ id: string; event: MarketEvent }>> {
     await this.byId(viewer, marketId);
-    return this.events.subscribe(marketId, options);
+    const events = await this.events.subscribe(marketId, options);
+    return (async function* () {
+      for await (const item of events) {
+        const event = item.event;
+        if (event.type === "market.updated" && !canSeeMarket(viewer, accessOf(event.market))) {
+          throw new NotFoundError("Market");
+        }
+        yield item;
+      }
+    })();
   }
 
   publish(marketId: string, event: MarketEvent): Promise<void> {

@@ -122,6 +122,7 @@ export class UserService {
     });
     // Live-session checks carry the role: a demotion must take effect on the next call.
     await this.cache.invalidateOrThrow([cacheGroups.user(id), cacheGroups.sessionsOf(id)]);
+    await this.auth.sessionsChanged(id);
     return user;
   }
 
@@ -144,6 +145,7 @@ export class UserService {
       throw error;
     }
     await this.cache.invalidateOrThrow([cacheGroups.user(id), cacheGroups.sessionsOf(id)]);
+    await this.auth.sessionsChanged(id);
   }
 
   /** Nobody may remove the last admin: it would lock everyone out of administration. */

@@ -1,0 +1,204 @@
+import http from "node:http";
+import net from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { agoraErrorCode, createAgoraClient } from "@agora/client";
+import { createMarket, subscriptionError, watchMarket } from "./support/marketplace.js";
+import { loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
+
+// Event streams (SSE) against callers who would hold them: how many one address or account
+// may hold, how long one lasts, what a resume may replay, and that a stream never outlives the
+// session it was opened with.
+
+const codeOf = (error: unknown) => agoraErrorCode(error);
+
+describe("limits on open streams", () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer({
+      SSE_MAX_STREAMS_PER_IP: "3",
+      SSE_MAX_STREAMS_PER_USER: "2",
+      SSE_REPLAY_MAX: "5",
+      HTTP_MAX_CONNECTIONS: "16",
+    });
+  });
+  afterAll(async () => {
+    await ts.close();
+  });
+
+  it("caps the streams of one account and of one address, and frees a place when one closes", async () => {
+    const user = await registerUser(ts);
+    const token = user.tokens.accessToken;
+    const market = await createMarket(user.api);
+    const first = await watchMarket(ts, { marketId: market.id }, token);
+    const second = await watchMarket(ts, { marketId: market.id }, token);
+    expect(codeOf(await subscriptionError(ts, { marketId: market.id }, token))).toBe("TOO_MANY_REQUESTS");
+    // The address has one place left, which an anonymous stream takes.
+    const third = await watchMarket(ts, { marketId: market.id });
+    expect(codeOf(await subscriptionError(ts, { marketId: market.id }))).toBe("TOO_MANY_REQUESTS");
+    expect(ts.server.services.streams.size).toBe(3);
+
+    first.close();
+    await expect.poll(() => ts.server.services.streams.size).toBe(2);
+    const again = await watchMarket(ts, { marketId: market.id }, token);
+    // Streams that work deliver as before.
+    await user.api.markets.update.mutate({ id: market.id, data: { name: "Renamed" } });
+    for (const stream of [second, third, again]) {
+      expect((await stream.next(1))[0]?.data).toMatchObject({ type: "market.updated" });
+      stream.close();
+    }
+    await expect.poll(() => ts.server.services.streams.size).toBe(0);
+  });
+
+  it("replays at most SSE_REPLAY_MAX events on a resume: the newest ones", async () => {
+    const user = await registerUser(ts);
+    const market = await createMarket(user.api);
+    const live = await watchMarket(ts, { marketId: market.id }, user.tokens.accessToken);
+    for (let i = 0; i < 12; i += 1) {
+      await user.api.markets.update.mutate({ id: market.id, data: { description: `v${String(i)}` } });
+    }
+    const all = await live.next(12);
+    live.close();
+    const resumed = await watchMarket(
+      ts,
+      { marketId: market.id, lastEventId: all[0]?.id ?? null },
+      user.tokens.accessToken,
+    );
+    const replayed = await resumed.next(5);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(resumed.events.map((e) => e.id)).toEqual(all.slice(-5).map((e) => e.id));
+    expect(replayed).toHaveLength(5);
+    resumed.close();
+  });
+
+  it("closes connections past HTTP_MAX_CONNECTIONS at once, and accepts again once some close", async () => {
+    const { port } = new URL(ts.url);
+    const sockets: net.Socket[] = [];
+    for (let i = 0; i < 16; i += 1) {
+      const socket = net.connect(Number(port), "127.0.0.1");
+      await new Promise<void>((resolve, reject) => {
+        socket.once("connect", resolve);
+        socket.once("error", reject);
+      });
+      sockets.push(socket);
+    }
+    // A request on a connection of its own (not one kept alive from before).
+    const probe = () =>
+      new Promise<string>((resolve) => {
+        http
+          .get(`${ts.url}/healthz`, { agent: false }, (res) => {
+            res.resume();
+            resolve(String(res.statusCode));
+          })
+          .on("error", () => {
+            resolve("refused");
+          });
+      });
+    expect(await probe()).toBe("refused");
+    for (const socket of sockets) socket.destroy();
+    await expect.poll(probe, { timeout: 5000 }).toBe("200");
+  });
+});
+
+describe("a stream lasts no longer than its credentials", () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    // The shortest access tokens the configuration allows.
+    ts = await startTestServer({ ACCESS_TOKEN_TTL_SECONDS: "10" });
+  });
+  afterAll(async () => {
+    await ts.close();
+  });
+
+  it("ends with UNAUTHORIZED when the access token expires; the SDK refreshes and resumes", async () => {
+    const user = await registerUser(ts);
+    const market = await createMarket(user.api);
+    const started = Date.now();
+    const plain = await watchMarket(ts, { marketId: market.id }, user.tokens.accessToken);
+
+    // The SDK with a refresh token: its stream goes on across the expiry.
+    const tokens = { ...user.tokens };
+    const sdk = createAgoraClient({
+      url: ts.url,
+      getAccessToken: () => tokens.accessToken,
+      refreshToken: () => tokens.refreshToken,
+      onTokens: (next) => {
+        Object.assign(tokens, next);
+      },
+    });
+    const seen: string[] = [];
+    const sdkStream = sdk.markets.onEvent.subscribe(
+      { marketId: market.id },
+      {
+        onData: (event) => {
+          if (event.data.type === "market.updated") seen.push(event.data.market.description ?? "");
+        },
+      },
+    );
+
+    expect(codeOf(await plain.error(20_000))).toBe("UNAUTHORIZED");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(8_000);
+    // After the expiry, the SDK's stream still delivers.
+    const api = ts.client({ token: (await ts.client().auth.login.mutate(user.input)).tokens.accessToken });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await api.markets.update.mutate({ id: market.id, data: { description: "after expiry" } });
+    await expect.poll(() => seen, { timeout: 10_000 }).toContain("after expiry");
+    sdkStream.unsubscribe();
+  }, 60_000);
+});
+
+describe("a stream ends with the session it was opened with", () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer();
+  });
+  afterAll(async () => {
+    await ts.close();
+  });
+
+  it("ends a user's streams on logoutAll, a password change (other sessions) and deletion", async () => {
+    const owner = await registerUser(ts);
+    const market = await createMarket(owner.api);
+
+    const viewer = await registerUser(ts);
+    const onLogout = await watchMarket(ts, { marketId: market.id }, viewer.tokens.accessToken);
+    await viewer.api.auth.logoutAll.mutate();
+    expect(codeOf(await onLogout.error())).toBe("UNAUTHORIZED");
+
+    const changer = await registerUser(ts);
+    const other = await ts.client().auth.login.mutate(changer.input);
+    const onOtherSession = await watchMarket(ts, { marketId: market.id }, other.tokens.accessToken);
+    const onOwnSession = await watchMarket(ts, { marketId: market.id }, changer.tokens.accessToken);
+    await changer.api.auth.changePassword.mutate({
+      currentPassword: changer.input.password,
+      newPassword: "Another-Passw0rd",
+    });
+    expect(codeOf(await onOtherSession.error())).toBe("UNAUTHORIZED");
+    // The session that changed the password stays signed in, and so does its stream.
+    await owner.api.markets.update.mutate({ id: market.id, data: { name: "Still here" } });
+    expect((await onOwnSession.next(1))[0]?.data).toMatchObject({ type: "market.updated" });
+    onOwnSession.close();
+
+    const deleted = await registerUser(ts);
+    const onDelete = await watchMarket(ts, { marketId: market.id }, deleted.tokens.accessToken);
+    const admin = await loginAdmin(ts);
+    await admin.api.users.delete.mutate({ id: deleted.user.id });
+    expect(codeOf(await onDelete.error())).toBe("UNAUTHORIZED");
+    await expect.poll(() => ts.server.services.streams.size).toBe(0);
+  });
+
+  it("ends a demoted admin's stream of a DRAFT market; reopened, it is NOT_FOUND", async () => {
+    const owner = await registerUser(ts);
+    const draft = await createMarket(owner.api, { status: "DRAFT" });
+    const admin = await loginAdmin(ts);
+    const helper = await registerUser(ts);
+    await admin.api.users.setRole.mutate({ id: helper.user.id, role: "ADMIN" });
+    const asAdmin = await ts.client().auth.login.mutate(helper.input);
+    const stream = await watchMarket(ts, { marketId: draft.id }, asAdmin.tokens.accessToken);
+
+    await admin.api.users.setRole.mutate({ id: helper.user.id, role: "USER" });
+    expect(codeOf(await stream.error())).toBe("UNAUTHORIZED");
+    // The same session, its role now read afresh: the draft is hidden.
+    const again = await subscriptionError(ts, { marketId: draft.id }, asAdmin.tokens.accessToken);
+    expect(codeOf(again)).toBe("NOT_FOUND");
+  });
+});
