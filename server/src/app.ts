@@ -19,6 +19,17 @@ import type { Context } from "./trpc/context.js";
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_BATCH_SIZE = 50;
 
+/**
+ * proxy-addr's trust function for TRUST_PROXY: the first `n` hops (the socket's address is hop
+ * 0), or the hops whose address is in the list. proxy-addr walks X-Forwarded-For from the right
+ * and stops at the first untrusted hop: that address is the client, whatever the client wrote
+ * to the left of it.
+ */
+export function proxyTrust(setting: number | readonly string[]): (addr: string, hop: number) => boolean {
+  if (typeof setting === "number") return (_addr, hop) => hop < setting;
+  return proxyAddr.compile([...setting]);
+}
+
 export interface AppDeps {
   config: Config;
   log: Logger;
@@ -86,7 +97,9 @@ const TRPC_BASE_PATH = "/trpc";
 export function createApp({ config, log, services }: AppDeps, options: AppOptions = {}): AgoraApp {
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", config.trustProxy);
+  // express's req.ip and ours (below, for requests express never sees) use the same function.
+  const trust = proxyTrust(config.trustProxy);
+  app.set("trust proxy", trust);
 
   const front = frontMiddleware({
     log,
@@ -96,9 +109,8 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   app.use(front);
 
   // The client's address as express's req.ip gives it, for requests express has not seen.
-  const trustAll = () => true;
   const clientIp = (req: IncomingMessage): string =>
-    (config.trustProxy ? proxyAddr(req, trustAll) : req.socket.remoteAddress) ?? "unknown";
+    req.socket.remoteAddress === undefined ? "unknown" : proxyAddr(req, trust);
 
   const createContext = (
     req: IncomingMessage,
