@@ -10,7 +10,7 @@ import { docsRouter, resetPasswordRouter } from "./http/docs.js";
 import { metricsHandler } from "./http/metrics.js";
 import { panelRouter } from "./http/panel.js";
 import { lazyHandler, REST_BASE_PATH } from "./http/lazy.js";
-import { fastTrpcHandler } from "./http/trpc.js";
+import { fastTrpcHandler, trpcJsonGuard } from "./http/trpc.js";
 import type { Logger } from "./infra/logger.js";
 import { appRouter } from "./router.js";
 import type { Services } from "./services.js";
@@ -165,8 +165,17 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
           },
         });
   // Whatever the fast handler passes on (subscriptions, streaming, other content types), and
-  // every /trpc call of an app served without its listener.
-  app.use(TRPC_BASE_PATH, officialAdapter);
+  // every /trpc call of an app served without its listener; JSON nested too deeply never
+  // reaches its parser.
+  app.use(
+    TRPC_BASE_PATH,
+    trpcJsonGuard({
+      router: appRouter,
+      maxBodySize: MAX_BODY_BYTES,
+      createContext: (req, res) => createContext(req, res, null),
+    }),
+    officialAdapter,
+  );
 
   const rest = lazyHandler(async () =>
     (await import("./http/rest.js")).restRouter({
