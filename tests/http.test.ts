@@ -180,6 +180,39 @@ describe("HTTP plumbing", () => {
     expect(refused.headers.get("access-control-allow-origin")).toBeNull();
   });
 
+  it("with CORS_ORIGINS='*', answers a literal * to any origin (null included), never with credentials", async () => {
+    const open = await startTestServer({ CORS_ORIGINS: "*" });
+    try {
+      for (const url of ["/trpc/health.live", "/api/v1/health", "/nope"]) {
+        for (const origin of [undefined, "null", "https://anyone.example"]) {
+          const res = await fetch(`${open.url}${url}`, { headers: origin === undefined ? {} : { origin } });
+          const from = `${url} from ${origin ?? "no origin"}`;
+          expect(res.headers.get("access-control-allow-origin"), from).toBe("*");
+          expect(res.headers.get("access-control-allow-credentials"), from).toBeNull();
+          expect(res.headers.get("access-control-expose-headers"), from).toBe(
+            "X-Request-Id,Server-Timing,Retry-After",
+          );
+        }
+      }
+      const preflight = await fetch(`${open.url}/trpc/markets.create`, {
+        method: "OPTIONS",
+        headers: {
+          origin: "null",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type, authorization",
+        },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+      expect(preflight.headers.get("access-control-allow-credentials")).toBeNull();
+      // A bearer token is a header, not a credential in CORS's sense: it may still be sent.
+      expect(preflight.headers.get("access-control-allow-headers")).toBe("content-type, authorization");
+    } finally {
+      await open.close();
+    }
+    expect(() => loadConfig({ CORS_ORIGINS: "https://app.example.com,*" })).toThrow(/CORS_ORIGINS/);
+  });
+
   it("answers unknown routes with 404 JSON", async () => {
     const res = await fetch(`${ts.url}/nope`);
     expect(res.status).toBe(404);

@@ -96,7 +96,10 @@ const envSchema = z.object({
         .split(",")
         .map((s) => s.trim())
         .filter((s) => s.length > 0),
-    ),
+    )
+    .refine((origins) => !origins.includes("*") || origins.length === 1, {
+      message: '"*" (any origin, without credentials) stands alone; or list the origins instead',
+    }),
 
   RATE_LIMIT_ENABLED: bool,
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
