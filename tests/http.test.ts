@@ -96,7 +96,7 @@ describe("HTTP plumbing", () => {
   });
 
   it("sends helmet's security headers on every kind of response", async () => {
-    // helmet 8's defaults, Content-Security-Policy off (the panel and docs pages run inline scripts).
+    // helmet 8's defaults; Content-Security-Policy only on the pages (below).
     const expected: Record<string, string> = {
       "cross-origin-opener-policy": "same-origin",
       "cross-origin-resource-policy": "same-origin",
@@ -117,13 +117,46 @@ describe("HTTP plumbing", () => {
       "/healthz",
       "/nope",
       "/panel",
+      "/docs",
+      "/reset-password",
     ]) {
       const res = await fetch(`${ts.url}${url}`);
       for (const [name, value] of Object.entries(expected)) {
         expect(res.headers.get(name), `${name} on ${url}`).toBe(value);
       }
-      expect(res.headers.get("content-security-policy"), url).toBeNull();
       expect(res.headers.get("x-powered-by"), url).toBeNull();
+    }
+  });
+
+  it("sends a Content-Security-Policy on the pages that allows only this server's own assets", async () => {
+    const directives = (header: string | null) =>
+      new Map(
+        (header ?? "")
+          .split(";")
+          .map((d) => d.trim().split(/\s+/))
+          .filter((parts) => parts[0])
+          .map(([name, ...values]) => [name ?? "", values]),
+      );
+    for (const page of ["/panel", "/docs", "/reset-password?token=abc"]) {
+      const res = await fetch(`${ts.url}${page}`);
+      expect(res.status, page).toBe(200);
+      const csp = directives(res.headers.get("content-security-policy"));
+      expect(csp.get("default-src"), page).toEqual(["'self'"]);
+      expect(csp.get("object-src"), page).toEqual(["'none'"]);
+      expect(csp.get("base-uri"), page).toEqual(["'none'"]);
+      expect(csp.get("frame-ancestors"), page).toEqual(["'self'"]);
+      expect(csp.get("form-action"), page).toEqual(["'self'"]);
+      expect(csp.get("script-src-attr"), page).toEqual(["'none'"]);
+      // Scripts and everything else from this server only: no inline script but the panel's
+      // import map, named by its hash; no other host, no eval.
+      for (const [name, values] of csp) {
+        for (const value of values) {
+          expect(value, `${page} ${name}`).toMatch(/^('self'|'none'|data:|'sha256-[A-Za-z0-9+/=]+')$/);
+        }
+      }
+      const scripts = csp.get("script-src") ?? [];
+      expect(scripts[0], page).toBe("'self'");
+      expect(scripts.filter((v) => v.startsWith("'sha256-")).length, page).toBe(page === "/panel" ? 1 : 0);
     }
   });
 

@@ -441,5 +441,7 @@ describe("rendered docs", () => {
     const init = await (await fetch(`${ts.url}/docs/assets/docs.js`)).text();
     expect(init).toContain('url: "/api/openapi.json"');
     expect(init).toContain("validatorUrl: null");
+    // A pasted credential is not kept in localStorage (tests/browser.test.ts checks it in Chromium).
+    expect(init).toContain("persistAuthorization: false");
   });
 });
