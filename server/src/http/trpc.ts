@@ -74,12 +74,17 @@ function tooDeep(): TRPCError {
 }
 
 /**
- * Reads a JSON body of at most `limit` bytes; more is tRPC's PAYLOAD_TOO_LARGE. Its nesting is
- * counted as it arrives: past MAX_JSON_DEPTH the body is refused at once (BAD_REQUEST), before
- * the rest of it comes and before anything parses it.
+ * Reads a JSON body of at most `limit` bytes; more (or a Content-Length that says so) is tRPC's
+ * PAYLOAD_TOO_LARGE, at once. Its nesting is counted as it arrives: past MAX_JSON_DEPTH the
+ * body is refused at once (BAD_REQUEST), before the rest of it comes and before anything
+ * parses it.
  */
 export function readJsonBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers["content-length"] ?? 0) > limit) {
+      reject(new TRPCError({ code: "PAYLOAD_TOO_LARGE" }));
+      return;
+    }
     const chunks: Buffer[] = [];
     const depth = new JsonDepthScanner(MAX_JSON_DEPTH);
     let size = 0;
