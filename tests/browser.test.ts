@@ -65,6 +65,14 @@ async function newPage(origin?: string): Promise<Page> {
       await route.abort();
     }
   });
+  // Every Content-Security-Policy violation the page meets (the pages send a strict policy).
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    Object.assign(window, { agoraCspViolations: seen });
+    document.addEventListener("securitypolicyviolation", (event) => {
+      seen.push(`${event.effectiveDirective} ${event.blockedURI}`);
+    });
+  });
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(error.message));
   page.on("console", (message) => {
@@ -77,6 +85,11 @@ async function newPage(origin?: string): Promise<Page> {
 
 function pageErrors(page: Page): string[] {
   return (page as Page & { agoraErrors: string[] }).agoraErrors;
+}
+
+/** The Content-Security-Policy violations the page has met so far. */
+async function cspViolations(page: Page): Promise<string[]> {
+  return page.evaluate(() => (window as unknown as { agoraCspViolations: string[] }).agoraCspViolations);
 }
 
 /** Opens a procedure in the panel and waits for its form. */
@@ -177,6 +190,7 @@ describe.runIf(HAVE_CHROMIUM)("panel in Chromium", () => {
     await page.screenshot({ path: path.join(SCREENSHOTS, "panel-orders-create.png"), fullPage: true });
     expect((await owner.products.byId.query({ id: lamp.id })).stock).toBe(3);
 
+    expect(await cspViolations(page)).toEqual([]);
     expect(pageErrors(page)).toEqual([]);
     expect(external).toEqual([]);
   }, 90_000);
@@ -218,6 +232,7 @@ describe.runIf(HAVE_CHROMIUM)("a newcomer's first start in Chromium", () => {
         owner: { username: "alice" },
       });
       await page.screenshot({ path: path.join(SCREENSHOTS, "newcomer-panel.png"), fullPage: true });
+      expect(await cspViolations(page)).toEqual([]);
       expect(pageErrors(page)).toEqual([]);
       expect(external).toEqual([]);
     } finally {
@@ -239,6 +254,19 @@ describe.runIf(HAVE_CHROMIUM)("password reset page in Chromium", () => {
     const page = await newPage();
     // The mail points at PUBLIC_URL; the same path and query on this test server.
     await page.goto(`${ts.url}${mailed.pathname}${mailed.search}`);
+    // Read once, the token leaves the address bar and the history entry.
+    await page.waitForFunction(() => location.search === "");
+    expect(page.url()).toBe(`${ts.url}/reset-password`);
+    // The page's policy runs no script but its own: one injected into the page is refused.
+    const injected = await page.evaluate(() => {
+      const script = document.createElement("script");
+      script.textContent = "window.agoraInjected = true;";
+      document.body.append(script);
+      return (window as unknown as { agoraInjected?: boolean }).agoraInjected ?? false;
+    });
+    expect(injected).toBe(false);
+    expect(await cspViolations(page)).toEqual(["script-src-elem inline"]);
+    pageErrors(page).length = 0;
 
     await page.fill("#password", "weakpass");
     await page.fill("#repeat", "weakpass");
@@ -271,6 +299,28 @@ describe.runIf(HAVE_CHROMIUM)("REST docs in Chromium", () => {
     );
     expect(operations.length).toBe(27);
     await page.screenshot({ path: path.join(SCREENSHOTS, "docs.png"), fullPage: true });
+
+    // A token pasted into "Authorize" is used for the page's calls but kept nowhere: a reload
+    // (or the next person at this browser) finds nothing in storage.
+    await page.click("button.authorize");
+    const bearer = page.locator(".auth-container").filter({ hasText: "bearerAuth" });
+    await bearer.locator("input").fill("pasted-access-token");
+    await bearer.locator("button.authorize").click();
+    await bearer.locator("button", { hasText: "Logout" }).waitFor();
+    await bearer.locator("button.btn-done").click();
+    await page.locator("button.authorize.locked").waitFor();
+    expect(
+      await page.evaluate(() =>
+        Array.from({ length: localStorage.length }, (_, i) =>
+          localStorage.getItem(localStorage.key(i) ?? ""),
+        ).join("\n"),
+      ),
+    ).not.toContain("pasted-access-token");
+    await page.reload();
+    await page.locator(".opblock").first().waitFor({ timeout: 30_000 });
+    expect(await page.locator("button.authorize.locked").count()).toBe(0);
+
+    expect(await cspViolations(page)).toEqual([]);
     expect(pageErrors(page)).toEqual([]);
     expect(external).toEqual([]);
   }, 60_000);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAgoraError } from "@agora/client";
 import { createMarket, createProduct, subscriptionError } from "./support/marketplace.js";
 import { expectError } from "./support/errors.js";
+import { answerBeforeBodyEnds } from "./support/partial-body.js";
 import { startCast, type Cast } from "./support/server.js";
 
 // Input that no procedure can store or compare (NUL, unpaired surrogates, cursors beyond what
@@ -312,5 +313,92 @@ describe("malformed envelopes", () => {
     const answer = await call("mutation", "markets.create", undefined, tokenOf(0), deep);
     expectBadRequest(answer);
     expect(answer.body.error?.json.message).not.toMatch(engineText);
+  });
+});
+
+describe("nesting depth", () => {
+  const tooDeep = /nested deeper than 64/;
+  /** `{"json":{"email":[[…"x"…]],"password":"Passw0rdGood"}}`, nested `depth` levels in all. */
+  const loginNested = (depth: number) =>
+    `{"json":{"email":${"[".repeat(depth - 2)}"x"${"]".repeat(depth - 2)},"password":"Passw0rdGood"}}`;
+
+  it("input nested deeper than 64 levels is BAD_REQUEST in our words; 64 levels reach validation", async () => {
+    const atBound = await call("mutation", "auth.login", undefined, undefined, loginNested(64));
+    expectBadRequest(atBound, "email");
+    const over = await call("mutation", "auth.login", undefined, undefined, loginNested(65));
+    expectBadRequest(over);
+    expect(over.body.error?.json.message).toMatch(tooDeep);
+    expect(over.body.error?.json.data.fieldErrors).toBeNull();
+    // A query's input, and a megabyte of brackets.
+    const query = await call("query", "markets.list", undefined, undefined, `{"json":${"[".repeat(3000)}}`);
+    expectBadRequest(query);
+    expect(query.body.error?.json.message).toMatch(tooDeep);
+    const megabyte = await call(
+      "mutation",
+      "auth.login",
+      undefined,
+      undefined,
+      "[".repeat(500_000) + "]".repeat(500_000),
+    );
+    expectBadRequest(megabyte);
+    expect(megabyte.body.error?.json.message).toMatch(tooDeep);
+  });
+
+  it("the same where /trpc hands the call to tRPC's own adapter (streamed answers, subscriptions)", async () => {
+    const res = await fetch(`${cast.ts.url}/trpc/auth.login?batch=1`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "trpc-accept": "application/jsonl",
+        "x-request-id": "deep-1",
+      },
+      body: `{"0":${"[".repeat(500_000)}${"]".repeat(500_000)}}`,
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as {
+      error: { json: { message: string; data: { code: string; requestId: string } } };
+    };
+    expect(body.error.json.message).toMatch(tooDeep);
+    expect(body.error.json.data).toMatchObject({ code: "BAD_REQUEST", requestId: "deep-1" });
+    const subscription = await fetch(`${cast.ts.url}/trpc/markets.onEvent?input=${"[".repeat(3000)}`, {
+      headers: { accept: "text/event-stream" },
+    });
+    expect(subscription.status).toBe(400);
+    expect(
+      ((await subscription.json()) as { error: { json: { message: string } } }).error.json.message,
+    ).toMatch(tooDeep);
+  });
+
+  it("a body nested too deep is refused before the rest of it arrives (never parsed)", async () => {
+    const prefix = `{"json":${"[".repeat(100_000)}`;
+    for (const [path, headers] of [
+      ["/trpc/auth.login", {}],
+      ["/trpc/auth.login?batch=1", { "trpc-accept": "application/jsonl" }],
+    ] as const) {
+      const answer = await answerBeforeBodyEnds(
+        `${cast.ts.url}${path}`,
+        { "content-type": "application/json", ...headers },
+        prefix,
+        1_000_000,
+      );
+      expect(answer.status, path).toBe(400);
+      expect(answer.body, path).toMatch(tooDeep);
+    }
+  });
+
+  it("a 50-call batch of superjson envelopes stays well within the bound", async () => {
+    const inputs = Object.fromEntries(
+      Array.from({ length: 50 }, (_, i) => [
+        String(i),
+        {
+          json: { marketId: "m", items: [{ productId: "p", quantity: 1 }], at: new Date(0).toISOString() },
+          meta: { values: { at: ["Date"] } },
+        },
+      ]),
+    );
+    const res = await fetch(
+      `${cast.ts.url}/trpc/${Array.from({ length: 50 }, () => "health.live").join(",")}?batch=1&input=${encodeURIComponent(JSON.stringify(inputs))}`,
+    );
+    expect(res.status).toBe(200);
   });
 });

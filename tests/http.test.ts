@@ -96,7 +96,7 @@ describe("HTTP plumbing", () => {
   });
 
   it("sends helmet's security headers on every kind of response", async () => {
-    // helmet 8's defaults, Content-Security-Policy off (the panel and docs pages run inline scripts).
+    // helmet 8's defaults; Content-Security-Policy only on the pages (below).
     const expected: Record<string, string> = {
       "cross-origin-opener-policy": "same-origin",
       "cross-origin-resource-policy": "same-origin",
@@ -117,13 +117,46 @@ describe("HTTP plumbing", () => {
       "/healthz",
       "/nope",
       "/panel",
+      "/docs",
+      "/reset-password",
     ]) {
       const res = await fetch(`${ts.url}${url}`);
       for (const [name, value] of Object.entries(expected)) {
         expect(res.headers.get(name), `${name} on ${url}`).toBe(value);
       }
-      expect(res.headers.get("content-security-policy"), url).toBeNull();
       expect(res.headers.get("x-powered-by"), url).toBeNull();
+    }
+  });
+
+  it("sends a Content-Security-Policy on the pages that allows only this server's own assets", async () => {
+    const directives = (header: string | null) =>
+      new Map(
+        (header ?? "")
+          .split(";")
+          .map((d) => d.trim().split(/\s+/))
+          .filter((parts) => parts[0])
+          .map(([name, ...values]) => [name ?? "", values]),
+      );
+    for (const page of ["/panel", "/docs", "/reset-password?token=abc"]) {
+      const res = await fetch(`${ts.url}${page}`);
+      expect(res.status, page).toBe(200);
+      const csp = directives(res.headers.get("content-security-policy"));
+      expect(csp.get("default-src"), page).toEqual(["'self'"]);
+      expect(csp.get("object-src"), page).toEqual(["'none'"]);
+      expect(csp.get("base-uri"), page).toEqual(["'none'"]);
+      expect(csp.get("frame-ancestors"), page).toEqual(["'self'"]);
+      expect(csp.get("form-action"), page).toEqual(["'self'"]);
+      expect(csp.get("script-src-attr"), page).toEqual(["'none'"]);
+      // Scripts and everything else from this server only: no inline script but the panel's
+      // import map, named by its hash; no other host, no eval.
+      for (const [name, values] of csp) {
+        for (const value of values) {
+          expect(value, `${page} ${name}`).toMatch(/^('self'|'none'|data:|'sha256-[A-Za-z0-9+/=]+')$/);
+        }
+      }
+      const scripts = csp.get("script-src") ?? [];
+      expect(scripts[0], page).toBe("'self'");
+      expect(scripts.filter((v) => v.startsWith("'sha256-")).length, page).toBe(page === "/panel" ? 1 : 0);
     }
   });
 
@@ -180,6 +213,39 @@ describe("HTTP plumbing", () => {
     expect(refused.headers.get("access-control-allow-origin")).toBeNull();
   });
 
+  it("with CORS_ORIGINS='*', answers a literal * to any origin (null included), never with credentials", async () => {
+    const open = await startTestServer({ CORS_ORIGINS: "*" });
+    try {
+      for (const url of ["/trpc/health.live", "/api/v1/health", "/nope"]) {
+        for (const origin of [undefined, "null", "https://anyone.example"]) {
+          const res = await fetch(`${open.url}${url}`, { headers: origin === undefined ? {} : { origin } });
+          const from = `${url} from ${origin ?? "no origin"}`;
+          expect(res.headers.get("access-control-allow-origin"), from).toBe("*");
+          expect(res.headers.get("access-control-allow-credentials"), from).toBeNull();
+          expect(res.headers.get("access-control-expose-headers"), from).toBe(
+            "X-Request-Id,Server-Timing,Retry-After",
+          );
+        }
+      }
+      const preflight = await fetch(`${open.url}/trpc/markets.create`, {
+        method: "OPTIONS",
+        headers: {
+          origin: "null",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "content-type, authorization",
+        },
+      });
+      expect(preflight.status).toBe(204);
+      expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+      expect(preflight.headers.get("access-control-allow-credentials")).toBeNull();
+      // A bearer token is a header, not a credential in CORS's sense: it may still be sent.
+      expect(preflight.headers.get("access-control-allow-headers")).toBe("content-type, authorization");
+    } finally {
+      await open.close();
+    }
+    expect(() => loadConfig({ CORS_ORIGINS: "https://app.example.com,*" })).toThrow(/CORS_ORIGINS/);
+  });
+
   it("answers unknown routes with 404 JSON", async () => {
     const res = await fetch(`${ts.url}/nope`);
     expect(res.status).toBe(404);
@@ -204,6 +270,22 @@ describe("config", () => {
     expect(() => loadConfig({ NODE_ENV: "production" })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ JWT_SECRET: "short" })).toThrow(/JWT_SECRET/);
     expect(() => loadConfig({ ADMIN_EMAIL: "a@b.co" })).toThrow(/ADMIN_PASSWORD/);
+  });
+
+  it("reads TRUST_PROXY as a hop count or proxy addresses, never as 'trust every hop'", () => {
+    expect(loadConfig({}).trustProxy).toBe(0);
+    expect(loadConfig({ TRUST_PROXY: "false" }).trustProxy).toBe(0);
+    expect(loadConfig({ TRUST_PROXY: "0" }).trustProxy).toBe(0);
+    expect(loadConfig({ TRUST_PROXY: "true" }).trustProxy).toBe(1);
+    expect(loadConfig({ TRUST_PROXY: "2" }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: " loopback, 10.0.0.0/8,fd00::/8 " }).trustProxy).toEqual([
+      "loopback",
+      "10.0.0.0/8",
+      "fd00::/8",
+    ]);
+    for (const bad of ["yes", "-1", "1.5", "10.0.0.0/99", "loopback,,10.0.0.1", "*"]) {
+      expect(() => loadConfig({ TRUST_PROXY: bad }), bad).toThrow(/TRUST_PROXY/);
+    }
   });
 
   it("has sane defaults: embedded database in .data, port 3000, bcrypt cost 12", () => {
@@ -270,7 +352,7 @@ describe("rate limits", () => {
       (await fetch(`${server.url}${path}`, { headers: { "x-forwarded-for": forwardedFor } })).status;
     const env = { RATE_LIMIT_ENABLED: "true", RATE_LIMIT_MAX: "2" };
     const direct = await startTestServer(env);
-    const proxied = await startTestServer({ ...env, TRUST_PROXY: "true" });
+    const proxied = await startTestServer({ ...env, TRUST_PROXY: "1" });
     try {
       // Not trusted: every request is the socket's address, whatever it claims.
       expect([
@@ -278,15 +360,103 @@ describe("rate limits", () => {
         await statusFrom(direct, "10.0.0.2"),
         await statusFrom(direct, "10.0.0.3"),
       ]).toEqual([200, 200, 429]);
-      // Trusted: the leftmost address is the client; each has its own limit.
+      // One trusted proxy (here the test itself, on loopback): the address it appended, the
+      // rightmost, is the client; what the client wrote before it changes nothing.
       expect([
         await statusFrom(proxied, "10.0.0.1, 192.168.0.9"),
-        await statusFrom(proxied, "10.0.0.1"),
-        await statusFrom(proxied, "10.0.0.1"),
-        await statusFrom(proxied, "10.0.0.2"),
+        await statusFrom(proxied, "10.0.0.2, 192.168.0.9"),
+        await statusFrom(proxied, "10.0.0.3, 192.168.0.9"),
+        await statusFrom(proxied, "192.168.0.8"),
       ]).toEqual([200, 200, 429, 200]);
     } finally {
       await Promise.all([direct.close(), proxied.close()]);
+    }
+  });
+
+  // Each setting with the X-Forwarded-For its proxies would send: whatever the client puts
+  // first, the address the nearest untrusted hop is (203.0.113.9) is the rate-limit key.
+  it.each([
+    ["true (one proxy)", "true", (spoof: string) => `${spoof}, 203.0.113.9`],
+    ["a hop count", "2", (spoof: string) => `${spoof}, 203.0.113.9, 10.1.2.3`],
+    ["proxy addresses", "loopback, 10.0.0.0/8", (spoof: string) => `${spoof}, 203.0.113.9, 10.1.2.3`],
+  ])(
+    "with TRUST_PROXY as %s, a client cannot pick its own rate-limit key (tRPC and REST)",
+    async (_label, trustProxy, forwarded) => {
+      const server = await startTestServer({
+        RATE_LIMIT_ENABLED: "true",
+        RATE_LIMIT_MAX: "4",
+        TRUST_PROXY: trustProxy,
+      });
+      try {
+        const statuses: number[] = [];
+        for (let i = 0; i < 6; i += 1) {
+          const path = i % 2 === 0 ? "/trpc/health.live" : "/api/v1/health";
+          const res = await fetch(`${server.url}${path}`, {
+            headers: { "x-forwarded-for": forwarded(`10.66.${String(i)}.1`) },
+          });
+          statuses.push(res.status);
+        }
+        expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+        // Another client behind the same proxy has its own count.
+        const other = await fetch(`${server.url}/trpc/health.live`, {
+          headers: { "x-forwarded-for": forwarded("10.66.9.9").replace("203.0.113.9", "198.51.100.2") },
+        });
+        expect(other.status).toBe(200);
+      } finally {
+        await server.close();
+      }
+    },
+  );
+
+  it("behind one proxy that appends to X-Forwarded-For (TRUST_PROXY=true), rotating it gets no more logins", async () => {
+    // The defaults: 10 logins per client per minute (and 5 reset requests, below).
+    const server = await startTestServer({ RATE_LIMIT_ENABLED: "true", TRUST_PROXY: "true" });
+    try {
+      const post = (path: string, json: unknown, spoof: string) =>
+        fetch(`${server.url}/trpc/${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": `${spoof}, 203.0.113.50` },
+          body: JSON.stringify({ json }),
+        });
+      const logins: number[] = [];
+      for (let i = 0; i < 25; i += 1) {
+        const res = await post(
+          "auth.login",
+          { email: `stuffed${String(i)}@example.com`, password: "Wrong-Passw0rd" },
+          `10.77.${String(i)}.1`,
+        );
+        logins.push(res.status);
+      }
+      expect(logins.filter((s) => s === 401)).toHaveLength(10);
+      expect(logins.filter((s) => s === 429)).toHaveLength(15);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("behind one proxy that appends to X-Forwarded-For (TRUST_PROXY=true), rotating it gets no more reset mails", async () => {
+    const server = await startTestServer({ RATE_LIMIT_ENABLED: "true", TRUST_PROXY: "true" });
+    try {
+      const post = (path: string, json: unknown, spoof: string) =>
+        fetch(`${server.url}/trpc/${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": `${spoof}, 203.0.113.50` },
+          body: JSON.stringify({ json }),
+        });
+      const member = newUserInput();
+      await server.client().auth.register.mutate(member);
+      const before = server.mailer.sent.length;
+      const resets: number[] = [];
+      for (let i = 0; i < 8; i += 1) {
+        resets.push(
+          (await post("auth.requestPasswordReset", { email: member.email }, `10.88.${String(i)}.1`)).status,
+        );
+      }
+      expect(resets).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+      await server.waitForIdleJobs();
+      expect(server.mailer.sent.slice(before).filter((m) => m.to === member.email)).toHaveLength(5);
+    } finally {
+      await server.close();
     }
   });
 });

@@ -1,5 +1,6 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { answerBeforeBodyEnds } from "./support/partial-body.js";
 import { newUserInput, startTestServer, type TestServer } from "./support/server.js";
 
 let ts: TestServer;
@@ -282,18 +283,75 @@ describe("REST /api/v1", () => {
     }
   });
 
-  it("refuses unknown routes, malformed JSON and bodies without a JSON content type", async () => {
+  it("refuses a body it cannot take in the documented error shape, in fixed words, with the request id", async () => {
+    const json = { "content-type": "application/json" };
+    const cases: [
+      label: string,
+      body: string,
+      headers: Record<string, string>,
+      status: number,
+      code: string,
+      message: RegExp,
+    ][] = [
+      ["malformed JSON", "{not json", json, 400, "BAD_REQUEST", /^The request body is not valid JSON$/],
+      ["truncated JSON", '{"email":', json, 400, "BAD_REQUEST", /^The request body is not valid JSON$/],
+      ["an array", "[1]", json, 400, "BAD_REQUEST", /^The request body must be a JSON object$/],
+      ["a number", "42", json, 400, "BAD_REQUEST", /^The request body must be a JSON object$/],
+      ["a string", '"x"', json, 400, "BAD_REQUEST", /^The request body must be a JSON object$/],
+      ["null", "null", json, 400, "BAD_REQUEST", /^The request body must be a JSON object$/],
+      [
+        "nested 1 MB deep",
+        "[".repeat(500_000) + "]".repeat(500_000),
+        json,
+        400,
+        "BAD_REQUEST",
+        /nested deeper than 64/,
+      ],
+      [
+        "over 1 MiB",
+        JSON.stringify({ email: "x".repeat(1_100_000) }),
+        json,
+        413,
+        "PAYLOAD_TOO_LARGE",
+        /^The request body is larger than 1 MiB$/,
+      ],
+      [
+        "text/plain",
+        "{}",
+        { "content-type": "text/plain" },
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        /^The request body must be JSON \(Content-Type: application\/json\)$/,
+      ],
+      [
+        "no content type",
+        "{}",
+        {},
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        /^The request body must be JSON \(Content-Type: application\/json\)$/,
+      ],
+    ];
+    for (const [label, body, headers, status, code, message] of cases) {
+      const res = await fetch(`${ts.url}/api/v1/auth/login`, { method: "POST", headers, body });
+      const text = await res.text();
+      expect(res.status, label).toBe(status);
+      expect(text, label).not.toMatch(
+        /Unexpected token|at position|entity|Unsupported content-type|Maximum call stack|"\{not json/,
+      );
+      const answer = JSON.parse(text) as ErrorBody;
+      expect(answer, label).toMatchObject({
+        code,
+        data: { code, httpStatus: status, requestId: res.headers.get("x-request-id") },
+      });
+      expect(answer.message, label).toMatch(message);
+    }
     const unknown = await rest("GET", "/nothing-here");
     expect(unknown.status).toBe(404);
-    const malformed = await fetch(`${ts.url}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: "{not json",
+    expect(unknown.body).toMatchObject({
+      code: "NOT_FOUND",
+      data: { httpStatus: 404, requestId: unknown.headers.get("x-request-id") },
     });
-    expect(malformed.status).toBe(400);
-    expect(((await malformed.json()) as { error: { code: string } }).error.code).toBe("BAD_REQUEST");
-    const noType = await fetch(`${ts.url}/api/v1/auth/login`, { method: "POST", body: "{}" });
-    expect(noType.status).toBe(415);
     const charset = await fetch(`${ts.url}/api/v1/auth/login`, {
       method: "POST",
       headers: { "content-type": "application/json; charset=utf-8" },
@@ -338,6 +396,37 @@ describe("REST rate limits", () => {
   });
 });
 
+describe("REST limits before bodies", () => {
+  it("counts each call before reading its body: deep bodies are limited too, and refused unread once the limit is spent", async () => {
+    const limited = await startTestServer({ RATE_LIMIT_ENABLED: "true", RATE_LIMIT_MAX: "3" });
+    try {
+      // Counted once per call, not once before the body and again in the procedure.
+      expect((await rest("GET", "/health", { url: limited.url })).status).toBe(200);
+      expect((await rest("GET", "/health", { url: limited.url })).status).toBe(200);
+      const deep = await fetch(`${limited.url}/api/v1/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "[".repeat(500_000) + "]".repeat(500_000),
+      });
+      expect(deep.status).toBe(400);
+      const refused = await answerBeforeBodyEnds(
+        `${limited.url}/api/v1/auth/login`,
+        { "content-type": "application/json" },
+        "[".repeat(100_000),
+        1_000_000,
+      );
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers["retry-after"])).toBeGreaterThan(0);
+      expect(JSON.parse(refused.body)).toMatchObject({
+        code: "TOO_MANY_REQUESTS",
+        data: { httpStatus: 429 },
+      });
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe("rendered docs", () => {
   it("serves Swagger UI from this server only", async () => {
     const res = await fetch(`${ts.url}/docs`);
@@ -352,5 +441,7 @@ describe("rendered docs", () => {
     const init = await (await fetch(`${ts.url}/docs/assets/docs.js`)).text();
     expect(init).toContain('url: "/api/openapi.json"');
     expect(init).toContain("validatorUrl: null");
+    // A pasted credential is not kept in localStorage (tests/browser.test.ts checks it in Chromium).
+    expect(init).toContain("persistAuthorization: false");
   });
 });

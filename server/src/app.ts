@@ -10,7 +10,7 @@ import { docsRouter, resetPasswordRouter } from "./http/docs.js";
 import { metricsHandler } from "./http/metrics.js";
 import { panelRouter } from "./http/panel.js";
 import { lazyHandler, REST_BASE_PATH } from "./http/lazy.js";
-import { fastTrpcHandler } from "./http/trpc.js";
+import { fastTrpcHandler, trpcJsonGuard } from "./http/trpc.js";
 import type { Logger } from "./infra/logger.js";
 import { OverloadedError } from "./shared/errors.js";
 import { appRouter } from "./router.js";
@@ -21,6 +21,17 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_BATCH_SIZE = 50;
 /** At most one log line per this interval about calls refused for a full bcrypt queue. */
 const OVERLOAD_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * proxy-addr's trust function for TRUST_PROXY: the first `n` hops (the socket's address is hop
+ * 0), or the hops whose address is in the list. proxy-addr walks X-Forwarded-For from the right
+ * and stops at the first untrusted hop: that address is the client, whatever the client wrote
+ * to the left of it.
+ */
+export function proxyTrust(setting: number | readonly string[]): (addr: string, hop: number) => boolean {
+  if (typeof setting === "number") return (_addr, hop) => hop < setting;
+  return proxyAddr.compile([...setting]);
+}
 
 export interface AppDeps {
   config: Config;
@@ -89,7 +100,9 @@ const TRPC_BASE_PATH = "/trpc";
 export function createApp({ config, log, services }: AppDeps, options: AppOptions = {}): AgoraApp {
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", config.trustProxy);
+  // express's req.ip and ours (below, for requests express never sees) use the same function.
+  const trust = proxyTrust(config.trustProxy);
+  app.set("trust proxy", trust);
 
   const front = frontMiddleware({
     log,
@@ -100,9 +113,8 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   app.use(front);
 
   // The client's address as express's req.ip gives it, for requests express has not seen.
-  const trustAll = () => true;
   const clientIp = (req: IncomingMessage): string =>
-    (config.trustProxy ? proxyAddr(req, trustAll) : req.socket.remoteAddress) ?? "unknown";
+    req.socket.remoteAddress === undefined ? "unknown" : proxyAddr(req, trust);
 
   const createContext = (
     req: IncomingMessage,
@@ -174,8 +186,17 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
           },
         });
   // Whatever the fast handler passes on (subscriptions, streaming, other content types), and
-  // every /trpc call of an app served without its listener.
-  app.use(TRPC_BASE_PATH, officialAdapter);
+  // every /trpc call of an app served without its listener; JSON nested too deeply never
+  // reaches its parser.
+  app.use(
+    TRPC_BASE_PATH,
+    trpcJsonGuard({
+      router: appRouter,
+      maxBodySize: MAX_BODY_BYTES,
+      createContext: (req, res) => createContext(req, res, null),
+    }),
+    officialAdapter,
+  );
 
   const rest = lazyHandler(async () =>
     (await import("./http/rest.js")).restRouter({

@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import proxyAddr from "proxy-addr";
 import { z } from "zod";
 
 /** The repository root: the default home of `.data/` and `prisma.config.ts`. */
@@ -18,12 +19,51 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v.trim()));
 
+const TRUST_PROXY_HELP =
+  "write the number of proxies in front of the server (e.g. 1), or their addresses: comma-separated IPs, CIDR ranges or loopback, linklocal, uniquelocal";
+
+/**
+ * TRUST_PROXY: which hops of X-Forwarded-For to believe. A number is how many proxies are in
+ * front (0: none, the socket's address is the client); a list names the proxies' addresses.
+ * `true` is one proxy and `false` none: trusting every hop let a client pick its own address.
+ */
+const trustProxy = z
+  .string()
+  .optional()
+  .transform((raw, ctx): number | string[] => {
+    const value = raw?.trim() ?? "";
+    if (value === "" || value === "false") return 0;
+    if (value === "true") return 1;
+    if (/^\d+$/.test(value)) {
+      const hops = Number(value);
+      if (hops <= 32) return hops;
+      ctx.addIssue({ code: "custom", message: `at most 32 proxies; ${TRUST_PROXY_HELP}` });
+      return z.NEVER;
+    }
+    const entries = value.split(",").map((entry) => entry.trim());
+    const bad = entries.find((entry) => {
+      if (entry === "" || /^[-+]?\d+(\.\d+)?$/.test(entry)) return true;
+      try {
+        proxyAddr.compile(entry);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    if (bad === undefined) return entries;
+    ctx.addIssue({
+      code: "custom",
+      message: `"${bad}" is not a proxy address or range; ${TRUST_PROXY_HELP}`,
+    });
+    return z.NEVER;
+  });
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("0.0.0.0"),
   PORT: int(0, 65535).default(3000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  TRUST_PROXY: bool,
+  TRUST_PROXY: trustProxy,
 
   DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
   DATABASE_DIRECT_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
@@ -60,7 +100,10 @@ const envSchema = z.object({
         .split(",")
         .map((s) => s.trim())
         .filter((s) => s.length > 0),
-    ),
+    )
+    .refine((origins) => !origins.includes("*") || origins.length === 1, {
+      message: '"*" (any origin, without credentials) stands alone; or list the origins instead',
+    }),
 
   RATE_LIMIT_ENABLED: bool,
   RATE_LIMIT_WINDOW_SECONDS: int(1, 86_400).default(60),
@@ -136,7 +179,12 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: string;
-  readonly trustProxy: boolean;
+  /**
+   * Which X-Forwarded-For hops are proxies of ours: how many (0: none), or their addresses
+   * (proxy-addr's forms: IPs, CIDR ranges, loopback, linklocal, uniquelocal). The client is the
+   * nearest address that is not one of them.
+   */
+  readonly trustProxy: number | readonly string[];
   readonly database:
     | {
         readonly kind: "postgres";
@@ -366,7 +414,7 @@ export function loadConfig(env: Env): Config {
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
-    trustProxy: e.TRUST_PROXY ?? false,
+    trustProxy: e.TRUST_PROXY,
     database,
     redis: e.REDIS_URL
       ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS }

@@ -49,7 +49,7 @@ export interface CallOptions {
 /**
  * tRPC over HTTP as the SDK sends it (superjson `{ json }`), one call per request, each timed
  * and recorded. Calls come from a spread of client addresses (X-Forwarded-For; the server runs
- * with TRUST_PROXY=true) so the per-IP rate limit stays on, as in production, without one
+ * with TRUST_PROXY=1) so the per-IP rate limit stays on, as in production, without one
  * address exhausting it.
  */
 export class SoakClient {

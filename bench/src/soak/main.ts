@@ -299,7 +299,7 @@ async function main(): Promise<number> {
     METRICS_TOKEN,
     // Behind a load balancer, as production runs: the load comes from many client addresses
     // (X-Forwarded-For), so the per-IP rate limits stay on at their defaults without tripping.
-    TRUST_PROXY: "true",
+    TRUST_PROXY: "1",
     // e.g. --heapsnapshot-signal=SIGUSR2, to take heap snapshots of the running server.
     ...(process.env.SOAK_NODE_OPTIONS ? { NODE_OPTIONS: process.env.SOAK_NODE_OPTIONS } : {}),
   };

@@ -3,6 +3,9 @@
 const form = document.querySelector("#reset");
 const message = document.querySelector("#message");
 const token = new URLSearchParams(location.search).get("token") ?? "";
+// Read once: the token leaves the address bar and this history entry (a shared screen, the
+// back button, a bookmark), and stays only in this page's memory.
+if (location.search) history.replaceState(null, "", location.pathname);
 
 function say(text, kind) {
   message.textContent = text;

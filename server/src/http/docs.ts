@@ -1,8 +1,10 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import express, { type Router } from "express";
+import express, { type RequestHandler, type Router } from "express";
+import { contentSecurityPolicy } from "helmet";
 import type { OpenAPIObject } from "trpc-to-openapi";
 
 /** server/public: the pages of /docs and /panel (the same path from src/http and dist/http). */
@@ -38,9 +40,45 @@ function serverVersion(): string {
 
 export const staticOptions = { index: false, fallthrough: false, maxAge: "1h" } as const;
 
+/** The sha256 sources of the inline scripts of a page (the panel's import map), as CSP names them. */
+export function inlineScriptHashes(html: string): string[] {
+  return [...html.matchAll(/<script\b(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/gi)].map(
+    (match) =>
+      `'sha256-${createHash("sha256")
+        .update(match[1] ?? "", "utf8")
+        .digest("base64")}'`,
+  );
+}
+
 /**
- * A page of ours: `route` answers its index.html, `route/assets` its other files, then those of
- * `moreAssets` (folders searched in order; the last one answers 404 for what none has).
+ * The Content-Security-Policy of a page of ours: scripts, styles, images, fonts and calls from
+ * this server only; no inline script but the page's own (by hash), no plugins, no `<base>`, no
+ * framing by other sites. The pages load nothing from elsewhere (the browser tests refuse any
+ * request that leaves the server), so this costs them nothing and keeps injected markup inert.
+ */
+export function pagePolicy(html: string): RequestHandler {
+  return contentSecurityPolicy({
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'", ...inlineScriptHashes(html)],
+      scriptSrcAttr: ["'none'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'", "data:"],
+      fontSrc: ["'self'"],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'none'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'self'"],
+    },
+  });
+}
+
+/**
+ * A page of ours: `route` answers its index.html (with the page's Content-Security-Policy),
+ * `route/assets` its other files, then those of `moreAssets` (folders searched in order; the
+ * last one answers 404 for what none has).
  */
 export function servePage(
   router: Router,
@@ -48,8 +86,9 @@ export function servePage(
   folder: string,
   moreAssets: readonly string[] = [],
 ): void {
-  router.get(route, (_req, res) => {
-    res.sendFile(path.join(publicDir, folder, "index.html"));
+  const page = path.join(publicDir, folder, "index.html");
+  router.get(route, pagePolicy(readFileSync(page, "utf8")), (_req, res) => {
+    res.sendFile(page);
   });
   const folders = [path.join(publicDir, folder), ...moreAssets];
   folders.forEach((dir, index) => {

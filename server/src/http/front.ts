@@ -101,17 +101,23 @@ export function frontMiddleware({
   const accessLog = log.child({}, { redact: [] });
   const security = staticHeaders(
     helmet({
-      // The panel and docs pages load their own inline scripts; the API itself serves JSON.
+      // Set by each page (http/docs.ts, pagePolicy); the API itself serves JSON.
       contentSecurityPolicy: false,
     }),
   );
-  const corsHandler = cors({
-    origin: (origin, cb) => {
-      cb(null, origin === undefined || corsOrigins.includes("*") || corsOrigins.includes(origin));
-    },
-    credentials: true,
-    exposedHeaders: ["X-Request-Id", "Server-Timing", "Retry-After"],
-  });
+  const exposedHeaders = ["X-Request-Id", "Server-Timing", "Retry-After"];
+  // "*": any origin may read answers, as the literal `*`, which browsers never combine with
+  // credentials (cookies, TLS client certificates; a bearer token is a header and still goes).
+  // Otherwise the listed origins only, echoed, with credentials.
+  const corsHandler = corsOrigins.includes("*")
+    ? cors({ origin: "*", credentials: false, exposedHeaders })
+    : cors({
+        origin: (origin, cb) => {
+          cb(null, origin === undefined || corsOrigins.includes(origin));
+        },
+        credentials: true,
+        exposedHeaders,
+      });
   const corsWithoutOrigin = staticHeaders(corsHandler);
   const timing = responseTime((_req, res, ms) => {
     const value = timingValue(ms, serverTiming);

@@ -1,15 +1,19 @@
-import type { AnyProcedure } from "@trpc/server";
-import express, { type RequestHandler, type Router } from "express";
+import type { IncomingMessage } from "node:http";
+import { TRPCError, type AnyProcedure } from "@trpc/server";
+import { getErrorShape, getHTTPStatusCodeFromError } from "@trpc/server/unstable-core-do-not-import";
+import express, { type ErrorRequestHandler, type RequestHandler, type Router } from "express";
 import {
-  createOpenApiExpressMiddleware,
+  createOpenApiNodeHttpHandler,
   generateOpenApiDocument,
   type OpenAPIObject,
   type OpenApiMeta,
 } from "trpc-to-openapi";
 import { appRouter } from "../router.js";
+import { nestsTooDeep, TOO_DEEP_MESSAGE } from "./json-depth.js";
 import { REST_BASE_PATH } from "./lazy.js";
 import type { Context } from "../trpc/context.js";
-import type { ProcedureMeta } from "../trpc/init.js";
+import { toTRPCError, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../trpc/errors.js";
+import { enforceRateLimit, type ProcedureMeta } from "../trpc/init.js";
 
 /** Our procedures' meta is what trpc-to-openapi reads: this type fails to compile otherwise. */
 export type MetaIsOpenApiMeta = ProcedureMeta extends OpenApiMeta ? true : never;
@@ -163,31 +167,160 @@ export interface RestOptions {
   }) => void;
 }
 
+/** The methods trpc-to-openapi reads a body for (it reads none for GET and DELETE). */
+const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
+
+/** Thrown while reading a body that nests too deeply, before it is parsed. */
+class BodyTooDeepError extends Error {}
+
+function mediaType(req: IncomingMessage): string | undefined {
+  return req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
+}
+
+/**
+ * What the client is told of a body express.json could not take: fixed words, never the
+ * parser's (which quote the body and describe the engine). null: not the client's fault.
+ */
+function bodyRefusal(err: unknown, maxBodySize: number): TRPCError | null {
+  if (err instanceof BodyTooDeepError)
+    return new TRPCError({ code: "BAD_REQUEST", message: `The request body is ${TOO_DEEP_MESSAGE}` });
+  const type = typeof err === "object" && err !== null && "type" in err ? err.type : undefined;
+  const status = typeof err === "object" && err !== null && "status" in err ? err.status : undefined;
+  switch (type) {
+    case "entity.too.large":
+      return new TRPCError({
+        code: "PAYLOAD_TOO_LARGE",
+        message: `The request body is larger than ${String(maxBodySize / 1024 / 1024)} MiB`,
+      });
+    case "entity.parse.failed":
+      return new TRPCError({ code: "BAD_REQUEST", message: "The request body is not valid JSON" });
+    case "charset.unsupported":
+    case "encoding.unsupported":
+      return new TRPCError({
+        code: "UNSUPPORTED_MEDIA_TYPE",
+        message: "The request body's charset or Content-Encoding is not supported",
+      });
+    default:
+      return typeof status === "number" && status >= 400 && status < 500
+        ? new TRPCError({ code: "BAD_REQUEST", message: "The request body could not be read" })
+        : null;
+  }
+}
+
 /**
  * `/api/v1`: trpc-to-openapi maps each method + path to its procedure and calls it through a
  * server-side caller, so the procedure's middlewares (rate limit, authentication, error
- * mapping, metrics) all run as they do for `/trpc`. express.json parses bodies first: the
- * library's own parser only reads an exact `application/json`, not one with a charset.
+ * mapping, metrics) all run as they do for `/trpc`. In front of it, in this order:
+ * - the global per-IP rate limit, before anything reads the body (the procedure does not count
+ *   the call again), so that no body, however hostile, escapes it;
+ * - a JSON content type for the methods that carry a body (415);
+ * - express.json, which also takes a charset (the library's own parser only reads an exact
+ *   `application/json`), at most `maxBodySize` bytes (413), nested at most MAX_JSON_DEPTH
+ *   levels (checked on the bytes before parsing), and a JSON object (400).
+ * Every refusal is in the documented error shape (the router's error formatter, with the
+ * request id), in fixed words; a path no operation has is a 404 in the same shape.
  */
 export function restRouter({ maxBodySize, createContext, onError }: RestOptions): Router {
   const rest = express.Router();
-  rest.use(express.json({ limit: maxBodySize }));
-  const handler: RequestHandler = createOpenApiExpressMiddleware({
+  const config = appRouter._def._config;
+  // One context per request, made before the body is read; the procedure gets the same one.
+  const contexts = new WeakMap<IncomingMessage, Context>();
+  const contextOf = (req: express.Request, res: express.Response): Context => {
+    let ctx = contexts.get(req);
+    if (!ctx) {
+      ctx = createContext(req, res);
+      contexts.set(req, ctx);
+    }
+    return ctx;
+  };
+  const refuse = (req: express.Request, res: express.Response, error: TRPCError) => {
+    const ctx = contextOf(req, res);
+    onError({ error, path: undefined, ctx });
+    const shape = getErrorShape({ config, ctx, error, input: undefined, path: undefined, type: "unknown" });
+    // As trpc-to-openapi answers errors: the formatted shape with the code's name.
+    res.status(getHTTPStatusCodeFromError(error)).json({ ...shape, code: error.code });
+  };
+
+  rest.use((req, res, next) => {
+    const ctx = contextOf(req, res);
+    enforceRateLimit(ctx, ctx.services.rateLimits.global, ctx.ip).then(
+      () => {
+        ctx.globalLimitCounted = true;
+        next();
+      },
+      (cause: unknown) => {
+        const error = toTRPCError(cause);
+        if (!error) {
+          next(cause);
+          return;
+        }
+        if (error.code === "SERVICE_UNAVAILABLE")
+          ctx.setHeader("Retry-After", String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+        refuse(req, res, error);
+      },
+    );
+  });
+  rest.use((req, res, next) => {
+    if (BODY_METHODS.has(req.method) && mediaType(req) !== "application/json") {
+      refuse(
+        req,
+        res,
+        new TRPCError({
+          code: "UNSUPPORTED_MEDIA_TYPE",
+          message: "The request body must be JSON (Content-Type: application/json)",
+        }),
+      );
+      return;
+    }
+    next();
+  });
+  rest.use(
+    express.json({
+      limit: maxBodySize,
+      strict: false,
+      verify: (_req, _res, body) => {
+        if (nestsTooDeep(body)) throw new BodyTooDeepError();
+      },
+    }),
+  );
+  const bodyErrors: ErrorRequestHandler = (err: unknown, req, res, next) => {
+    const error = bodyRefusal(err, maxBodySize);
+    if (error) refuse(req, res, error);
+    else next(err);
+  };
+  rest.use(bodyErrors);
+  rest.use((req, res, next) => {
+    const body: unknown = req.body;
+    if (
+      BODY_METHODS.has(req.method) &&
+      body !== undefined &&
+      (typeof body !== "object" || body === null || Array.isArray(body))
+    ) {
+      refuse(
+        req,
+        res,
+        new TRPCError({ code: "BAD_REQUEST", message: "The request body must be a JSON object" }),
+      );
+      return;
+    }
+    next();
+  });
+  // The node handler rather than the express one, which never calls next: a path no operation
+  // has goes on to the 404 below, in the same shape as every other refusal.
+  const operations = createOpenApiNodeHttpHandler<typeof appRouter, express.Request, express.Response>({
     router: appRouter,
     maxBodySize,
-    createContext: ({ req, res }: { req: express.Request; res: express.Response }) => createContext(req, res),
-    onError: ({
-      error,
-      path,
-      ctx,
-    }: {
-      error: import("@trpc/server").TRPCError;
-      path?: string;
-      ctx?: Context;
-    }) => {
+    createContext: ({ req, res }) => contextOf(req, res),
+    onError: ({ error, path, ctx }) => {
       onError({ error, path, ...(ctx ? { ctx } : {}) });
     },
   });
+  const handler: RequestHandler = (req, res, next) => {
+    operations(req, res, next).catch(next);
+  };
   rest.use(handler);
+  rest.use((req, res) => {
+    refuse(req, res, new TRPCError({ code: "NOT_FOUND", message: "No such route" }));
+  });
   return rest;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   getErrorShape,
   getHTTPStatusCode,
+  getHTTPStatusCodeFromError,
   getProcedureAtPath,
   getTRPCErrorFromUnknown,
   isAsyncIterable,
@@ -16,6 +17,7 @@ import {
 import type { AppRouter } from "../router.js";
 import type { Middleware } from "./front.js";
 import type { Context } from "../trpc/context.js";
+import { JsonDepthScanner, MAX_JSON_DEPTH, nestsTooDeep, TOO_DEEP_MESSAGE } from "./json-depth.js";
 import { invokeProcedure } from "./trpc-invoke.js";
 
 /**
@@ -66,16 +68,36 @@ function contentType(req: IncomingMessage): string | undefined {
   return req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
 }
 
-/** Reads a body of at most `limit` bytes; more is tRPC's PAYLOAD_TOO_LARGE. */
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
+/** The BAD_REQUEST of input that nests arrays and objects deeper than MAX_JSON_DEPTH. */
+function tooDeep(): TRPCError {
+  return new TRPCError({ code: "BAD_REQUEST", message: `Input ${TOO_DEEP_MESSAGE}` });
+}
+
+/**
+ * Reads a JSON body of at most `limit` bytes; more (or a Content-Length that says so) is tRPC's
+ * PAYLOAD_TOO_LARGE, at once. Its nesting is counted as it arrives: past MAX_JSON_DEPTH the
+ * body is refused at once (BAD_REQUEST), before the rest of it comes and before anything
+ * parses it.
+ */
+export function readJsonBody(req: IncomingMessage, limit: number): Promise<string> {
   return new Promise((resolve, reject) => {
+    if (Number(req.headers["content-length"] ?? 0) > limit) {
+      reject(new TRPCError({ code: "PAYLOAD_TOO_LARGE" }));
+      return;
+    }
     const chunks: Buffer[] = [];
+    const depth = new JsonDepthScanner(MAX_JSON_DEPTH);
     let size = 0;
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) {
         cleanup();
         reject(new TRPCError({ code: "PAYLOAD_TOO_LARGE" }));
+        return;
+      }
+      if (!depth.push(chunk)) {
+        cleanup();
+        reject(tooDeep());
         return;
       }
       chunks.push(chunk);
@@ -97,6 +119,12 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
     req.on("end", onEnd);
     req.on("error", onError);
   });
+}
+
+/** JSON.parse of query or body text, once its nesting has been found within the bound. */
+function parseJsonInput(text: string): unknown {
+  if (nestsTooDeep(text)) throw tooDeep();
+  return JSON.parse(text);
 }
 
 /** What tRPC refuses to send as a plain JSON answer (promises or iterables inside the data). */
@@ -199,9 +227,9 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): Middleware {
       let raw: unknown;
       if (req.method === "GET") {
         const query = search.get("input");
-        if (query) raw = JSON.parse(query);
+        if (query) raw = parseJsonInput(query);
       } else {
-        const body = await readBody(req, maxBodySize);
+        const body = await readJsonBody(req, maxBodySize);
         if (body) raw = JSON.parse(body);
       }
       const result: Record<number, unknown> = {};
@@ -319,4 +347,69 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): Middleware {
     res.setHeader("content-type", "application/json");
     res.end(body);
   }
+}
+
+/** Answers a request with a tRPC error in tRPC's wire format (the router's formatter and transformer). */
+export function sendTrpcError(
+  router: AppRouter,
+  res: ServerResponse,
+  error: TRPCError,
+  ctx: Context | undefined,
+): void {
+  const config = router._def._config;
+  const shape = getErrorShape({ config, ctx, error, input: undefined, path: undefined, type: "unknown" });
+  res.statusCode = getHTTPStatusCodeFromError(error);
+  res.setHeader("vary", VARY);
+  res.setHeader("content-type", "application/json");
+  res.end(JSON.stringify(transformTRPCResponse(config, { error: shape })));
+}
+
+/**
+ * In front of tRPC's own adapter (what the fast handler passes on: streamed answers,
+ * subscriptions, other content types), the same bound on nesting: the JSON it would parse (the
+ * `input` and `connectionParams` query parameters, a JSON body) is checked first, the body as
+ * it arrives, and handed to the adapter already read (it takes a string `req.body` as is).
+ */
+export function trpcJsonGuard(options: {
+  router: AppRouter;
+  maxBodySize: number;
+  createContext: (req: IncomingMessage, res: ServerResponse) => Context;
+}): Middleware {
+  const refuse = (req: IncomingMessage, res: ServerResponse, cause: unknown) => {
+    const error = getTRPCErrorFromUnknown(cause);
+    let ctx: Context | undefined;
+    try {
+      ctx = options.createContext(req, res);
+    } catch {
+      ctx = undefined;
+    }
+    sendTrpcError(options.router, res, error, ctx);
+  };
+  return (req, res, next) => {
+    const url = req.url ?? "";
+    const q = url.indexOf("?");
+    if (q >= 0) {
+      const search = new URLSearchParams(url.slice(q + 1));
+      for (const name of ["input", "connectionParams"]) {
+        const value = search.get(name);
+        if (value !== null && nestsTooDeep(value)) {
+          refuse(req, res, tooDeep());
+          return;
+        }
+      }
+    }
+    if (req.method !== "POST" || !contentType(req)?.startsWith("application/json")) {
+      next();
+      return;
+    }
+    readJsonBody(req, options.maxBodySize).then(
+      (body) => {
+        Object.assign(req, { body });
+        next();
+      },
+      (cause: unknown) => {
+        refuse(req, res, cause);
+      },
+    );
+  };
 }

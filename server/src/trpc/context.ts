@@ -10,4 +10,9 @@ export interface Context {
   ip: string;
   credentials: { bearer: string | null; apiKey: string | null };
   setHeader(name: string, value: string): void;
+  /**
+   * Set once the request has been counted against the global per-IP rate limit before its
+   * procedure ran (REST counts before reading the body): the procedure does not count it again.
+   */
+  globalLimitCounted?: boolean;
 }

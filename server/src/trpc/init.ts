@@ -169,7 +169,7 @@ export async function enforceRateLimit(ctx: Context, limiter: RateLimiter, key: 
 /**
  * What every procedure runs first, as one middleware (each tRPC middleware step copies the
  * context and options, which showed in the profile of a trivial call):
- * - the global rate limit per client IP;
+ * - the global rate limit per client IP (unless the HTTP layer counted the request already);
  * - refusing text no procedure can store (NUL, unpaired surrogates; shared/text.ts);
  * - identifying the caller when credentials are sent (`identify`). Credentials that do not
  *   check out (expired, revoked, forged, malformed) are refused with UNAUTHORIZED on every
@@ -185,7 +185,7 @@ function baseMiddleware(identify: boolean) {
     const started = performance.now();
     let code = "OK";
     try {
-      await enforceRateLimit(ctx, ctx.services.rateLimits.global, ctx.ip);
+      if (!ctx.globalLimitCounted) await enforceRateLimit(ctx, ctx.services.rateLimits.global, ctx.ip);
       const unstorable = findUnstorableText(await getRawInput());
       if (unstorable) throw new ValidationError({ [unstorable.path]: [unstorable.reason] });
       let principal: Principal | null = null;
