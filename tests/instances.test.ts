@@ -62,7 +62,7 @@ describe.runIf(shared)("two instances on one PostgreSQL and one Redis", () => {
       MIGRATE_ON_START: "false",
       BCRYPT_COST: "4",
       PASSWORD_WORKERS: "1",
-      TRUST_PROXY: "true",
+      TRUST_PROXY: "1",
       RATE_LIMIT_ENABLED: "true",
       RATE_LIMIT_MAX: String(RATE_LIMIT_MAX),
       JOB_POLL_INTERVAL_SECONDS: "0.5",
