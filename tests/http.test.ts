@@ -408,16 +408,20 @@ describe("rate limits", () => {
     },
   );
 
+  /** A call that came through one proxy (203.0.113.50), which appended to what the client sent. */
+  const postBehindProxy = (base: string, path: string, json: unknown, spoof: string) =>
+    fetch(`${base}/trpc/${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-forwarded-for": `${spoof}, 203.0.113.50` },
+      body: JSON.stringify({ json }),
+    });
+
   it("behind one proxy that appends to X-Forwarded-For (TRUST_PROXY=true), rotating it gets no more logins", async () => {
     // The defaults: 10 logins per client per minute (and 5 reset requests, below).
     const server = await startTestServer({ RATE_LIMIT_ENABLED: "true", TRUST_PROXY: "true" });
     try {
       const post = (path: string, json: unknown, spoof: string) =>
-        fetch(`${server.url}/trpc/${path}`, {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-forwarded-for": `${spoof}, 203.0.113.50` },
-          body: JSON.stringify({ json }),
-        });
+        postBehindProxy(server.url, path, json, spoof);
       const logins: number[] = [];
       for (let i = 0; i < 25; i += 1) {
         const res = await post(
@@ -438,23 +442,20 @@ describe("rate limits", () => {
     const server = await startTestServer({ RATE_LIMIT_ENABLED: "true", TRUST_PROXY: "true" });
     try {
       const post = (path: string, json: unknown, spoof: string) =>
-        fetch(`${server.url}/trpc/${path}`, {
-          method: "POST",
-          headers: { "content-type": "application/json", "x-forwarded-for": `${spoof}, 203.0.113.50` },
-          body: JSON.stringify({ json }),
-        });
-      const member = newUserInput();
-      await server.client().auth.register.mutate(member);
+        postBehindProxy(server.url, path, json, spoof);
+      // Eight accounts, so that the per-email cap (3 an hour) is not what refuses them.
+      const members = Array.from({ length: 8 }, () => newUserInput());
+      for (const member of members) await server.client().auth.register.mutate(member);
       const before = server.mailer.sent.length;
       const resets: number[] = [];
-      for (let i = 0; i < 8; i += 1) {
+      for (const [i, member] of members.entries()) {
         resets.push(
           (await post("auth.requestPasswordReset", { email: member.email }, `10.88.${String(i)}.1`)).status,
         );
       }
       expect(resets).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
       await server.waitForIdleJobs();
-      expect(server.mailer.sent.slice(before).filter((m) => m.to === member.email)).toHaveLength(5);
+      expect(server.mailer.sent.slice(before)).toHaveLength(5);
     } finally {
       await server.close();
     }

@@ -81,10 +81,7 @@ export class AccessTokens {
     if (typeof exp !== "number") return null;
     try {
       const { payload } = await jwtVerify(token, this.key, {
-        issuer: this.settings.issuer,
-        audience: this.settings.audience,
-        algorithms: ["HS256"],
-        requiredClaims: ["sub", "exp", "iat", "jti"],
+        ...this.verifyOptions,
         // Everything is checked as of a moment before its expiry, which alone is allowed.
         currentDate: new Date(Math.min(Date.now(), (exp - 1) * 1000)),
       });
@@ -92,6 +89,16 @@ export class AccessTokens {
     } catch {
       return null;
     }
+  }
+
+  /** What every token of ours must have: our issuer and audience, HS256, and these claims. */
+  private get verifyOptions() {
+    return {
+      issuer: this.settings.issuer,
+      audience: this.settings.audience,
+      algorithms: ["HS256"],
+      requiredClaims: ["sub", "exp", "iat", "jti"],
+    };
   }
 
   get ttlSeconds(): number {
@@ -119,12 +126,7 @@ export class AccessTokens {
       return null;
     }
     try {
-      const { payload } = await jwtVerify(token, this.key, {
-        issuer: this.settings.issuer,
-        audience: this.settings.audience,
-        algorithms: ["HS256"],
-        requiredClaims: ["sub", "exp", "iat", "jti"],
-      });
+      const { payload } = await jwtVerify(token, this.key, this.verifyOptions);
       const { sub, sid, role, exp, iat } = payload;
       if (typeof sub !== "string" || typeof sid !== "string" || (role !== "USER" && role !== "ADMIN"))
         return null;
