@@ -155,6 +155,24 @@ describe.runIf(shared)("two instances on one PostgreSQL and one Redis", () => {
     await expectError(secondOnA.users.me.query(), "UNAUTHORIZED");
   });
 
+  it("keeps a session signed in when two tabs refresh one token at once, one on each instance", async () => {
+    const user = await register(a);
+    const tab = (instance: ServerProcess) =>
+      clientOf(instance, { token: user.tokens.accessToken }).auth.refresh.mutate({
+        refreshToken: user.tokens.refreshToken,
+      });
+    const [onA, onB] = await Promise.all([tab(a), tab(b)]);
+    expect(onA.refreshToken).toBe(onB.refreshToken);
+    for (const [instance, tokens] of [
+      [b, onA],
+      [a, onB],
+    ] as const) {
+      expect((await clientOf(instance, { token: tokens.accessToken }).users.me.query()).id).toBe(
+        user.user.id,
+      );
+    }
+  });
+
   it("ends on B, at once, the event stream of a session revoked on A", async () => {
     const user = await register(a);
     const market = await createMarket(clientOf(a, { token: user.tokens.accessToken }));
