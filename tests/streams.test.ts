@@ -137,13 +137,18 @@ describe("a stream lasts no longer than its credentials", () => {
 
     expect(codeOf(await plain.error(20_000))).toBe("UNAUTHORIZED");
     expect(Date.now() - started).toBeGreaterThanOrEqual(8_000);
-    // After the expiry, the SDK's stream still delivers.
-    const api = ts.client({ token: (await ts.client().auth.login.mutate(user.input)).tokens.accessToken });
+    // After the expiry, and after the next one, the SDK's stream still delivers.
+    const writer = () => ts.client().auth.login.mutate(user.input);
     await new Promise((resolve) => setTimeout(resolve, 1500));
+    let api = ts.client({ token: (await writer()).tokens.accessToken });
     await api.markets.update.mutate({ id: market.id, data: { description: "after expiry" } });
     await expect.poll(() => seen, { timeout: 10_000 }).toContain("after expiry");
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    api = ts.client({ token: (await writer()).tokens.accessToken });
+    await api.markets.update.mutate({ id: market.id, data: { description: "after the second expiry" } });
+    await expect.poll(() => seen, { timeout: 10_000 }).toContain("after the second expiry");
     sdkStream.unsubscribe();
-  }, 60_000);
+  }, 90_000);
 });
 
 describe("a stream ends with the session it was opened with", () => {

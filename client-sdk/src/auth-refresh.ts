@@ -77,6 +77,9 @@ export class TokenRefresher {
   }
 }
 
+/** How long a resumed subscription must have streamed before it may refresh its token again. */
+const RESTREAM_AFTER_MS = 5_000;
+
 function withLastEventId(op: Operation, lastEventId: string | undefined): Operation {
   if (lastEventId === undefined || op.type !== "subscription") return op;
   if (op.input !== undefined && (op.input === null || typeof op.input !== "object")) return op;
@@ -87,29 +90,36 @@ function withLastEventId(op: Operation, lastEventId: string | undefined): Operat
  * On an UNAUTHORIZED result, refreshes the tokens once (shared by every call that fails at
  * the same time) and retries the call once. A call is never retried twice, so a failing
  * refresh or a token the server keeps refusing cannot loop: the original error is thrown.
- * Subscriptions are resumed from the last event id they received.
+ * Subscriptions are resumed from the last event id they received. The server ends a stream
+ * when the access token it was opened with expires, so a resumed subscription that then ran
+ * for a while (`RESTREAM_AFTER_MS`) may refresh again at its next expiry: at most one refresh
+ * per subscription in that time, so a token refused at once still cannot loop.
  */
 export function authRefreshLink(refresher: TokenRefresher): TRPCLink<AppRouter> {
   return () =>
     ({ op, next }) =>
       observable((observer) => {
-        const generation = refresher.generation;
         let current: Unsubscribable | null = null;
         let disposed = false;
         let lastEventId: string | undefined;
 
         const attempt = (operation: Operation, isRetry: boolean) => {
+          const generation = refresher.generation;
+          let startedAt: number | null = null;
           current = next(operation).subscribe({
             next(envelope) {
               const result = envelope.result;
               if ("id" in result && typeof result.id === "string" && result.id !== "") {
                 lastEventId = result.id;
               }
+              if ("type" in result && result.type === "started") startedAt ??= Date.now();
               observer.next(envelope);
             },
             error(error) {
+              // A subscription that streamed for a while since its last refresh may refresh again.
+              const streamedLong = startedAt !== null && Date.now() - startedAt >= RESTREAM_AFTER_MS;
               if (
-                isRetry ||
+                (isRetry && !streamedLong) ||
                 disposed ||
                 NO_REFRESH_PATHS.has(op.path) ||
                 error.data?.code !== "UNAUTHORIZED"
