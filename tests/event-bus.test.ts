@@ -7,6 +7,7 @@ import {
   RedisEventBus,
   type BusEvent,
 } from "@agora/server/testing";
+import { startOwnedRedis } from "./support/services.js";
 
 /** The first `count` events a subscription yields (replay first, then live); fewer if it ends. */
 async function take(stream: AsyncIterable<BusEvent>, count: number): Promise<BusEvent[]> {
@@ -141,4 +142,42 @@ describe.runIf(process.env.REDIS_URL)("the Redis event bus", () => {
       await other.quit();
     }
   });
+
+  it("renews its subscriptions after reconnecting to a Redis that froze as it came back", async () => {
+    // A Redis of this test's own: restarted, then frozen before the subscriber connection is
+    // back, so that connection comes back to a Redis that does not answer its SUBSCRIBE.
+    const owned = await startOwnedRedis();
+    const redis = await connectRedis(owned.url, log, 250);
+    const bus = new RedisEventBus(redis, "agora-test:", log);
+    try {
+      const stream = await bus.subscribe("market:frozen", { signal: AbortSignal.timeout(20_000) });
+      await owned.stop();
+      await owned.start();
+      owned.freeze();
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      owned.resume();
+      const publisher = await connectRedis(owned.url, log, 1_000);
+      try {
+        const publishing = new RedisEventBus(publisher, "agora-test:", log);
+        // Published until the subscription is back, then the stream must deliver it.
+        const first = take(stream, 1);
+        for (let i = 0; i < 100; i += 1) {
+          await publishing.publish("market:frozen", { i });
+          const done = await Promise.race([
+            first.then(() => true),
+            new Promise((r) => setTimeout(r, 100, false)),
+          ]);
+          if (done) break;
+        }
+        expect(await first).toHaveLength(1);
+        await publishing.close();
+      } finally {
+        await publisher.quit();
+      }
+    } finally {
+      await bus.close();
+      await redis.quit().catch(() => undefined);
+      await owned.destroy();
+    }
+  }, 60_000);
 });

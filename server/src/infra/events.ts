@@ -392,10 +392,14 @@ export class RedisEventBus implements EventBus {
     // sent meanwhile puts the connection in subscriber mode first, INFO is refused there and
     // every pending SUBSCRIBE fails with it (ioredis#2037). The check waits for Redis to finish
     // loading its data, which SUBSCRIBE does not need.
+    // The subscriptions are renewed here after a reconnection, not by ioredis: its own renewal
+    // is a SUBSCRIBE nobody awaits, whose timeout (a Redis frozen as the connection came back)
+    // would be an unhandled rejection.
     const subscriber = this.redis.duplicate({
       enableOfflineQueue: true,
       lazyConnect: false,
       enableReadyCheck: false,
+      autoResubscribe: false,
     });
     subscriber.on("error", (err: Error) => {
       this.log.warn({ err: { message: err.message } }, "redis subscriber error");
@@ -403,24 +407,30 @@ export class RedisEventBus implements EventBus {
     subscriber.on("message", (key: string, message: string) => {
       this.onAnnouncement(key, message);
     });
-    // Announcements made while the connection was down are lost: once ioredis has renewed the
-    // subscriptions (it sends them right after this event), read every channel's stream back.
     subscriber.on("ready", () => {
-      setImmediate(() => {
-        void this.resync(subscriber);
-      });
+      void this.resubscribe(subscriber);
     });
     this.subscriber = subscriber;
     return subscriber;
   }
 
-  private async resync(subscriber: Redis): Promise<void> {
-    if (this.channels.size === 0) return;
-    try {
-      // Answered after the renewed subscriptions: from here on no announcement is missed.
-      await subscriber.ping();
-    } catch {
-      return; // the connection dropped again; its next "ready" resyncs
+  /**
+   * After a (re)connection: subscribes to every channel listened to, then reads each stream
+   * back, since announcements made while the connection was down are lost. A SUBSCRIBE that
+   * times out (Redis frozen) is sent again while the connection stays up.
+   */
+  private async resubscribe(subscriber: Redis): Promise<void> {
+    for (;;) {
+      const keys = [...this.channels.keys()];
+      if (keys.length === 0 || this.closing.signal.aborted) return;
+      try {
+        await subscriber.subscribe(...keys);
+        break;
+      } catch (err) {
+        if (subscriber.status !== "ready") return; // its next "ready" tries again
+        this.warnOnce(err, "renewing event subscriptions failed: retrying");
+        await new Promise((resolve) => setTimeout(resolve, CATCH_UP_RETRY_MS));
+      }
     }
     for (const channel of this.channels.values()) this.catchUp(channel);
   }
