@@ -53,7 +53,7 @@ function operationsReadingCredentials(): Set<string> {
   const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
   for (const procedure of Object.values(procedures)) {
     const meta = procedure._def.meta as ProcedureMeta | undefined;
-    if (meta?.openapi && meta.readsCredentials && !meta.openapi.protect)
+    if (meta?.openapi && meta.access === "public" && !meta.openapi.protect)
       found.add(`${meta.openapi.method.toLowerCase()} ${meta.openapi.path}`);
   }
   return found;

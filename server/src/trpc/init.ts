@@ -32,12 +32,19 @@ export type ProcedureMeta = {
     protect?: boolean;
   };
   /**
-   * Set for every procedure built on `publicProcedure`: credentials are read when sent, so
-   * ones that do not check out are refused with UNAUTHORIZED even where none are required.
-   * The OpenAPI document says so for its public operations.
+   * Who may call: set by the procedure builders below, never by a procedure itself. The
+   * panel, the OpenAPI document's security and its 401/403 answers all follow from it.
+   * - `anonymous`: anyone; credentials are not even read (`anonymousProcedure`);
+   * - `public`: anyone; credentials are read when sent, so ones that do not check out are
+   *   refused with UNAUTHORIZED even where none are required (`publicProcedure`);
+   * - `signed-in`: a signed-in user or an API key (`protectedProcedure`);
+   * - `user`: a signed-in user, never an API key (`userProcedure`);
+   * - `admin`: a user or an API key whose role is ADMIN (`adminProcedure`).
    */
-  readsCredentials?: boolean;
+  access?: ProcedureAccess;
 };
+
+export type ProcedureAccess = "anonymous" | "public" | "signed-in" | "user" | "admin";
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -217,34 +224,40 @@ function baseMiddleware(identify: boolean) {
 }
 
 /** Anyone may call; the caller is identified when credentials are sent (and refused if they are bad). */
-export const publicProcedure = t.procedure.use(baseMiddleware(true)).meta({ readsCredentials: true });
+export const publicProcedure = t.procedure.use(baseMiddleware(true)).meta({ access: "public" });
 
 /**
  * Anyone may call, and credentials are not even read: signing in, refreshing and resetting a
  * password (a stale token an app still sends must not stop it from getting a new one), and
  * health probes.
  */
-export const anonymousProcedure = t.procedure.use(baseMiddleware(false));
+export const anonymousProcedure = t.procedure.use(baseMiddleware(false)).meta({ access: "anonymous" });
 
 /** A signed-in user or an API key. */
-export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
-  if (!ctx.principal) throw new TRPCError({ code: "UNAUTHORIZED", message: "Authentication required" });
-  return next({ ctx: { principal: ctx.principal } });
-});
+export const protectedProcedure = publicProcedure
+  .use(({ ctx, next }) => {
+    if (!ctx.principal) throw new TRPCError({ code: "UNAUTHORIZED", message: "Authentication required" });
+    return next({ ctx: { principal: ctx.principal } });
+  })
+  .meta({ access: "signed-in" });
 
 /** A signed-in person: procedures about "me" make no sense for an API key. */
-export const userProcedure = protectedProcedure.use(({ ctx, next }) => {
-  const principal = ctx.principal;
-  if (principal.kind !== "user") {
-    throw new TRPCError({
-      code: "FORBIDDEN",
-      message: "This procedure needs a user account, not an API key",
-    });
-  }
-  return next({ ctx: { principal } });
-});
+export const userProcedure = protectedProcedure
+  .use(({ ctx, next }) => {
+    const principal = ctx.principal;
+    if (principal.kind !== "user") {
+      throw new TRPCError({
+        code: "FORBIDDEN",
+        message: "This procedure needs a user account, not an API key",
+      });
+    }
+    return next({ ctx: { principal } });
+  })
+  .meta({ access: "user" });
 
-export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
-  if (ctx.principal.role !== "ADMIN") throw new TRPCError({ code: "FORBIDDEN", message: "Admins only" });
-  return next();
-});
+export const adminProcedure = protectedProcedure
+  .use(({ ctx, next }) => {
+    if (ctx.principal.role !== "ADMIN") throw new TRPCError({ code: "FORBIDDEN", message: "Admins only" });
+    return next();
+  })
+  .meta({ access: "admin" });
