@@ -3,6 +3,7 @@ import type { AnyProcedure } from "@trpc/server";
 import express, { type Router } from "express";
 import { z } from "zod";
 import { appRouter } from "../router.js";
+import type { ProcedureMeta } from "../trpc/init.js";
 import { packageDir, servePage, staticOptions } from "./docs.js";
 
 /** What the panel page needs to know of one procedure. */
@@ -41,11 +42,11 @@ export function panelProcedures(): PanelProcedure[] {
   const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
   return Object.entries(procedures)
     .map(([procedurePath, procedure]) => {
-      const meta = procedure._def.meta as { openapi?: { summary?: string } } | undefined;
+      const meta = procedure._def.meta as ProcedureMeta | undefined;
       return {
         path: procedurePath,
         type: procedure._def.type,
-        summary: meta?.openapi?.summary ?? null,
+        summary: meta?.openapi?.summary ?? meta?.summary ?? null,
         input: inputSchema(procedure),
       };
     })

@@ -23,6 +23,11 @@ export interface ErrorData {
  * server-only package; http/rest.ts checks the two stay compatible.
  */
 export type ProcedureMeta = {
+  /**
+   * What the procedure does, in one line, for a procedure without `openapi` (whose
+   * `summary` says it otherwise). The panel shows `openapi.summary ?? summary`.
+   */
+  summary?: string;
   openapi?: {
     method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
     path: `/${string}`;

@@ -95,6 +95,9 @@ export const marketsRouter = router({
    * counts against the caller's open streams and ends with its credentials (trpc/streams.ts).
    */
   onEvent: publicProcedure
+    .meta({
+      summary: "Live events of one market (order placed, order cancelled, product changed), resumable",
+    })
     .input(MarketEventInput)
     .output(trackedEvents(MarketEvent))
     .subscription(async ({ ctx, input, signal }) => {
