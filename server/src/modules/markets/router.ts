@@ -96,7 +96,8 @@ export const marketsRouter = router({
    */
   onEvent: publicProcedure
     .meta({
-      summary: "Live events of one market (order placed, order cancelled, product changed), resumable",
+      summary:
+        "Live events of one market (market updated, order placed, post created), resumable with lastEventId",
     })
     .input(MarketEventInput)
     .output(trackedEvents(MarketEvent))
