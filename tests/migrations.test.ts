@@ -5,7 +5,8 @@ import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { applyMigrations, createLogger, migrateDeploy, startEmbeddedPostgres } from "@agora/server/testing";
+import { applyMigrations, createLogger, startEmbeddedPostgres } from "@agora/server/testing";
+import { migrateDeploy } from "./support/prisma-cli.js";
 import { repoRoot } from "./support/process.js";
 
 /**

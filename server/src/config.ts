@@ -2,12 +2,13 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import proxyAddr from "proxy-addr";
 import { z } from "zod";
+import type { DatabaseSettings } from "./infra/db.js";
+import type { RedisFailurePolicy } from "./infra/rate-limit.js";
+import { repoRoot } from "./shared/paths.js";
 
 /** The repository root: the default home of `.data/` and `prisma.config.ts`. */
-export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 const bool = z
   .enum(["true", "false", "1", "0"])
@@ -185,34 +186,7 @@ export interface Config {
    * nearest address that is not one of them.
    */
   readonly trustProxy: number | readonly string[];
-  readonly database:
-    | {
-        readonly kind: "postgres";
-        readonly url: string;
-        /** PostgreSQL itself, for what needs a session of its own: creating the database, migrations. */
-        readonly directUrl: string;
-        /**
-         * "transaction": `url` is a pooler in transaction mode (PgBouncer `pool_mode = transaction`),
-         * which gives each transaction whatever server connection is free: no named prepared
-         * statements, no session settings at connect.
-         */
-        readonly pooler: "none" | "transaction";
-        readonly poolSize: number;
-        readonly migrateOnStart: boolean;
-        /** A statement without an answer after this fails (client side, and statement_timeout). */
-        readonly queryTimeoutMs: number;
-        /** Waiting this long for a pooled connection (or to open one) fails the call. */
-        readonly poolTimeoutMs: number;
-      }
-    | {
-        readonly kind: "embedded";
-        readonly dataDir: string | null;
-        readonly port: number;
-        readonly poolSize: number;
-        readonly migrateOnStart: boolean;
-        readonly queryTimeoutMs: number;
-        readonly poolTimeoutMs: number;
-      };
+  readonly database: DatabaseSettings;
   readonly redis: {
     readonly url: string;
     readonly keyPrefix: string;
@@ -261,11 +235,7 @@ export interface Config {
     readonly passwordResetEmailWindowSeconds: number;
     /** `auth.resetPassword` and `auth.changePassword`, each, per IP. */
     readonly passwordChangeMax: number;
-    /**
-     * While Redis cannot be reached: "memory" limits each instance on its own, "open" lets
-     * calls through (with a warning), "closed" refuses them with SERVICE_UNAVAILABLE.
-     */
-    readonly onRedisFailure: "memory" | "open" | "closed";
+    readonly onRedisFailure: RedisFailurePolicy;
   };
   readonly streams: {
     /** Event streams (SSE) one client address may hold open on this instance. */

@@ -1,14 +1,8 @@
 import { z } from "zod";
 import type { Config } from "./config.js";
 import type { Logger } from "./infra/logger.js";
-import { PASSWORD_RESET_QUEUE } from "./modules/auth/service.js";
-import { ORDER_CONFIRMATION_QUEUE } from "./modules/orders/service.js";
 import type { Services } from "./services.js";
-
-export const CLEANUP_QUEUE = "auth-cleanup";
-
-/** Every queue `defineJobs` defines (the embedded template is made with them). */
-export const JOB_QUEUES: readonly string[] = [PASSWORD_RESET_QUEUE, ORDER_CONFIRMATION_QUEUE, CLEANUP_QUEUE];
+import { CLEANUP_QUEUE, ORDER_CONFIRMATION_QUEUE, PASSWORD_RESET_QUEUE } from "./shared/job-queues.js";
 
 /**
  * The background jobs and what runs them. Payloads are read back from the database, so each

@@ -2,12 +2,13 @@ import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import { createApp } from "./app.js";
 import type { Config } from "./config.js";
-import { createInfra, type Infra } from "./infra/index.js";
+import { createInfra, type Infra } from "./infra.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import type { Mailer } from "./infra/mailer.js";
 import { defineJobs } from "./jobs.js";
 import type { EmbeddedLaunch } from "./infra/embedded-postgres.js";
 import { StartupError } from "./infra/startup-error.js";
+import { ConflictError } from "./shared/errors.js";
 import { Password, Username } from "./modules/auth/schemas.js";
 import { seedDemoOnFirstStart } from "./seed/demo.js";
 import { watchSessionChanges } from "./modules/auth/stream-watch.js";
@@ -61,11 +62,18 @@ function checkAdmin(config: Config): void {
 
 async function ensureAdmin(config: Config, services: Services, log: Logger): Promise<void> {
   if (!config.admin) return;
-  const outcome = await services.auth.ensureAdmin(
-    config.admin.email,
-    config.admin.username,
-    config.admin.password,
-  );
+  let outcome: Awaited<ReturnType<Services["auth"]["ensureAdmin"]>>;
+  try {
+    outcome = await services.auth.ensureAdmin(
+      config.admin.email,
+      config.admin.username,
+      config.admin.password,
+    );
+  } catch (error) {
+    // The configured admin cannot exist as asked: the operator's to fix, said in one line.
+    if (error instanceof ConflictError) throw new StartupError(error.message);
+    throw error;
+  }
   log.info({ email: config.admin.email, outcome }, "admin account ensured");
 }
 

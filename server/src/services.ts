@@ -1,4 +1,4 @@
-import type { Infra } from "./infra/index.js";
+import type { Infra } from "./infra.js";
 import type { JobQueue } from "./infra/jobs.js";
 import type { Metrics } from "./infra/metrics.js";
 import type { RateLimiter } from "./infra/rate-limit.js";

@@ -2,7 +2,7 @@
 // plumbing used to prepare one migrated template database per run.
 export { loadConfig, type Config } from "./config.js";
 export { startServer, type RunningServer } from "./server.js";
-export { createPrismaClient, migrateDeploy } from "./infra/db.js";
+export { createPrismaClient } from "./infra/db.js";
 export { launchEmbeddedPostgres, startEmbeddedPostgres } from "./infra/embedded-postgres.js";
 export { applyMigrations } from "./infra/migrate.js";
 export { createLogger, type Logger } from "./infra/logger.js";
@@ -16,4 +16,4 @@ export { createApp } from "./app.js";
 export { lazyHandler } from "./http/lazy.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";
 export { invokeProcedure, runsDirectly } from "./http/trpc-invoke.js";
-export { JOB_QUEUES } from "./jobs.js";
+export { JOB_QUEUES } from "./shared/job-queues.js";

@@ -3,7 +3,7 @@
 import { loadConfig } from "../config.js";
 import { buildTemplate, templateFile } from "../infra/embedded-template.js";
 import { createLogger } from "../infra/logger.js";
-import { JOB_QUEUES } from "../jobs.js";
+import { JOB_QUEUES } from "../shared/job-queues.js";
 
 const started = Date.now();
 try {

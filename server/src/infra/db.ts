@@ -1,7 +1,4 @@
-import { spawn } from "node:child_process";
-import path from "node:path";
 import pg from "pg";
-import { repoRoot, type Config } from "../config.js";
 import { PrismaClient } from "../generated/prisma/client.js";
 import { ensurePostgresDatabase } from "./db-startup.js";
 import { launchEmbeddedPostgres, type EmbeddedLaunch } from "./embedded-postgres.js";
@@ -37,35 +34,6 @@ export interface Database {
   close(): Promise<void>;
 }
 
-/**
- * Applies committed migrations with Prisma's own CLI (`prisma migrate deploy`). The server
- * uses the in-process `applyMigrations` instead; this stays for checking that both agree.
- */
-export async function migrateDeploy(url: string, log: Logger): Promise<void> {
-  const started = Date.now();
-  const prismaBin = path.join(repoRoot, "node_modules", ".bin", "prisma");
-  const output: string[] = [];
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(prismaBin, ["migrate", "deploy", "--config", "prisma.config.ts"], {
-      cwd: repoRoot,
-      env: { ...process.env, DATABASE_URL: url, PRISMA_HIDE_UPDATE_MESSAGE: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
-    child.on("error", reject);
-    child.on("close", resolve);
-  });
-  if (code !== 0) {
-    throw new Error(`prisma migrate deploy failed (exit ${String(code)}):\n${output.join("")}`);
-  }
-  const applied = /(\d+) migrations? found/.exec(output.join(""));
-  log.info(
-    { ms: Date.now() - started, migrations: applied ? Number(applied[1]) : undefined },
-    "migrations applied",
-  );
-}
-
 export function createPrismaClient(pool: pg.Pool): Db {
   return new PrismaClient({
     adapter: new GuardedPrismaPg(pool),
@@ -76,6 +44,36 @@ export function createPrismaClient(pool: pg.Pool): Db {
   });
 }
 
+/** Which database to use and how to talk to it (config.ts reads it from the environment). */
+export type DatabaseSettings =
+  | {
+      readonly kind: "postgres";
+      readonly url: string;
+      /** PostgreSQL itself, for what needs a session of its own: creating the database, migrations. */
+      readonly directUrl: string;
+      /**
+       * "transaction": `url` is a pooler in transaction mode (PgBouncer `pool_mode = transaction`),
+       * which gives each transaction whatever server connection is free: no named prepared
+       * statements, no session settings at connect.
+       */
+      readonly pooler: "none" | "transaction";
+      readonly poolSize: number;
+      readonly migrateOnStart: boolean;
+      /** A statement without an answer after this fails (client side, and statement_timeout). */
+      readonly queryTimeoutMs: number;
+      /** Waiting this long for a pooled connection (or to open one) fails the call. */
+      readonly poolTimeoutMs: number;
+    }
+  | {
+      readonly kind: "embedded";
+      readonly dataDir: string | null;
+      readonly port: number;
+      readonly poolSize: number;
+      readonly migrateOnStart: boolean;
+      readonly queryTimeoutMs: number;
+      readonly poolTimeoutMs: number;
+    };
+
 /**
  * Sets up the pool and the Prisma client for the configured database (embedded: launched
  * here unless the caller launched it already, as main.ts does early). Nothing is sent to the
@@ -84,14 +82,13 @@ export function createPrismaClient(pool: pg.Pool): Db {
  * have succeeded before anything is served.
  */
 export async function createDatabase(
-  config: Config,
+  settings: DatabaseSettings,
   log: Logger,
   launched?: EmbeddedLaunch,
 ): Promise<Database> {
-  const dbConfig = config.database;
   const launch =
-    dbConfig.kind === "embedded"
-      ? (launched ?? (await launchEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log })))
+    settings.kind === "embedded"
+      ? (launched ?? (await launchEmbeddedPostgres(settings.dataDir, settings.port, { log })))
       : null;
   /** Stops the embedded database once it has started (a failed start has stopped itself). */
   const stopEmbedded = async () => {
@@ -102,23 +99,23 @@ export async function createDatabase(
   };
 
   try {
-    const url = launch ? await launch.url : dbConfig.kind === "postgres" ? dbConfig.url : "";
+    const url = launch ? await launch.url : settings.kind === "postgres" ? settings.url : "";
     // Creating the database and migrating need a session of their own, which a pooler in
     // transaction mode does not give.
-    const directUrl = dbConfig.kind === "postgres" ? dbConfig.directUrl : url;
-    const session = dbConfig.kind === "postgres" && dbConfig.pooler === "none";
+    const directUrl = settings.kind === "postgres" ? settings.directUrl : url;
+    const session = settings.kind === "postgres" && settings.pooler === "none";
     const pool = new pg.Pool({
       connectionString: url,
-      max: dbConfig.poolSize,
+      max: settings.poolSize,
       // A frozen or unreachable server must not hold calls: waiting for a connection (or
       // opening one) and waiting for an answer are both bounded; a timed-out connection is
       // discarded by the pool (its state is unknown), and the call answers SERVICE_UNAVAILABLE.
-      connectionTimeoutMillis: dbConfig.poolTimeoutMs,
-      query_timeout: dbConfig.queryTimeoutMs,
+      connectionTimeoutMillis: settings.poolTimeoutMs,
+      query_timeout: settings.queryTimeoutMs,
       // Real PostgreSQL also stops the statement itself, releasing its locks. A setting sent at
       // connect is refused by PgBouncer ("unsupported startup parameter"): behind one, set
       // `statement_timeout` on the role or PgBouncer's `query_timeout` (see README).
-      ...(session ? { statement_timeout: dbConfig.queryTimeoutMs } : {}),
+      ...(session ? { statement_timeout: settings.queryTimeoutMs } : {}),
     });
     pool.on("error", (err) => {
       log.warn({ err: { message: err.message } }, "idle database connection failed");
@@ -150,17 +147,17 @@ export async function createDatabase(
       embedded: launch !== null,
       open() {
         opening ??= (async () => {
-          if (launch && dbConfig.kind === "embedded") {
+          if (launch && settings.kind === "embedded") {
             const embedded = await launch.ready;
             // Where a PostgreSQL client (psql) reaches it; the URL, with its fixed password, is not logged.
             log.info(
-              { dataDir: dbConfig.dataDir ?? "(in memory)", address: embedded.address, ms: embedded.startMs },
+              { dataDir: settings.dataDir ?? "(in memory)", address: embedded.address, ms: embedded.startMs },
               "embedded PostgreSQL (PGlite) started",
             );
           } else {
-            await ensurePostgresDatabase(directUrl, log, dbConfig.migrateOnStart);
+            await ensurePostgresDatabase(directUrl, log, settings.migrateOnStart);
           }
-          if (dbConfig.migrateOnStart) await applyMigrations(directUrl, log);
+          if (settings.migrateOnStart) await applyMigrations(directUrl, log);
         })();
         return opening;
       },

@@ -3,6 +3,7 @@ import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { DataDirLockedError, lockDataDir } from "./data-dir-lock.js";
 import type { Logger } from "./logger.js";
+import { PGLITE_EXTRA_START_PARAMS } from "./pglite-params.js";
 import { errorCode, messageOf, StartupError } from "./startup-error.js";
 
 export interface EmbeddedPostgres {
@@ -34,15 +35,6 @@ function dataDirProblem(dataDir: string, error: unknown): string {
     return `DATA_DIR ${dataDir} is not a folder (${code}: a file is in the way): set DATA_DIR to a folder`;
   return `DATA_DIR ${dataDir} cannot be used: ${messageOf(error)}`;
 }
-
-/**
- * How PGlite runs PostgreSQL here: its defaults (`PGlite.defaultStartParams`, added where it
- * starts, so that this module does not load PGlite), with a 32 MB buffer pool instead of
- * 128 MB. Setting up the larger pool was half of opening the database (1.1 s of a restart's
- * 2.8 s on this machine, 0.6 s with 32 MB); the embedded database is for development and
- * tests, whose data the operating system's page cache holds anyway.
- */
-export const PGLITE_EXTRA_START_PARAMS: readonly string[] = ["-c", "shared_buffers=32MB"];
 
 /** How long stopping waits for the database's thread to close it before ending the thread. */
 const STOP_TIMEOUT_MS = 15_000;

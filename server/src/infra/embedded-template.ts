@@ -3,8 +3,8 @@ import { access, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs
 import { createRequire } from "node:module";
 import path from "node:path";
 import pg from "pg";
-import { repoRoot } from "../config.js";
-import { PGLITE_EXTRA_START_PARAMS } from "./embedded-postgres.js";
+import { repoRoot } from "../shared/paths.js";
+import { PGLITE_EXTRA_START_PARAMS } from "./pglite-params.js";
 import type { Logger } from "./logger.js";
 import { applyMigrations, readMigrations } from "./migrate.js";
 

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
-import { repoRoot } from "../config.js";
+import { repoRoot } from "../shared/paths.js";
 import type { Logger } from "./logger.js";
 import { messageOf, StartupError } from "./startup-error.js";
 

@@ -4,7 +4,6 @@ import {
   RateLimiterRes,
   type RateLimiterAbstract,
 } from "rate-limiter-flexible";
-import type { Config } from "../config.js";
 import { DependencyUnavailableError } from "../shared/errors.js";
 import type { Logger } from "./logger.js";
 import type { Redis } from "./redis.js";
@@ -97,10 +96,16 @@ export interface RateLimitRule {
 
 export type RateLimiterFactory = (rule: RateLimitRule) => RateLimiter;
 
+/**
+ * While Redis cannot be reached: "memory" limits each instance on its own, "open" lets
+ * calls through (with a warning), "closed" refuses them with SERVICE_UNAVAILABLE.
+ */
+export type RedisFailurePolicy = "memory" | "open" | "closed";
+
 export function rateLimiterFactory(
   redis: Redis | null,
   keyPrefix: string,
-  settings: Pick<Config["rateLimit"], "enabled" | "onRedisFailure">,
+  settings: { readonly enabled: boolean; readonly onRedisFailure: RedisFailurePolicy },
   log: Logger,
 ): RateLimiterFactory {
   return (rule) => {

@@ -110,15 +110,6 @@ async function pingOnceMore(client: Redis): Promise<void> {
   }
 }
 
-/** Whether an error is Redis being unreachable or too slow, rather than a command's own failure. */
-export function isRedisUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  return (
-    error.name === "MaxRetriesPerRequestError" ||
-    /Command timed out|Stream isn't writeable|Connection is closed|enableOfflineQueue/i.test(error.message)
-  );
-}
-
 /** Whether Redis answers, for readiness: two command timeouts at most (see `pingOnceMore`). */
 export async function pingRedis(client: Redis): Promise<boolean> {
   try {

@@ -3,7 +3,7 @@
 // missing. Compiled with the server, so an image can run `node server/dist/seed/cli.js`.
 import { ConfigError, loadConfig, type Config } from "../config.js";
 import { dataDirHolder } from "../infra/data-dir-lock.js";
-import { createInfra, type Infra } from "../infra/index.js";
+import { createInfra, type Infra } from "../infra.js";
 import { createLogger } from "../infra/logger.js";
 import { defineJobs } from "../jobs.js";
 import { createServices } from "../services.js";

@@ -1,6 +1,5 @@
 import { TRPCError } from "@trpc/server";
 import { ZodError } from "zod";
-import { isRedisUnavailable } from "../infra/redis.js";
 import { DomainError, ValidationError } from "../shared/errors.js";
 import {
   isDatabaseUnavailable,
@@ -9,6 +8,7 @@ import {
   isRecordNotFound,
   isUniqueViolation,
 } from "../shared/prisma-errors.js";
+import { isRedisUnavailable } from "../shared/redis-errors.js";
 
 /** How long a client should wait before retrying a call that found the database unreachable. */
 export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;

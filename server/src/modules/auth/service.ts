@@ -6,8 +6,8 @@ import type { Sql } from "../../infra/sql.js";
 import type { Logger } from "../../infra/logger.js";
 import type { Mailer } from "../../infra/mailer.js";
 import type { PasswordHasher } from "../../infra/passwords.js";
-import { StartupError } from "../../infra/startup-error.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
+import { PASSWORD_RESET_QUEUE } from "../../shared/job-queues.js";
 import { ConflictError, UnauthorizedError, ValidationError } from "../../shared/errors.js";
 import type { Principal, Role } from "../../shared/principal.js";
 import { isUniqueViolation } from "../../shared/prisma-errors.js";
@@ -27,7 +27,6 @@ export interface AuthSettings {
 }
 
 /** The queue of password-reset mails: the job makes the token, so no secret waits in the queue. */
-export const PASSWORD_RESET_QUEUE = "password-reset-mail";
 
 /** What a live-session check needs, cached per session; null for a dead session. */
 type LiveSession = { userId: string; role: Role } | null;
@@ -139,7 +138,7 @@ export class AuthService {
       if ((await this.db.user.findUnique({ where: { email } }))?.role === "ADMIN") return "unchanged";
       const holder = await this.db.user.findUnique({ where: { usernameLower: username.toLowerCase() } });
       if (holder && holder.email !== email) {
-        throw new StartupError(
+        throw new ConflictError(
           `ADMIN_USERNAME "${username}" is already taken by another account, so the admin ${email} (ADMIN_EMAIL) ` +
             "cannot be created: set ADMIN_USERNAME to a free username, or ADMIN_EMAIL to that account's email to make it the admin",
         );

@@ -7,6 +7,7 @@ import { cursorDate, keysetPage, readCursor, type PageInput } from "../../shared
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import { isUniqueViolation } from "../../shared/prisma-errors.js";
 import { canManageMarket, canSeeMarket, isUser } from "../markets/access.js";
+import { ORDER_CONFIRMATION_QUEUE } from "../../shared/job-queues.js";
 import type { MarketEvents } from "../markets/events.js";
 import { lockMarket, type MarketService } from "../markets/service.js";
 import { orderInclude, type OrderRow } from "./presenter.js";
@@ -15,7 +16,6 @@ import type { OrderCreateInput, OrderListForMarketInput } from "./schemas.js";
 type UserPrincipal = Principal & { kind: "user" };
 
 /** The queue of the buyer's confirmation mail, enqueued by the transaction that places the order. */
-export const ORDER_CONFIRMATION_QUEUE = "order-confirmation-mail";
 
 export interface OrderPageResult {
   items: OrderRow[];

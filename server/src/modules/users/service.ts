@@ -1,14 +1,13 @@
 import DataLoader from "dataloader";
 import type { Prisma, Role, User } from "../../generated/prisma/client.js";
 import type { Cache } from "../../infra/cache.js";
-import type { Db, Tx } from "../../infra/db.js";
+import type { Db, DbOrTx, Tx } from "../../infra/db.js";
 import type { Sql } from "../../infra/sql.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import { isForeignKeyViolation, isUniqueViolation } from "../../shared/prisma-errors.js";
-import type { AuthService } from "../auth/service.js";
 import type { MarketService } from "../markets/service.js";
 import type { UserView } from "./presenter.js";
 import { selectUserViews } from "./queries.js";
@@ -22,6 +21,21 @@ export interface UserPageResult {
   total: number;
 }
 
+/**
+ * What user administration needs of the accounts' sign-in side (AuthService provides it):
+ * named here, so that users/ does not depend on auth/, which depends on users/.
+ */
+export interface AccountAuth {
+  /** Which of email/username is taken; the unique constraints decided, this only words it. */
+  describeDuplicate(
+    db: DbOrTx,
+    email: string | undefined,
+    username: string | undefined,
+  ): Promise<ConflictError>;
+  /** Tells every instance that the user's sessions changed (their event streams are checked again). */
+  sessionsChanged(userId: string): Promise<void>;
+}
+
 export class UserService {
   /**
    * Reads of single users made in the same tick (the calls of a tRPC batch, concurrent
@@ -31,7 +45,7 @@ export class UserService {
 
   constructor(
     private readonly db: Db,
-    private readonly auth: AuthService,
+    private readonly auth: AccountAuth,
     private readonly markets: MarketService,
     private readonly cache: Cache,
     sql: Sql,

@@ -1,15 +1,15 @@
-import type { Config } from "../config.js";
-import { Cache, createCacheStore } from "./cache.js";
-import { createDatabase, type Database } from "./db.js";
-import type { EmbeddedLaunch } from "./embedded-postgres.js";
-import { createEventBus, type EventBus } from "./events.js";
-import { JobQueue } from "./jobs.js";
-import type { Logger } from "./logger.js";
-import { MemoryMailer, OutboxMailer, SmtpMailer, type Mailer } from "./mailer.js";
-import { Metrics } from "./metrics.js";
-import { PasswordHasher } from "./passwords.js";
-import { rateLimiterFactory, type RateLimiterFactory } from "./rate-limit.js";
-import { connectRedis, outageNoticedWithinMs, type Redis } from "./redis.js";
+import type { Config } from "./config.js";
+import { Cache, createCacheStore } from "./infra/cache.js";
+import { createDatabase, type Database } from "./infra/db.js";
+import type { EmbeddedLaunch } from "./infra/embedded-postgres.js";
+import { createEventBus, type EventBus } from "./infra/events.js";
+import { JobQueue } from "./infra/jobs.js";
+import type { Logger } from "./infra/logger.js";
+import { MemoryMailer, OutboxMailer, SmtpMailer, type Mailer } from "./infra/mailer.js";
+import { Metrics } from "./infra/metrics.js";
+import { PasswordHasher } from "./infra/passwords.js";
+import { rateLimiterFactory, type RateLimiterFactory } from "./infra/rate-limit.js";
+import { connectRedis, outageNoticedWithinMs, type Redis } from "./infra/redis.js";
 
 /**
  * Everything the services stand on, each concern with an embedded implementation (no
@@ -65,7 +65,7 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
 
   try {
     // Not open yet (see Database.open): the rest is built while the embedded database opens.
-    const database = await createDatabase(config, log, options.embeddedDatabase);
+    const database = await createDatabase(config.database, log, options.embeddedDatabase);
     closers.push({ name: "database", close: () => database.close() });
 
     let redis: Redis | null = null;
