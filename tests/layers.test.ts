@@ -27,7 +27,7 @@ describe("layer rules", () => {
   it("a router importing infra (the database) is refused", async () => {
     const ids = await ruleIdsFor(
       "server/src/modules/markets/router.ts",
-      prepend('import { createPrismaClient } from "../../infra/db.js";\nvoid createPrismaClient;'),
+      prepend('import { createPrismaClient } from "../../infra/database/db.js";\nvoid createPrismaClient;'),
     );
     expect(ids).toContain("import-x/no-restricted-paths");
   });
@@ -42,17 +42,17 @@ describe("layer rules", () => {
 
   it("infra importing a module or config.ts is refused", async () => {
     const ids = await ruleIdsFor(
-      "server/src/infra/cache.ts",
-      prepend('import { loadConfig } from "../config.js";\nvoid loadConfig;'),
+      "server/src/infra/cache/cache.ts",
+      prepend('import { loadConfig } from "../../config.js";\nvoid loadConfig;'),
     );
     expect(ids).toContain("import-x/no-restricted-paths");
   });
 
   it("an import cycle is refused", async () => {
-    // embedded-template.ts imports migrate.ts; migrate.ts importing it closes the loop.
+    // embedded/template.ts imports migrate.ts; migrate.ts importing it closes the loop.
     const ids = await ruleIdsFor(
-      "server/src/infra/migrate.ts",
-      prepend('import { templateFile } from "./embedded-template.js";\nvoid templateFile;'),
+      "server/src/infra/database/migrate.ts",
+      prepend('import { templateFile } from "./embedded/template.js";\nvoid templateFile;'),
     );
     expect(ids).toContain("import-x/no-cycle");
   });

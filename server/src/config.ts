@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import proxyAddr from "proxy-addr";
 import { z } from "zod";
-import type { DatabaseSettings } from "./infra/db.js";
+import type { DatabaseSettings } from "./infra/database/db.js";
 import type { RedisFailurePolicy } from "./infra/rate-limit.js";
 import { repoRoot } from "./shared/paths.js";
 

@@ -1,8 +1,8 @@
 import type { Config } from "./config.js";
-import { Cache, createCacheStore } from "./infra/cache.js";
-import { createDatabase, type Database } from "./infra/db.js";
-import type { EmbeddedLaunch } from "./infra/embedded-postgres.js";
-import { createEventBus, type EventBus } from "./infra/events.js";
+import { Cache, createCacheStore } from "./infra/cache/index.js";
+import { createDatabase, type Database } from "./infra/database/db.js";
+import type { EmbeddedLaunch } from "./infra/database/embedded/postgres.js";
+import { createEventBus, type EventBus } from "./infra/events/index.js";
 import { JobQueue } from "./infra/jobs.js";
 import type { Logger } from "./infra/logger.js";
 import { MemoryMailer, OutboxMailer, SmtpMailer, type Mailer } from "./infra/mailer.js";

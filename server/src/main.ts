@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { ConfigError, loadConfig, type Config } from "./config.js";
-import type { EmbeddedLaunch } from "./infra/embedded-postgres.js";
+import type { EmbeddedLaunch } from "./infra/database/embedded/postgres.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import { describeStartupFailure, hostPort } from "./startup-failure.js";
 
@@ -49,7 +49,7 @@ async function runServer(config: Config, log: Logger): Promise<void> {
     // one loads the server's modules and builds the server; startServer picks it up.
     const dbConfig = config.database;
     if (dbConfig.kind === "embedded") {
-      const { launchEmbeddedPostgres } = await import("./infra/embedded-postgres.js");
+      const { launchEmbeddedPostgres } = await import("./infra/database/embedded/postgres.js");
       embedded = await launchEmbeddedPostgres(dbConfig.dataDir, dbConfig.port, { log });
       // Its failure is reported where startServer awaits it.
       embedded.ready.catch(() => undefined);

@@ -6,7 +6,7 @@ import { createInfra, type Infra } from "./infra.js";
 import { createLogger, type Logger } from "./infra/logger.js";
 import type { Mailer } from "./infra/mailer.js";
 import { defineJobs } from "./jobs.js";
-import type { EmbeddedLaunch } from "./infra/embedded-postgres.js";
+import type { EmbeddedLaunch } from "./infra/database/embedded/postgres.js";
 import { StartupError } from "./infra/startup-error.js";
 import { ConflictError } from "./shared/errors.js";
 import { Password, Username } from "./modules/auth/schemas.js";

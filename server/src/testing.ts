@@ -2,16 +2,16 @@
 // plumbing used to prepare one migrated template database per run.
 export { loadConfig, type Config } from "./config.js";
 export { startServer, type RunningServer } from "./server.js";
-export { createPrismaClient } from "./infra/db.js";
-export { launchEmbeddedPostgres, startEmbeddedPostgres } from "./infra/embedded-postgres.js";
-export { applyMigrations } from "./infra/migrate.js";
+export { createPrismaClient } from "./infra/database/db.js";
+export { launchEmbeddedPostgres, startEmbeddedPostgres } from "./infra/database/embedded/postgres.js";
+export { applyMigrations } from "./infra/database/migrate.js";
 export { createLogger, type Logger } from "./infra/logger.js";
 export { ConfigError } from "./config.js";
 export { MemoryMailer, type MailMessage } from "./infra/mailer.js";
-export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./infra/cache.js";
+export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./infra/cache/index.js";
 export { connectRedis, pingRedis } from "./infra/redis.js";
 export { JobQueue } from "./infra/jobs.js";
-export { MemoryEventBus, RedisEventBus, type BusEvent } from "./infra/events.js";
+export { MemoryEventBus, RedisEventBus, type BusEvent } from "./infra/events/index.js";
 export { createApp } from "./app.js";
 export { lazyHandler } from "./http/lazy.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";

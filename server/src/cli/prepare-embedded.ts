@@ -1,7 +1,7 @@
 // `pnpm db:prepare-embedded` (run by `pnpm install`): builds the migrated PGlite template that
 // makes the first embedded start fast. It is only a shortcut, so a failure warns and exits 0.
 import { loadConfig } from "../config.js";
-import { buildTemplate, templateFile } from "../infra/embedded-template.js";
+import { buildTemplate, templateFile } from "../infra/database/embedded/template.js";
 import { createLogger } from "../infra/logger.js";
 import { JOB_QUEUES } from "../shared/job-queues.js";
 

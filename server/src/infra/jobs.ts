@@ -1,7 +1,7 @@
 import PgBoss from "pg-boss";
 import type pg from "pg";
 import { isDatabaseUnavailable } from "../shared/prisma-errors.js";
-import type { DbOrTx } from "./db.js";
+import type { DbOrTx } from "./database/db.js";
 import type { Logger } from "./logger.js";
 
 /**

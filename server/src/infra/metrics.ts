@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type pg from "pg";
-import type { CacheObserver } from "./cache.js";
+import type { CacheObserver } from "./cache/cache.js";
 import type { JobObserver, QueueCounts } from "./jobs.js";
 import type { Logger } from "./logger.js";
 

@@ -2,7 +2,7 @@
 // embedded one in DATA_DIR) and prints how to log in. Safe to run again: it only adds what is
 // missing. Compiled with the server, so an image can run `node server/dist/seed/cli.js`.
 import { ConfigError, loadConfig, type Config } from "../config.js";
-import { dataDirHolder } from "../infra/data-dir-lock.js";
+import { dataDirHolder } from "../infra/database/embedded/data-dir-lock.js";
 import { createInfra, type Infra } from "../infra.js";
 import { createLogger } from "../infra/logger.js";
 import { defineJobs } from "../jobs.js";

@@ -1,5 +1,5 @@
 import type { Config } from "../config.js";
-import type { Db } from "../infra/db.js";
+import type { Db } from "../infra/database/db.js";
 import type { Logger } from "../infra/logger.js";
 import { RegisterInput } from "../modules/auth/schemas.js";
 import { MarketCreateInput } from "../modules/markets/schemas.js";

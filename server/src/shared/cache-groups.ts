@@ -1,6 +1,6 @@
 /**
  * The cache groups of Agora's cached reads: an entry lists the groups it depends on, and a
- * write bumps the groups whose entries it changes (see infra/cache.ts). Kept in one place
+ * write bumps the groups whose entries it changes (see infra/cache/cache.ts). Kept in one place
  * because writes in one domain change reads of another (an order changes a market's volume
  * and its products' stock).
  */

@@ -1,6 +1,6 @@
 import type { ApiKey } from "../../generated/prisma/client.js";
-import type { Cache } from "../../infra/cache.js";
-import type { Db } from "../../infra/db.js";
+import type { Cache } from "../../infra/cache/cache.js";
+import type { Db } from "../../infra/database/db.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
 import { NotFoundError } from "../../shared/errors.js";
 import type { Principal, Role } from "../../shared/principal.js";

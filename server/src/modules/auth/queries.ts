@@ -1,4 +1,4 @@
-import type { Sql } from "../../infra/sql.js";
+import type { Sql } from "../../infra/database/sql.js";
 import type { Role } from "../../shared/principal.js";
 import { asRole } from "../users/queries.js";
 

@@ -1,8 +1,8 @@
 import type { User } from "../../generated/prisma/client.js";
-import type { Cache } from "../../infra/cache.js";
-import type { Db, DbOrTx } from "../../infra/db.js";
+import type { Cache } from "../../infra/cache/cache.js";
+import type { Db, DbOrTx } from "../../infra/database/db.js";
 import type { JobQueue } from "../../infra/jobs.js";
-import type { Sql } from "../../infra/sql.js";
+import type { Sql } from "../../infra/database/sql.js";
 import type { Logger } from "../../infra/logger.js";
 import type { Mailer } from "../../infra/mailer.js";
 import type { PasswordHasher } from "../../infra/passwords.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { EventBus } from "../../infra/events.js";
+import type { EventBus } from "../../infra/events/bus.js";
 
 const CHANNEL = "sessions";
 const SessionsChanged = z.object({ userId: z.string() });

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { EventBus, SubscribeOptions } from "../../infra/events.js";
+import type { EventBus, SubscribeOptions } from "../../infra/events/bus.js";
 import type { Logger } from "../../infra/logger.js";
 import { PostOutput } from "../posts/schemas.js";
 import { MarketOutput } from "./schemas.js";

@@ -1,10 +1,10 @@
-import { likeLiteral, utcTimestamp, type Sql, type SqlValue } from "../../infra/sql.js";
+import { likeLiteral, utcTimestamp, type Sql, type SqlValue } from "../../infra/database/sql.js";
 import { ValidationError } from "../../shared/errors.js";
 import { cursorBigint, cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import type { MarketListInput, MarketOutput, MarketStatus } from "./schemas.js";
 
-/** The hot reads of markets as single SQL statements (see infra/sql.ts for why). */
+/** The hot reads of markets as single SQL statements (see infra/database/sql.ts for why). */
 
 const COLUMNS = `m.id, m.name, m.description, m.status::text AS status,
   m.volume_cents::text AS "volumeCents", m.owner_id AS "ownerId", u.username AS "ownerUsername",

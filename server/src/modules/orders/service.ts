@@ -1,5 +1,5 @@
 import { Prisma } from "../../generated/prisma/client.js";
-import type { Db, Tx } from "../../infra/db.js";
+import type { Db, Tx } from "../../infra/database/db.js";
 import type { JobQueue } from "../../infra/jobs.js";
 import type { Mailer } from "../../infra/mailer.js";
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../shared/errors.js";

@@ -1,5 +1,5 @@
 import type { Prisma } from "../../generated/prisma/client.js";
-import type { Db } from "../../infra/db.js";
+import type { Db } from "../../infra/database/db.js";
 import { ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";

@@ -1,9 +1,9 @@
 import type { Product } from "../../generated/prisma/client.js";
-import { utcTimestamp, type Sql, type SqlValue } from "../../infra/sql.js";
+import { utcTimestamp, type Sql, type SqlValue } from "../../infra/database/sql.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import type { ProductListInput } from "./schemas.js";
 
-/** The hot reads of products as single SQL statements (see infra/sql.ts for why). */
+/** The hot reads of products as single SQL statements (see infra/database/sql.ts for why). */
 
 const COLUMNS = `id, market_id AS "marketId", name, description, price_cents AS "priceCents", stock,
   created_at AT TIME ZONE 'UTC' AS "createdAt", updated_at AT TIME ZONE 'UTC' AS "updatedAt"`;

@@ -1,7 +1,7 @@
 import type { Product } from "../../generated/prisma/client.js";
-import type { Cache } from "../../infra/cache.js";
-import type { Db } from "../../infra/db.js";
-import type { Sql } from "../../infra/sql.js";
+import type { Cache } from "../../infra/cache/cache.js";
+import type { Db } from "../../infra/database/db.js";
+import type { Sql } from "../../infra/database/sql.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import type { Principal } from "../../shared/principal.js";

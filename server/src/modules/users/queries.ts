@@ -1,8 +1,8 @@
-import type { Sql } from "../../infra/sql.js";
+import type { Sql } from "../../infra/database/sql.js";
 import type { Role } from "../../shared/principal.js";
 import type { UserView } from "./presenter.js";
 
-/** The hot reads of users as single SQL statements (see infra/sql.ts for why). */
+/** The hot reads of users as single SQL statements (see infra/database/sql.ts for why). */
 
 export function asRole(value: string): Role {
   if (value === "USER" || value === "ADMIN") return value;

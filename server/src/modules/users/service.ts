@@ -1,8 +1,8 @@
 import DataLoader from "dataloader";
 import type { Prisma, Role, User } from "../../generated/prisma/client.js";
-import type { Cache } from "../../infra/cache.js";
-import type { Db, DbOrTx, Tx } from "../../infra/db.js";
-import type { Sql } from "../../infra/sql.js";
+import type { Cache } from "../../infra/cache/cache.js";
+import type { Db, DbOrTx, Tx } from "../../infra/database/db.js";
+import type { Sql } from "../../infra/database/sql.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";

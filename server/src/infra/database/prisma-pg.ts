@@ -1,6 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import pg from "pg";
-import { isDatabaseUnavailable } from "../shared/prisma-errors.js";
+import { isDatabaseUnavailable } from "../../shared/prisma-errors.js";
 
 /**
  * Prisma's PostgreSQL adapter, with one repair: a transaction's pooled connection always goes

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdir, open, readFile, rmdir, stat, unlink, utimes } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { StartupError } from "./startup-error.js";
+import { StartupError } from "../../startup-error.js";
 
 /**
  * One process at a time on an embedded data directory (two PGlite instances on one folder

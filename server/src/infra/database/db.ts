@@ -1,8 +1,8 @@
 import pg from "pg";
-import { PrismaClient } from "../generated/prisma/client.js";
-import { ensurePostgresDatabase } from "./db-startup.js";
-import { launchEmbeddedPostgres, type EmbeddedLaunch } from "./embedded-postgres.js";
-import type { Logger } from "./logger.js";
+import { PrismaClient } from "../../generated/prisma/client.js";
+import { ensurePostgresDatabase } from "./startup.js";
+import { launchEmbeddedPostgres, type EmbeddedLaunch } from "./embedded/postgres.js";
+import type { Logger } from "../logger.js";
 import { applyMigrations } from "./migrate.js";
 import { GuardedPrismaPg } from "./prisma-pg.js";
 import { Sql } from "./sql.js";

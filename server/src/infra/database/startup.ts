@@ -1,7 +1,7 @@
 import pg from "pg";
-import { isDatabaseUnavailable } from "../shared/prisma-errors.js";
-import type { Logger } from "./logger.js";
-import { errorCode, messageOf, StartupError } from "./startup-error.js";
+import { isDatabaseUnavailable } from "../../shared/prisma-errors.js";
+import type { Logger } from "../logger.js";
+import { errorCode, messageOf, StartupError } from "../startup-error.js";
 
 /** How long the start-up check waits for PostgreSQL to answer at all. */
 const CONNECT_TIMEOUT_MS = 10_000;

@@ -3,10 +3,10 @@ import { access, mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs
 import { createRequire } from "node:module";
 import path from "node:path";
 import pg from "pg";
-import { repoRoot } from "../shared/paths.js";
-import { PGLITE_EXTRA_START_PARAMS } from "./pglite-params.js";
-import type { Logger } from "./logger.js";
-import { applyMigrations, readMigrations } from "./migrate.js";
+import { repoRoot } from "../../../shared/paths.js";
+import { PGLITE_EXTRA_START_PARAMS } from "./params.js";
+import type { Logger } from "../../logger.js";
+import { applyMigrations, readMigrations } from "../migrate.js";
 
 /**
  * A migrated, empty PGlite data directory (Prisma migrations and the job queue's schema and
@@ -106,7 +106,7 @@ export async function buildTemplate(
   const [{ PGlite }, { PGLiteSocketServer }, { JobQueue }] = await Promise.all([
     import("@electric-sql/pglite"),
     import("@electric-sql/pglite-socket"),
-    import("./jobs.js"),
+    import("../../jobs.js"),
   ]);
   const db = await PGlite.create({
     dataDir: partialDir,

@@ -2,9 +2,9 @@ import { access, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { DataDirLockedError, lockDataDir } from "./data-dir-lock.js";
-import type { Logger } from "./logger.js";
-import { PGLITE_EXTRA_START_PARAMS } from "./pglite-params.js";
-import { errorCode, messageOf, StartupError } from "./startup-error.js";
+import type { Logger } from "../../logger.js";
+import { PGLITE_EXTRA_START_PARAMS } from "./params.js";
+import { errorCode, messageOf, StartupError } from "../../startup-error.js";
 
 export interface EmbeddedPostgres {
   readonly url: string;
@@ -100,13 +100,13 @@ export async function launchEmbeddedPostgres(
     }
   }
   try {
-    // A new database starts from the migrated template when there is one (see embedded-template.ts).
+    // A new database starts from the migrated template when there is one (see template.ts).
     const fresh = dataDir === null || !(await exists(path.join(dataDir, "PG_VERSION")));
     const useTemplate = fresh && options.useTemplate !== false;
     // A new folder is copied from the template's folder form (by the database's thread, while
     // this one loads the server); memory loads its tarball.
     // Loaded only for a new database: the template's key needs the migrations (and pg).
-    const templates = useTemplate ? await import("./embedded-template.js") : null;
+    const templates = useTemplate ? await import("./template.js") : null;
     const copyFrom = templates && dataDir ? await templates.templateFolder() : null;
     const template = templates && !copyFrom ? await templates.readTemplate() : null;
     // The first start takes seconds before anything else is logged: say what is happening.

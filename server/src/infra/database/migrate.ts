@@ -2,9 +2,9 @@ import { createHash, randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
-import { repoRoot } from "../shared/paths.js";
-import type { Logger } from "./logger.js";
-import { messageOf, StartupError } from "./startup-error.js";
+import { repoRoot } from "../../shared/paths.js";
+import type { Logger } from "../logger.js";
+import { messageOf, StartupError } from "../startup-error.js";
 
 export const migrationsDir = path.join(repoRoot, "prisma", "migrations");
 
