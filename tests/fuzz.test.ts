@@ -10,19 +10,27 @@
 // could touch as it was; an accepted create or update must return what was sent (after the
 // schema's normalisation) and read back the same.
 //
+// Every FUZZ_COMPARE_EVERY-th query (default 5) is also sent to a second app over the same
+// services that serves /trpc with tRPC's own adapter only (TRPC_ADAPTER=official): status, every
+// header and the body must be the same as the fast path's (server/src/http/trpc-fast/).
+//
 // FUZZ_RUNS (default 10,000, over all procedures) and FUZZ_SEED (printed at the start) scale
 // and reproduce a run; `pnpm fuzz` runs this file with 100,000 cases.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import fc from "fast-check";
 import superjson from "superjson";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { appRouter } from "@agora/server/router";
+import { createApp } from "@agora/server/testing";
 import { createMarket, createProduct } from "./support/marketplace.js";
 import * as people from "./support/people.js";
 import { activeMarketWithProduct, type Person } from "./support/people.js";
 import { ADMIN, startTestServer, type TestServer } from "./support/server.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
+const COMPARE_EVERY = Number(process.env.FUZZ_COMPARE_EVERY ?? 5);
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const SLOW_MS = 2000;
 /** Node refuses request heads over 16 KiB (431) before any handler runs: queries stay below. */
@@ -108,9 +116,53 @@ beforeAll(async () => {
   }
 }, 120_000);
 
+let official: Server;
+let officialUrl: string;
+
+beforeAll(async () => {
+  const { config, log } = ts.server.infra;
+  official = createServer(
+    createApp({ config, log, services: ts.server.services }, { trpcAdapter: "official" }),
+  );
+  await new Promise<void>((resolve) => official.listen(0, "127.0.0.1", resolve));
+  officialUrl = `http://127.0.0.1:${String((official.address() as AddressInfo).port)}`;
+});
+
 afterAll(async () => {
+  await new Promise((resolve) => official.close(resolve));
   await ts.close();
 });
+
+/** Headers that differ between any two answers, whoever sends them. */
+const PER_ANSWER_HEADERS = new Set(["date", "connection", "keep-alive", "server-timing"]);
+/**
+ * compression's threshold: the fast path writes a body in one piece, so one smaller than this
+ * goes out as it is; tRPC's adapter writes it in pieces, so compression cannot know its size
+ * and gzips it whatever it is. The one documented difference (http/trpc-fast/README.md).
+ */
+const GZIP_THRESHOLD = 1024;
+
+/** A query sent to the fast path and to tRPC's adapter alone: the answers must be the same. */
+async function compareAdapters(path: string, body: string | null, token: string | null): Promise<void> {
+  const suffix = `/trpc/${path}${body === null ? "" : `?input=${queryEncode(body)}`}`;
+  const headers: Record<string, string> = { "x-request-id": `fuzz-compare-${String(compared.count)}` };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const read = async (base: string) => {
+    const res = await fetch(`${base}${suffix}`, { headers, signal: AbortSignal.timeout(10_000) });
+    const kept: [string, string][] = [];
+    res.headers.forEach((value, name) => {
+      if (!PER_ANSWER_HEADERS.has(name)) kept.push([name, value]);
+    });
+    const text = await res.text();
+    const answered = Object.fromEntries(kept);
+    if (Buffer.byteLength(text) < GZIP_THRESHOLD) Reflect.deleteProperty(answered, "content-encoding");
+    return { status: res.status, headers: answered, body: text };
+  };
+  const [fast, reference] = [await read(ts.url), await read(officialUrl)];
+  expect(fast, `${path}: the fast path and tRPC's adapter answer differently`).toEqual(reference);
+  compared.count += 1;
+}
+const compared = { count: 0 };
 
 // ---------------------------------------------------------------------------------------------
 // Placeholders: inputs name fixtures ("@fx:activeMarket") and objects made for the case
@@ -1402,6 +1454,7 @@ async function runCase(path: string, spec: Spec, c: Case): Promise<void> {
     lastChecksum = null;
   }
   let answer = await send(spec.kind, path, body, token);
+  if (spec.kind === "query" && counted.cases % COMPARE_EVERY === 0) await compareAdapters(path, body, token);
   if (answer.ms >= SLOW_MS && answer.status >= 400 && answer.status < 500) {
     // A refusal changes nothing, so it can be asked again: on this shared 2-core machine a
     // pause of the whole process (GC, a neighbour's load) sometimes delays one answer; a
@@ -1474,5 +1527,7 @@ describe("fuzzing every procedure over HTTP", () => {
       `fuzz: ${String(counted.cases)} cases (${String(counted.accepted)} accepted, ${String(counted.rejected)} rejected), seed ${String(SEED)}`,
     );
     expect(counted.cases).toBeGreaterThanOrEqual(RUNS);
+    console.log(`fuzz: ${String(compared.count)} queries compared with tRPC's own adapter`);
+    expect(compared.count).toBeGreaterThan(0);
   });
 });

@@ -1,12 +1,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "@agora/server/testing";
+import { createApp, createLogger } from "@agora/server/testing";
 import { createMarket } from "./support/marketplace.js";
 import { registerUser, startTestServer, type TestServer, type UserSession } from "./support/server.js";
 
 /**
- * The fast /trpc handler (server/src/http/trpc.ts) must answer exactly as tRPC's own express
+ * The fast /trpc handler (server/src/http/trpc-fast/) must answer exactly as tRPC's own express
  * adapter does. Both are mounted over the same services; every request goes to both and the
  * answers are compared: status, the headers clients read, and the body.
  */
@@ -146,6 +147,28 @@ describe("the fast /trpc handler answers like tRPC's express adapter", () => {
       expect(fast).toEqual(reference);
     } finally {
       await prisma.$executeRawUnsafe("ALTER TABLE posts_hidden RENAME TO posts");
+    }
+  });
+});
+
+describe("TRPC_ADAPTER=official, the operator's switch", () => {
+  it("serves every /trpc call with tRPC's adapter and says so at start", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const other = await startTestServer({ TRPC_ADAPTER: "official" }, { log: createLogger("warn", sink) });
+    try {
+      expect(lines.join("")).toContain("TRPC_ADAPTER=official: tRPC's own adapter answers every /trpc call");
+      const res = await fetch(`${other.url}/trpc/markets.byId?${q({ id: marketId })}`);
+      // Another database: the market is not there, and tRPC's adapter says so in its own shape.
+      expect(res.status).toBe(404);
+      expect(await res.json()).toMatchObject({ error: { json: { data: { code: "NOT_FOUND" } } } });
+    } finally {
+      await other.close();
     }
   });
 });

@@ -10,7 +10,7 @@ import { invokeProcedure, runsDirectly } from "@agora/server/testing";
 
 /**
  * The fast handler calls procedures through its own middleware runner
- * (server/src/http/trpc-invoke.ts) instead of tRPC's. These procedures exercise what a
+ * (server/src/http/trpc-fast/invoke.ts) instead of tRPC's. These procedures exercise what a
  * middleware chain can do; each call goes both ways and must end the same: the same data, or
  * an error with the same code, message and cause.
  */
@@ -82,6 +82,14 @@ const procedures = {
     await Promise.resolve();
     return input.toUpperCase();
   }),
+  // A middleware that forgot to `return next()`.
+  noResult: t.procedure
+    .use(async ({ next }) => {
+      await next();
+      return undefined as never;
+    })
+    .query(() => "resolved, but nobody returned it"),
+  seesSignal: t.procedure.query(({ signal }) => (signal ? { aborted: signal.aborted } : "no signal")),
   viaCaller: asProcedure(
     t.procedure
       .experimental_caller(async (opts) => {
@@ -133,6 +141,7 @@ const cases: [keyof typeof procedures, unknown, string | null][] = [
   ["mappedError", undefined, null],
   ["asyncMutation", "shout", null],
   ["asyncMutation", 42, null],
+  ["noResult", undefined, null],
   ["viaCaller", undefined, null],
 ];
 
@@ -150,6 +159,27 @@ describe("the fast handler's middleware runner ends every call as tRPC's does", 
     for (const [name, procedure] of Object.entries(procedures)) {
       expect(runsDirectly(procedure), name).toBe(name !== "viaCaller");
     }
+  });
+
+  it("refuses a chain whose middleware returned nothing, in tRPC's words", async () => {
+    const ours = await settle(() =>
+      invokeProcedure(procedures.noResult, options("query", "noResult", undefined)),
+    );
+    expect(ours).toEqual({
+      error: {
+        code: "INTERNAL_SERVER_ERROR",
+        message: "No result from middlewares - did you forget to `return next()`?",
+        cause: undefined,
+      },
+    });
+  });
+
+  it("hands the resolver the call's abort signal, as tRPC does", async () => {
+    const gone = new AbortController();
+    gone.abort();
+    const call = { ...options("query", "seesSignal", undefined), signal: gone.signal };
+    expect(await invokeProcedure(procedures.seesSignal, call)).toEqual({ aborted: true });
+    expect(await procedures.seesSignal(call)).toEqual({ aborted: true });
   });
 
   it("passes what each step sees: type, path, meta and batch index", async () => {

@@ -10,7 +10,7 @@ import { docsRouter, resetPasswordRouter } from "./http/docs.js";
 import { metricsHandler } from "./http/metrics.js";
 import { panelRouter } from "./http/panel.js";
 import { lazyHandler, REST_BASE_PATH } from "./http/lazy.js";
-import { fastTrpcHandler, trpcJsonGuard } from "./http/trpc.js";
+import { fastTrpcHandler, trpcJsonGuard } from "./http/trpc-fast/handler.js";
 import type { Logger } from "./infra/logger.js";
 import { OverloadedError } from "./shared/errors.js";
 import { appRouter } from "./router.js";
@@ -72,9 +72,9 @@ function stringParam(params: Partial<Record<string, string>> | null | undefined,
 /** Builds the express app from its dependencies; no globals, so tests can build many. */
 export interface AppOptions {
   /**
-   * "official": serve every /trpc call with tRPC's express adapter. By default `listener`
-   * has the fast handler serve plain queries and mutations and hand the rest to that
-   * adapter; the option exists so tests can compare the two.
+   * "official": serve every /trpc call with tRPC's express adapter. By default (the config's
+   * TRPC_ADAPTER, "fast") `listener` has the fast handler serve plain queries and mutations
+   * and hand the rest to that adapter; tests set it to compare the two over one set of services.
    */
   trpcAdapter?: "fast" | "official";
 }
@@ -172,8 +172,12 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     createContext: ({ req, res, info }): Context => createContext(req, res, info.connectionParams),
     onError: onProcedureError,
   });
+  const adapter = options.trpcAdapter ?? config.trpcAdapter;
+  if (adapter === "official" && options.trpcAdapter === undefined) {
+    log.warn({ trpcAdapter: adapter }, "TRPC_ADAPTER=official: tRPC's own adapter answers every /trpc call");
+  }
   const fast =
-    options.trpcAdapter === "official"
+    adapter === "official"
       ? null
       : fastTrpcHandler({
           router: appRouter,

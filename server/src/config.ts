@@ -123,6 +123,7 @@ const envSchema = z.object({
   SSE_MAX_STREAMS_PER_USER: int(1, 100_000).default(16),
   SSE_REPLAY_MAX: int(0, 1000).default(100),
   HTTP_MAX_CONNECTIONS: int(16, 1_000_000).optional(),
+  TRPC_ADAPTER: z.enum(["fast", "official"]).default("fast"),
 
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   SHUTDOWN_DELAY_MS: int(0, 600_000).optional(),
@@ -247,6 +248,12 @@ export interface Config {
   };
   /** Sockets this instance holds at most; past it new connections are closed at once. */
   readonly httpMaxConnections: number;
+  /**
+   * "fast" (default): plain /trpc queries and mutations are answered by http/trpc-fast/, the
+   * rest by tRPC's express adapter. "official": tRPC's adapter answers every call, the
+   * operator's switch should a tRPC upgrade and the fast path ever disagree.
+   */
+  readonly trpcAdapter: "fast" | "official";
   readonly shutdownTimeoutMs: number;
   /** After SIGTERM, /readyz answers 503 and the server keeps serving this long before it stops accepting. */
   readonly shutdownDelayMs: number;
@@ -424,6 +431,7 @@ export function loadConfig(env: Env): Config {
       replayMax: e.SSE_REPLAY_MAX,
     },
     httpMaxConnections: e.HTTP_MAX_CONNECTIONS ?? defaultMaxConnections(),
+    trpcAdapter: e.TRPC_ADAPTER,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     // Load balancers need a moment to see /readyz fail and stop sending; a developer's Ctrl-C does not.
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS ?? (production ? 5_000 : 0),

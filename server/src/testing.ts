@@ -15,5 +15,5 @@ export { MemoryEventBus, RedisEventBus, type BusEvent } from "./infra/events/ind
 export { createApp } from "./app.js";
 export { lazyHandler } from "./http/lazy.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";
-export { invokeProcedure, runsDirectly } from "./http/trpc-invoke.js";
+export { invokeProcedure, runsDirectly } from "./http/trpc-fast/invoke.js";
 export { JOB_QUEUES } from "./shared/job-queues.js";

@@ -84,6 +84,8 @@ export async function startTestServer(
     ADMIN_PASSWORD: ADMIN.password,
     ADMIN_USERNAME: ADMIN.username,
     ...(redisUrl ? { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `agora-test:${randomUUID()}:` } : {}),
+    // .ci/run's PgBouncer pass serves /trpc with tRPC's adapter alone (the operator's switch).
+    ...(process.env.TRPC_ADAPTER ? { TRPC_ADAPTER: process.env.TRPC_ADAPTER } : {}),
     ...dbEnv,
     ...env,
   });

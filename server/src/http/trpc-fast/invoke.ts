@@ -12,7 +12,8 @@ export interface CallOptions {
   readonly type: ProcedureType;
   readonly path: string;
   readonly getRawInput: () => Promise<unknown>;
-  readonly signal: undefined;
+  /** Aborted when the client goes away before the answer is written, as tRPC's adapter does. */
+  readonly signal: AbortSignal | undefined;
   readonly batchIndex: number;
 }
 
@@ -33,13 +34,13 @@ interface StepOptions {
   input: unknown;
   getRawInput: () => Promise<unknown>;
   meta: unknown;
-  signal: undefined;
+  signal: AbortSignal | undefined;
   batchIndex: number;
   next: (options?: NextOptions) => Promise<StepResult>;
 }
 
 /** A procedure's middleware (the last one calls the resolver), as tRPC keeps them. */
-type Step = (options: StepOptions) => Promise<StepResult>;
+type Step = (options: StepOptions) => Promise<StepResult | undefined>;
 
 interface Chain {
   readonly steps: readonly Step[];
@@ -70,7 +71,7 @@ async function run(
         message: "The procedure's middleware chain ended without its resolver",
       });
     }
-    return await step({
+    const result = await step({
       ctx: options.ctx,
       type: options.type,
       path: options.path,
@@ -90,6 +91,14 @@ async function run(
           batchIndex: options.batchIndex,
         }),
     });
+    // A middleware that forgot to `return next()`: tRPC's own words and code for it.
+    if (result === undefined) {
+      throw new TRPCError({
+        code: "INTERNAL_SERVER_ERROR",
+        message: "No result from middlewares - did you forget to `return next()`?",
+      });
+    }
+    return result;
   } catch (cause) {
     return { ok: false, error: getTRPCErrorFromUnknown(cause), marker: middlewareMarker };
   }

@@ -14,11 +14,11 @@ import {
   type AnyProcedure,
   type ProcedureType,
 } from "@trpc/server/unstable-core-do-not-import";
-import type { AppRouter } from "../router.js";
-import type { Middleware } from "./front.js";
-import type { Context } from "../trpc/context.js";
-import { JsonDepthScanner, MAX_JSON_DEPTH, nestsTooDeep, TOO_DEEP_MESSAGE } from "./json-depth.js";
-import { invokeProcedure } from "./trpc-invoke.js";
+import type { AppRouter } from "../../router.js";
+import type { Middleware } from "../front.js";
+import type { Context } from "../../trpc/context.js";
+import { JsonDepthScanner, MAX_JSON_DEPTH, nestsTooDeep, TOO_DEEP_MESSAGE } from "../json-depth.js";
+import { invokeProcedure } from "./invoke.js";
 
 /**
  * tRPC's HTTP protocol for plain queries and mutations, without its Fetch round trip.
@@ -264,6 +264,13 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): Middleware {
       return inputs;
     };
 
+    // Aborted if the client goes away before the answer is written, as tRPC's adapter does
+    // (its `incomingMessageToRequest`): a procedure may stop work nobody will read.
+    const disconnected = new AbortController();
+    res.once("close", () => {
+      if (!res.writableEnded) disconnected.abort();
+    });
+
     let ctx: Context | undefined;
     let ctxError: TRPCError | undefined;
     try {
@@ -292,7 +299,7 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): Middleware {
             getRawInput: async () => (await getInputs())[call.batchIndex],
             ctx,
             type: procType,
-            signal: undefined,
+            signal: disconnected.signal,
             batchIndex: call.batchIndex,
           });
           if (isDataStream(data)) {
