@@ -1,14 +1,51 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The suite in five groups, so a developer can run one (`pnpm test --project unit`); `pnpm test`
+ * runs them all. A new file lands in "api" unless it is listed in another group.
+ */
+const groups = {
+  /** No server: adapters, the middleware runner, the layer rules, the embedded database. */
+  unit: ["cache-store", "embedded-db", "event-bus", "layers", "lazy-handler", "redis-client", "trpc-invoke"],
+  /** Who may call what, and what hostile callers get: the matrix, abuse, fuzzing. */
+  security: ["auth-abuse", "authz-matrix", "fuzz", "hostile-input", "token-attacks"],
+  /** Whole server processes: start, stop, faults, several instances, deployment files. */
+  process: [
+    "deploy-files",
+    "embedded-start",
+    "faults",
+    "instances",
+    "migrations",
+    "pooler",
+    "production-start",
+    "quickstart",
+    "scale-out",
+    "startup-failures",
+  ],
+  /** What other programs see: the SDK as packed, the Python client, the browser pages. */
+  interop: ["browser", "panel", "python-client", "sdk", "sdk-consumer"],
+};
+const files = (names: readonly string[]) => names.map((name) => `tests/${name}.test.ts`);
+const listed = Object.values(groups).flatMap(files);
+
 export default defineConfig({
   test: {
-    include: ["tests/**/*.test.ts"],
     globalSetup: ["tests/support/global-setup.ts"],
     pool: "forks",
     // Each file starts its own server and database; two at a time suits a 2-core machine.
     maxWorkers: 2,
     testTimeout: 30_000,
     hookTimeout: 120_000,
-    reporters: process.env.CI ? ["default"] : ["default"],
+    projects: [
+      ...Object.entries(groups).map(([name, names]) => ({
+        extends: true as const,
+        test: { name, include: files(names) },
+      })),
+      {
+        extends: true as const,
+        /** The procedures over HTTP, domain by domain (and any file not listed above). */
+        test: { name: "api", include: ["tests/**/*.test.ts"], exclude: [...listed, "**/node_modules/**"] },
+      },
+    ],
   },
 });

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { applyMigrations, createLogger, startEmbeddedPostgres } from "@agora/server/testing";
 import { migrateDeploy } from "./support/prisma-cli.js";
 import { repoRoot } from "./support/process.js";
+import { withDatabase } from "./support/urls.js";
 
 /**
  * The server applies Prisma's migrations in-process (the CLI's Wasm engine costs ~12 s per
@@ -36,9 +37,7 @@ async function emptyDatabase(): Promise<string> {
       await client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       await client.end();
     });
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    return url.toString();
+    return withDatabase(adminUrl, name);
   }
   const embedded = await startEmbeddedPostgres(null, 0, { useTemplate: false });
   cleanups.push(() => embedded.stop());

@@ -9,6 +9,7 @@ import { inject } from "vitest";
 import { createAgoraClient } from "@agora/client";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { freePort, ServerExitedError, startServerProcess, type ServerProcess } from "./support/process.js";
+import { withDatabase } from "./support/urls.js";
 
 // Every way a start can fail because of the configuration or the state around the server
 // ends the same way: exit code 1, and one line on stderr, "Agora could not start: <cause>",
@@ -275,15 +276,6 @@ describe.runIf(postgres)("PostgreSQL database state (DATABASE_URL)", () => {
   const template = inject("dbTemplate");
   const adminUrl = process.env.DATABASE_URL ?? "";
   const prefix = template.kind === "postgres" ? template.prefix : "unused";
-  const withDatabase = (url: string, database: string, user?: { name: string; password: string }) => {
-    const u = new URL(url);
-    u.pathname = `/${database}`;
-    if (user) {
-      u.username = user.name;
-      u.password = user.password;
-    }
-    return u.toString();
-  };
   async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
     const client = new pg.Client({ connectionString: adminUrl });
     await client.connect();

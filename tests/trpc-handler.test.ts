@@ -33,6 +33,8 @@ afterAll(async () => {
   await ts.close();
 });
 
+/** An array `depth` levels deep. */
+const nested = (depth: number): unknown => (depth === 0 ? "bottom" : [nested(depth - 1)]);
 const enc = (value: unknown) => encodeURIComponent(JSON.stringify(value));
 const q = (input: unknown) => `input=${enc({ json: input })}`;
 
@@ -123,6 +125,11 @@ const cases: [string, Sent][] = [
   ["a bad percent-encoding", { path: "health%E0%A4%A.live" }],
   ["a subscription batched with a query", { path: "health.live,markets.onEvent?batch=1" }],
   ["another method", { method: "PUT", path: "health.live", body: "{}" }],
+  ["a query's input nested too deeply", { path: `users.me?${q(nested(80))}` }],
+  [
+    "a mutation's input nested too deeply",
+    { method: "POST", path: "users.updateMe", body: JSON.stringify({ json: nested(80) }) },
+  ],
 ];
 
 describe("the fast /trpc handler answers like tRPC's express adapter", () => {

@@ -3,18 +3,13 @@ import { cp, rm } from "node:fs/promises";
 import path from "node:path";
 import pg from "pg";
 import { inject } from "vitest";
+import { withDatabase } from "./urls.js";
 
 export interface TestDatabase {
   readonly kind: "postgres" | "embedded";
   /** DATABASE_URL (real PostgreSQL) or DATA_DIR (embedded), to hand to a server or a CLI. */
   readonly env: Readonly<Record<string, string>>;
   readonly drop: () => Promise<void>;
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
 }
 
 /**

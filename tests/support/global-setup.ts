@@ -1,9 +1,10 @@
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { applyMigrations, createLogger, startEmbeddedPostgres } from "@agora/server/testing";
+import { withDatabase } from "./urls.js";
 
 export type DatabaseTemplate =
   | { kind: "postgres"; adminUrl: string; template: string; prefix: string }
@@ -13,12 +14,6 @@ declare module "vitest" {
   export interface ProvidedContext {
     dbTemplate: DatabaseTemplate;
   }
-}
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
 }
 
 /**
@@ -64,8 +59,4 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await rm(workDir, { recursive: true, force: true });
   };
-}
-
-export async function copyTemplateDir(templateDir: string, target: string): Promise<void> {
-  await cp(templateDir, target, { recursive: true });
 }

@@ -362,13 +362,32 @@ export function sendTrpcError(
   res: ServerResponse,
   error: TRPCError,
   ctx: Context | undefined,
+  path?: string,
 ): void {
   const config = router._def._config;
-  const shape = getErrorShape({ config, ctx, error, input: undefined, path: undefined, type: "unknown" });
+  const shape = getErrorShape({ config, ctx, error, input: undefined, path, type: "unknown" });
   res.statusCode = getHTTPStatusCodeFromError(error);
   res.setHeader("vary", VARY);
   res.setHeader("content-type", "application/json");
   res.end(JSON.stringify(transformTRPCResponse(config, { error: shape })));
+}
+
+/**
+ * The procedure a request that is not a batch names (the guard sees URLs relative to the base
+ * path): tRPC reports an input it cannot read under the call's path, and so does the fast
+ * handler; undefined for a batch, whose calls tRPC would answer one by one.
+ */
+function singleCallPath(url: string): string | undefined {
+  const q = url.indexOf("?");
+  const pathname = q >= 0 ? url.slice(0, q) : url;
+  if (q >= 0 && new URLSearchParams(url.slice(q + 1)).has("batch")) return undefined;
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname.replace(/^\/+/, ""));
+  } catch {
+    return undefined;
+  }
+  return path.length > 0 && !path.includes(",") ? path : undefined;
 }
 
 /**
@@ -390,7 +409,7 @@ export function trpcJsonGuard(options: {
     } catch {
       ctx = undefined;
     }
-    sendTrpcError(options.router, res, error, ctx);
+    sendTrpcError(options.router, res, error, ctx, singleCallPath(req.url ?? ""));
   };
   return (req, res, next) => {
     const url = req.url ?? "";
