@@ -1,6 +1,6 @@
 // What the integration tests import: the real server, its config loader, and the database
 // plumbing used to prepare one migrated template database per run.
-export { loadConfig, type Config } from "./config.js";
+export { keepDevJwtSecret, loadConfig, type Config } from "./config.js";
 export { startServer, type RunningServer } from "./server.js";
 export { createPrismaClient, migrateDeploy } from "./infra/db.js";
 export { launchEmbeddedPostgres, startEmbeddedPostgres } from "./infra/embedded-postgres.js";
