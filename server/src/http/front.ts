@@ -30,6 +30,8 @@ function timingValue(ms: number, mode: "exact" | "coarse" | "off"): string | nul
   return `app;dur=${mode === "coarse" ? String(Math.round(ms / 100) * 100) : ms.toFixed(1)}`;
 }
 
+const MAX_REFUSED_ORIGINS_LOGGED = 256;
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
@@ -109,11 +111,24 @@ export function frontMiddleware({
   // "*": any origin may read answers, as the literal `*`, which browsers never combine with
   // credentials (cookies, TLS client certificates; a bearer token is a header and still goes).
   // Otherwise the listed origins only, echoed, with credentials.
+  // A refused origin is logged once (a few hundred at most: the header is the client's to write),
+  // with what would allow it: a developer otherwise sees only the browser's console error.
+  const refusedOrigins = new Set<string>();
+  const noteRefused = (origin: string) => {
+    if (refusedOrigins.has(origin) || refusedOrigins.size >= MAX_REFUSED_ORIGINS_LOGGED) return;
+    refusedOrigins.add(origin);
+    log.warn(
+      { origin, allowed: corsOrigins },
+      `CORS: refused a browser call from ${JSON.stringify(origin.slice(0, 200))}: add it to CORS_ORIGINS (comma-separated, matched exactly: scheme, host and port; http://localhost:5173 and http://127.0.0.1:5173 are different origins) to allow it`,
+    );
+  };
   const corsHandler = corsOrigins.includes("*")
     ? cors({ origin: "*", credentials: false, exposedHeaders })
     : cors({
         origin: (origin, cb) => {
-          cb(null, origin === undefined || corsOrigins.includes(origin));
+          const allowed = origin === undefined || corsOrigins.includes(origin);
+          if (!allowed) noteRefused(origin);
+          cb(null, allowed);
         },
         credentials: true,
         exposedHeaders,
