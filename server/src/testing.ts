@@ -14,6 +14,7 @@ export { JobQueue } from "./infra/jobs.js";
 export { MemoryEventBus, RedisEventBus, type BusEvent } from "./infra/events.js";
 export { createApp } from "./app.js";
 export { lazyHandler } from "./http/lazy.js";
+export { renderApiContract } from "./http/contract.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";
 export { invokeProcedure, runsDirectly } from "./http/trpc-invoke.js";
 export { JOB_QUEUES } from "./jobs.js";
