@@ -63,7 +63,7 @@ function staticHeaders(middleware: Middleware): ReadonlyArray<readonly [string, 
  * closed first), at info, warn for 4xx and error for 5xx. Only what is needed to trace a
  * request: never headers or the query string, which can carry credentials. Written with pino
  * directly: pino-http built two child loggers per request (each serialising and redacting the
- * request), which cost a third of a trivial call's time (bench/, README "Benchmarks").
+ * request), which cost a third of a trivial call's time (bench/, bench/README.md).
  */
 function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse, started: number): void {
   const status = res.statusCode;
@@ -86,7 +86,7 @@ function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse, star
  * id (X-Request-Id, taken from the client when well-formed), the access log line, Server-Timing,
  * helmet's security headers, CORS, and gzip for clients that accept it.
  *
- * Measured (bench/, README "Benchmarks"): as five express middleware these were a fifth of a
+ * Measured (bench/, bench/README.md): as five express middleware these were a fifth of a
  * trivial call's time. Here helmet's headers, which never depend on the request, are computed
  * once at start-up; cors runs only for requests that send an Origin (or preflights), the others
  * get the headers it would have set; compression wraps only responses to clients that accept
