@@ -426,7 +426,8 @@ function renderList(filter) {
               location.hash = p.path;
             },
           },
-          el("span", { class: "name", text: p.path }),
+          // The group heading above says the router; the full path is the tooltip.
+          el("span", { class: "name", text: p.path.slice(head.length + 1), title: p.path }),
           el("span", {
             class: `access ${p.access}`,
             title: accessText[p.access] ?? "",
