@@ -52,9 +52,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // A failed run: stop it as Ctrl-C would (the watcher runs in a process group of its own, so
+  // a SIGKILL here would leave it and the server behind), then for good.
   if (dev && dev.exitCode === null) {
-    dev.kill("SIGKILL");
-    await once(dev, "exit");
+    const exited = once(dev, "exit");
+    dev.kill("SIGTERM");
+    const timer = setTimeout(() => dev?.kill("SIGKILL"), 30_000);
+    await exited;
+    clearTimeout(timer);
   }
   await rm(work, { recursive: true, force: true });
 });
