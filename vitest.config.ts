@@ -5,13 +5,23 @@ import { defineConfig } from "vitest/config";
  * runs them all. A new file lands in "api" unless it is listed in another group.
  */
 const groups = {
-  /** No server: adapters, the middleware runner, the layer rules, the embedded database. */
-  unit: ["cache-store", "embedded-db", "event-bus", "layers", "lazy-handler", "redis-client", "trpc-invoke"],
+  /** No server: adapters, the middleware runner, the layer rules and docs, the embedded database. */
+  unit: [
+    "cache-store",
+    "docs",
+    "embedded-db",
+    "event-bus",
+    "layers",
+    "lazy-handler",
+    "redis-client",
+    "trpc-invoke",
+  ],
   /** Who may call what, and what hostile callers get: the matrix, abuse, fuzzing. */
   security: ["auth-abuse", "authz-matrix", "fuzz", "hostile-input", "token-attacks"],
   /** Whole server processes: start, stop, faults, several instances, deployment files. */
   process: [
     "deploy-files",
+    "dev",
     "embedded-start",
     "faults",
     "instances",

@@ -6,7 +6,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "./support/build.js";
 import { startServerProcess } from "./support/process.js";
-import { newUserInput, startTestServer, waitFor, type TestServer } from "./support/server.js";
+import { loginAdmin, newUserInput, startTestServer, waitFor, type TestServer } from "./support/server.js";
 
 // The panel and the REST docs in a real browser: Debian's Chromium driven by playwright-core
 // (no browser download). `.ci/run` installs the chromium package, and in CI (or with
@@ -194,6 +194,113 @@ describe.runIf(HAVE_CHROMIUM)("panel in Chromium", () => {
     expect(pageErrors(page)).toEqual([]);
     expect(external).toEqual([]);
   }, 90_000);
+});
+
+describe.runIf(HAVE_CHROMIUM)("the panel documents itself in Chromium", () => {
+  it("shows descriptions, who may call, the output schema; calls with an API key; hides passwords; stops a subscription", async () => {
+    const page = await newPage();
+    await page.goto(`${ts.url}/panel`);
+    await page.locator("[data-procedure]").first().waitFor();
+
+    // Who may call, in the list and on the procedure's page.
+    expect(await page.locator('[data-procedure="users.list"] .access').innerText()).toBe("admin");
+    expect(await page.locator('[data-procedure="markets.list"] .access').innerText()).toBe("anyone");
+    await openProcedure(page, "markets.create");
+    expect(await page.locator("#who").innerText()).toMatch(
+      /Who may call: user a signed-in user \(not an API key\)/,
+    );
+    expect(await page.locator("p.summary").innerText()).toBe("Create a market");
+    // Every field says what it is; the output schema is there before any call.
+    expect(await page.locator('[data-description="name"]').innerText()).toMatch(/1 to 200 characters/);
+    expect(await page.locator('[data-description="status"]').innerText()).toMatch(/DRAFT/);
+    const outline = await page.locator("#output-schema").innerText();
+    expect(outline).toMatch(/volumeCents: integer — The market's total of confirmed orders, in cents/);
+    expect(outline).toMatch(/createdAt: Date/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "panel-described.png"), fullPage: true });
+
+    // Passwords are password fields, with a Show button.
+    await openProcedure(page, "auth.login");
+    expect(await page.locator('[data-path="password"]').getAttribute("type")).toBe("password");
+    await page.click('button[aria-label="Show password"]');
+    expect(await page.locator('[data-path="password"]').getAttribute("type")).toBe("text");
+
+    // An admin's API key in the headers panel: users.list (admins only) answers.
+    const admin = (await loginAdmin(ts)).api;
+    const { key } = await admin.apiKeys.create.mutate({ name: "panel test", role: "ADMIN" });
+    await openProcedure(page, "users.list");
+    const refused = await run(page);
+    expect(refused.ok).toBe(false);
+    await page.click("#headers summary");
+    await page.fill("#apikey", key);
+    await page.dispatchEvent("#apikey", "change");
+    const listed = await run(page);
+    expect(listed.ok).toBe(true);
+    expect((listed.value as { total: number }).total).toBeGreaterThanOrEqual(1);
+    // A custom header goes along too: the request id the server echoes.
+    await page.fill("#header-name", "X-Request-Id");
+    await page.fill("#header-value", "panel-custom-header-1");
+    await run(page);
+    expect(await page.locator("#status").innerText()).toContain("request panel-custom-header-1");
+
+    // Ids from results are offered back in id fields.
+    const seller = newUserInput();
+    const session = await ts.client().auth.register.mutate(seller);
+    const owner = ts.client({ token: session.tokens.accessToken });
+    const market = await owner.markets.create.mutate({ name: "Evented", status: "ACTIVE" });
+    await openProcedure(page, "markets.byId");
+    await page.fill('[data-path="id"]', market.id);
+    expect((await run(page)).ok).toBe(true);
+    const offered = await page
+      .locator("#recent-ids option")
+      .evaluateAll((nodes) => nodes.map((n) => n.getAttribute("value")));
+    expect(offered[0]).toBe(market.id);
+    expect(await page.locator('[data-path="id"]').getAttribute("list")).toBe("recent-ids");
+
+    // A subscription: events arrive with a timestamp, and Stop ends it.
+    await openProcedure(page, "markets.onEvent");
+    await page.fill('[data-path="marketId"]', market.id);
+    await page.click("button.run");
+    await page.locator("#status", { hasText: "listening since" }).waitFor();
+    await owner.markets.update.mutate({ id: market.id, data: { name: "Evented again" } });
+    await page.waitForFunction(() =>
+      (document.querySelector("#result")?.textContent ?? "").includes("Evented again"),
+    );
+    expect(await page.locator("#result").innerText()).toMatch(/"receivedAt": "\d{4}-\d\d-\d\dT/);
+    await page.click("button.stop");
+    expect(await page.locator("#status").innerText()).toBe("stopped");
+    expect(await page.locator("button.stop").isDisabled()).toBe(true);
+
+    // A narrow window: no sideways scrolling, even with a long token on the page.
+    await page.setViewportSize({ width: 380, height: 800 });
+    await page.fill("#token", "x".repeat(900));
+    await openProcedure(page, "auth.refresh");
+    await page.fill('[data-path="refreshToken"]', "y".repeat(500));
+    await run(page);
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: path.join(SCREENSHOTS, "panel-narrow.png"), fullPage: true });
+
+    expect(await cspViolations(page)).toEqual([]);
+    expect(pageErrors(page)).toEqual([]);
+    expect(external).toEqual([]);
+  }, 120_000);
+
+  it("the landing page links the panel and the panel links back; /favicon.ico answers", async () => {
+    const page = await newPage();
+    await page.goto(`${ts.url}/`);
+    await page.click("text=Panel");
+    await page.locator("[data-procedure]").first().waitFor();
+    await page.click('header a[href="/"]');
+    await page.waitForURL(`${ts.url}/`);
+    expect(await page.locator("h1").innerText()).toBe("Agora");
+    expect(await page.locator("#links a").count()).toBe(5);
+    const favicon = await page.request.get(`${ts.url}/favicon.ico`);
+    expect(favicon.status()).toBe(200);
+    expect(await cspViolations(page)).toEqual([]);
+    expect(pageErrors(page)).toEqual([]);
+  }, 60_000);
 });
 
 describe.runIf(HAVE_CHROMIUM)("a newcomer's first start in Chromium", () => {

@@ -1,8 +1,9 @@
 import { readdir, readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { ConfigError, createApp, loadConfig } from "@agora/server/testing";
+import { ConfigError, createApp, createLogger, loadConfig } from "@agora/server/testing";
 import { expectError } from "./support/errors.js";
 import { newUserInput, registerUser, startTestServer, type TestServer } from "./support/server.js";
 
@@ -211,6 +212,43 @@ describe("HTTP plumbing", () => {
       headers: { origin: "https://evil.example.com", "access-control-request-method": "POST" },
     });
     expect(refused.headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("logs a refused CORS origin once, with the setting that allows it and that the match is exact", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logged = await startTestServer(
+      { CORS_ORIGINS: "http://localhost:5173" },
+      { log: createLogger("info", sink) },
+    );
+    try {
+      for (const origin of ["http://127.0.0.1:5173", "http://127.0.0.1:5173", "http://localhost:5173"]) {
+        await fetch(`${logged.url}/trpc/health.live`, { headers: { origin } });
+      }
+      await fetch(`${logged.url}/trpc/markets.create`, {
+        method: "OPTIONS",
+        headers: { origin: "http://127.0.0.1:5173", "access-control-request-method": "POST" },
+      });
+    } finally {
+      await logged.close();
+    }
+    const refusals = lines
+      .join("")
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { level: number; msg?: string; origin?: string })
+      .filter((line) => /CORS/.test(line.msg ?? ""));
+    expect(refusals).toHaveLength(1);
+    expect(refusals[0]).toMatchObject({ level: 40, origin: "http://127.0.0.1:5173" });
+    expect(refusals[0]?.msg).toContain("add it to CORS_ORIGINS");
+    expect(refusals[0]?.msg).toContain(
+      "http://localhost:5173 and http://127.0.0.1:5173 are different origins",
+    );
   });
 
   it("with CORS_ORIGINS='*', answers a literal * to any origin (null included), never with credentials", async () => {

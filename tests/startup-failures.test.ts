@@ -82,6 +82,14 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
     for (const name of ["PORT", "BCRYPT_COST", "REDIS_URL"]) expect(line).toContain(`${name}:`);
     expect(line).not.toContain("eighty");
 
+    const mysql = await expectRefusal({
+      ...base(),
+      DATABASE_URL: "mysql://agora:secret-password@localhost/agora",
+    });
+    expect(mysql).toBe(
+      "invalid configuration: DATABASE_URL: must be a postgres:// or postgresql:// URL (Agora runs on PostgreSQL only), e.g. postgresql://user:password@localhost:5432/agora",
+    );
+
     const production = await expectRefusal({ ...base(), NODE_ENV: "production", JWT_SECRET: "" });
     expect(production).toBe("invalid configuration: JWT_SECRET: required when NODE_ENV=production");
   }, 120_000);
@@ -196,6 +204,13 @@ describe("start-up failures: one line naming the cause, exit 1, no stack trace",
       expect(line).toBe(
         `127.0.0.1:${String(port)} is already in use by another process (HOST/PORT): stop it, or set PORT to a free port`,
       );
+      if (!postgres) {
+        // Found before the embedded database is created: a new DATA_DIR is not left behind.
+        const dataDir = path.join(work, "port-taken");
+        const again = await expectRefusal({ ...base(), DATA_DIR: dataDir, PORT: String(port) });
+        expect(again).toBe(line);
+        await expect(access(dataDir)).rejects.toThrow(/ENOENT/);
+      }
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }

@@ -1,7 +1,7 @@
 /**
  * `pnpm bench`: Agora side by side with the peers it should beat, on one PostgreSQL with the
  * same seeded data, each server in its own process, loaded by wrk in another, in interleaved
- * rounds so the drift of a shared machine falls on every row alike. See README, "Benchmarks".
+ * rounds so the drift of a shared machine falls on every row alike. See bench/README.md.
  */
 import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";

@@ -420,7 +420,7 @@ function markdownTable(header: readonly string[], body: readonly (readonly strin
   return [line(header), rule, ...body.map(line)].join("\n");
 }
 
-/** The side-by-side table, as Markdown (it reads fine in a terminal and pastes into the README). */
+/** The side-by-side table, as Markdown (it reads fine in a terminal and pastes into Markdown; written to bench/results/latest.md). */
 export function renderTable(report: Report): string {
   const { rows, meta } = report;
   const body: string[][] = [];

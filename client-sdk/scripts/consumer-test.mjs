@@ -2,7 +2,7 @@
 //
 //   1. The README's install step 1 (`pnpm --filter @agora/client pack ...`, whose prepack
 //      builds dist/), run as written, and a check of what the tarball holds.
-//   2. A fresh project (`npm init -y`) in the OS temp dir, outside the workspace, runs the
+//   2. A fresh, empty project folder in the OS temp dir, outside the workspace, runs the
 //      README's install step 2 as written: ESM, the tarball (npm resolves its dependencies and
 //      peers from the registry), typescript and @types/node. Its tsconfig.json is the README's.
 //   3. `tsc --noEmit` (stricter than the README: noUncheckedIndexedAccess,
@@ -157,7 +157,7 @@ try {
     path.join(app, ".npmrc"),
     "fund=false\naudit=false\nupdate-notifier=false\nloglevel=error\n",
   );
-  await run("npm", ["init", "-y"], { cwd: app });
+  // No `npm init` here: the README's step 2 must work in an empty folder as written.
   stepStarted = performance.now();
   await shell(inProject, app);
   newcomer.installMs = performance.now() - stepStarted;

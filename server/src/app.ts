@@ -6,6 +6,7 @@ import express, { type ErrorRequestHandler, type Express } from "express";
 import proxyAddr from "proxy-addr";
 import type { Config } from "./config.js";
 import { frontMiddleware } from "./http/front.js";
+import { homeRouter } from "./http/home.js";
 import { docsRouter, resetPasswordRouter } from "./http/docs.js";
 import { metricsHandler } from "./http/metrics.js";
 import { panelRouter } from "./http/panel.js";
@@ -88,7 +89,7 @@ export interface AgoraApp extends Express {
   /**
    * The HTTP server's request listener (`createServer(app.listener)`). A `/trpc/` call goes
    * through the front middleware and the fast tRPC handler directly, without express's
-   * request set-up and router (a quarter of a trivial call's time: README "Benchmarks");
+   * request set-up and router (a quarter of a trivial call's time: bench/README.md);
    * whatever that handler passes on, and every other path, is express's. The express app on
    * its own (`createServer(app)`) serves /trpc with tRPC's express adapter only.
    */
@@ -213,6 +214,7 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   if (config.docsEnabled) app.use(docsRouter());
   if (config.panelEnabled) app.use(panelRouter());
   app.use(resetPasswordRouter());
+  app.use(homeRouter(config));
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import proxyAddr from "proxy-addr";
@@ -59,6 +59,13 @@ const trustProxy = z
     return z.NEVER;
   });
 
+/** The URL itself is never repeated in the message: it may hold a password. */
+const postgresUrl = z.url({
+  protocol: /^postgres(ql)?$/,
+  error:
+    "must be a postgres:// or postgresql:// URL (Agora runs on PostgreSQL only), e.g. postgresql://user:password@localhost:5432/agora",
+});
+
 const envSchema = z.object({
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   HOST: z.string().min(1).default("0.0.0.0"),
@@ -66,8 +73,8 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TRUST_PROXY: trustProxy,
 
-  DATABASE_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
-  DATABASE_DIRECT_URL: optionalString.pipe(z.url({ protocol: /^postgres(ql)?$/ }).optional()),
+  DATABASE_URL: optionalString.pipe(postgresUrl.optional()),
+  DATABASE_DIRECT_URL: optionalString.pipe(postgresUrl.optional()),
   DB_POOLER: z.enum(["none", "transaction"]).default("none"),
   DATA_DIR: optionalString,
   EMBEDDED_DB_PORT: int(0, 65535).default(0),
@@ -93,6 +100,8 @@ const envSchema = z.object({
   PASSWORD_QUEUE_MAX: int(1, 100_000).default(64),
   PASSWORD_WORKER_NICE: int(0, 19).default(10),
 
+  // Origins are matched exactly, scheme, host and port: http://localhost:5173 and
+  // http://127.0.0.1:5173 are different origins. A refused origin is logged once (http/front.ts).
   CORS_ORIGINS: z
     .string()
     .default("")
@@ -194,9 +203,14 @@ export interface Config {
     /** Every command fails after this instead of waiting for a slow or absent Redis. */
     readonly commandTimeoutMs: number;
   } | null;
+  /** DATA_DIR (default `./.data`); null for DATA_DIR=:memory:. */
+  readonly dataDir: string | null;
   readonly auth: {
     readonly jwtSecret: string;
+    /** JWT_SECRET was not set: the secret is random for this run, or kept in `jwtSecretFile`. */
     readonly jwtSecretGenerated: boolean;
+    /** Where a development secret is kept across restarts (see keepDevJwtSecret); null otherwise. */
+    readonly jwtSecretFile: string | null;
     readonly issuer: string;
     readonly audience: string;
     readonly accessTokenTtlSeconds: number;
@@ -393,12 +407,14 @@ export function loadConfig(env: Env): Config {
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     database,
+    dataDir: e.DATA_DIR === ":memory:" ? null : dataDir,
     redis: e.REDIS_URL
       ? { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS }
       : null,
     auth: {
       jwtSecret: e.JWT_SECRET ?? randomBytes(48).toString("base64url"),
       jwtSecretGenerated: e.JWT_SECRET === undefined,
+      jwtSecretFile: null,
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,
       accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
@@ -470,4 +486,41 @@ export function loadConfig(env: Env): Config {
     panelEnabled: e.PANEL_ENABLED ?? !production,
     docsEnabled: e.DOCS_ENABLED ?? true,
   } satisfies Config);
+}
+
+/** The file in DATA_DIR that keeps the development JWT secret. */
+export const DEV_JWT_SECRET_FILE = "dev-jwt-secret";
+
+/**
+ * In development without JWT_SECRET, the secret generated on the first start is kept in
+ * `DATA_DIR/dev-jwt-secret` (readable by its owner only) and read on every later start, so a
+ * restart (every save under `pnpm dev`) does not sign everyone out. Production requires
+ * JWT_SECRET (loadConfig refuses to start without it) and never reads or writes this file;
+ * tests (NODE_ENV=test) and DATA_DIR=:memory: keep a random secret per run.
+ * Called by main.ts only: loadConfig itself never touches the disk.
+ */
+export function keepDevJwtSecret(config: Config): Config {
+  if (config.env !== "development" || !config.auth.jwtSecretGenerated || config.dataDir === null)
+    return config;
+  const file = path.join(config.dataDir, DEV_JWT_SECRET_FILE);
+  let secret: string;
+  try {
+    mkdirSync(config.dataDir, { recursive: true });
+    // "wx": two processes starting at once both end up with the first one's secret.
+    writeFileSync(file, `${config.auth.jwtSecret}\n`, { flag: "wx", mode: 0o600 });
+    secret = config.auth.jwtSecret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EEXIST") {
+      throw new ConfigError(
+        `JWT_SECRET is not set and the development secret could not be kept in ${file}: ${(error as Error).message}; set JWT_SECRET or DATA_DIR`,
+      );
+    }
+    secret = readFileSync(file, "utf8").trim();
+    if (secret.length < 32) {
+      throw new ConfigError(
+        `JWT_SECRET is not set and ${file} does not hold a secret of at least 32 characters: delete it (a new one is generated) or set JWT_SECRET`,
+      );
+    }
+  }
+  return deepFreeze({ ...config, auth: { ...config.auth, jwtSecret: secret, jwtSecretFile: file } });
 }

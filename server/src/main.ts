@@ -1,12 +1,12 @@
 import cluster, { type Worker } from "node:cluster";
-import { ConfigError, loadConfig, type Config } from "./config.js";
+import { ConfigError, keepDevJwtSecret, loadConfig, type Config } from "./config.js";
 import type { EmbeddedLaunch } from "./infra/database/embedded/postgres.js";
 import { createLogger, type Logger } from "./infra/logger.js";
-import { describeStartupFailure, hostPort } from "./startup-failure.js";
+import { assertPortFree, describeStartupFailure, hostPort } from "./startup-failure.js";
 
 let config: Config;
 try {
-  config = loadConfig(process.env);
+  config = keepDevJwtSecret(loadConfig(process.env));
 } catch (error) {
   if (error instanceof ConfigError) {
     process.stderr.write(`Agora could not start: ${error.message}\n`);
@@ -45,6 +45,9 @@ async function runServer(config: Config, log: Logger): Promise<void> {
       },
       "starting Agora",
     );
+    // A port already taken is found before anything is created (an embedded database in a new
+    // DATA_DIR takes seconds and would be left behind).
+    if (!cluster.isWorker) await assertPortFree(config.host, config.port);
     // The embedded database opens in a thread of its own (a second or two of Wasm) while this
     // one loads the server's modules and builds the server; startServer picks it up.
     const dbConfig = config.database;
@@ -62,6 +65,9 @@ async function runServer(config: Config, log: Logger): Promise<void> {
     const wildcard = config.host === "0.0.0.0" || config.host === "::";
     const address = hostPort(config.host, server.port);
     const url = wildcard ? `http://localhost:${String(server.port)}` : server.url;
+    // A first start seeds the demo marketplace (SEED_DEMO) while the server already answers;
+    // readiness is announced once it is there, so the README's demo logins work from this line on.
+    if (config.seedDemo) await server.demoSeeded;
     log.info(
       {
         address,
@@ -155,17 +161,23 @@ function runPrimary(config: Config, log: Logger): void {
   for (let i = 0; i < config.webConcurrency; i += 1) fork();
 }
 
-if (config.webConcurrency > 1 && cluster.isPrimary) {
-  if (config.auth.jwtSecretGenerated) {
-    baseLog.warn(
-      "JWT_SECRET is not set: using a random secret for this run (tokens will not survive a restart)",
+function warnAboutJwtSecret(config: Config, log: Logger): void {
+  if (!config.auth.jwtSecretGenerated) return;
+  if (config.auth.jwtSecretFile) {
+    log.info(
+      { file: config.auth.jwtSecretFile },
+      "JWT_SECRET is not set: using the development secret kept in DATA_DIR (tokens survive restarts; production requires JWT_SECRET)",
     );
+  } else {
+    log.warn("JWT_SECRET is not set: using a random secret for this run (tokens will not survive a restart)");
   }
+}
+
+if (config.webConcurrency > 1 && cluster.isPrimary) {
+  warnAboutJwtSecret(config, baseLog);
   runPrimary(config, baseLog);
 } else {
   const log = cluster.isWorker ? baseLog.child({ worker: cluster.worker?.id }) : baseLog;
-  if (config.auth.jwtSecretGenerated && cluster.isPrimary) {
-    log.warn("JWT_SECRET is not set: using a random secret for this run (tokens will not survive a restart)");
-  }
+  if (cluster.isPrimary) warnAboutJwtSecret(config, log);
   await runServer(config, log);
 }

@@ -1,3 +1,4 @@
+import { createServer } from "node:net";
 import { ConfigError, type Config } from "./config.js";
 import { errorCode, messageOf, StartupError } from "./infra/startup-error.js";
 
@@ -33,4 +34,22 @@ export function describeStartupFailure(error: unknown, config: Pick<Config, "hos
   }
   const name = error instanceof Error ? error.name : "Error";
   return `unexpected ${name}: ${messageOf(error)} (start with LOG_LEVEL=debug to log its stack trace)`;
+}
+
+/**
+ * Fails (with the listener's own error, which describeStartupFailure names) when HOST:PORT
+ * cannot be listened on, by listening and closing at once. Checked before anything slow or
+ * lasting is done (opening or creating the embedded database); PORT=0 needs no check.
+ */
+export async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once("error", reject);
+    probe.listen({ port, host, exclusive: true }, () => {
+      probe.close(() => {
+        resolve();
+      });
+    });
+  });
 }

@@ -1,6 +1,6 @@
 // What the integration tests import: the real server, its config loader, and the database
 // plumbing used to prepare one migrated template database per run.
-export { loadConfig, type Config } from "./config.js";
+export { keepDevJwtSecret, loadConfig, type Config } from "./config.js";
 export { startServer, type RunningServer } from "./server.js";
 export { createPrismaClient } from "./infra/database/db.js";
 export { launchEmbeddedPostgres, startEmbeddedPostgres } from "./infra/database/embedded/postgres.js";
@@ -14,6 +14,7 @@ export { JobQueue } from "./infra/jobs.js";
 export { MemoryEventBus, RedisEventBus, type BusEvent } from "./infra/events/index.js";
 export { createApp } from "./app.js";
 export { lazyHandler } from "./http/lazy.js";
+export { renderApiContract } from "./http/contract.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";
 export { invokeProcedure, runsDirectly } from "./http/trpc-fast/invoke.js";
 export { JOB_QUEUES } from "./shared/job-queues.js";

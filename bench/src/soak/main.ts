@@ -2,7 +2,7 @@
  * `pnpm soak`: runs Agora as production does (`node server/dist/main.js`, NODE_ENV=production)
  * for a while under a modest mixed load from this process, samples the server's memory from
  * its /metrics, and fails on any 5xx, any unexpected error, or RSS that kept growing after the
- * warm-up. See README, "Soak".
+ * warm-up. See bench/README.md, "Soak".
  */
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";

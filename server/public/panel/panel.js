@@ -4,6 +4,9 @@
 import superjson from "superjson";
 
 const TOKEN_KEY = "agora.panel.token";
+const API_KEY = "agora.panel.apiKey";
+const IDS_KEY = "agora.panel.recentIds";
+const MAX_RECENT_IDS = 20;
 const $ = (selector) => document.querySelector(selector);
 
 function el(tag, attrs = {}, ...children) {
@@ -42,6 +45,12 @@ async function showWhoAmI() {
     : `token not accepted: ${outcome.error.message}`;
 }
 tokenInput.addEventListener("change", () => void setToken(currentToken()));
+const apiKeyInput = $("#apikey");
+apiKeyInput.addEventListener("change", () => {
+  const key = apiKeyInput.value.trim();
+  if (key) sessionStorage.setItem(API_KEY, key);
+  else sessionStorage.removeItem(API_KEY);
+});
 $("#signout").addEventListener("click", () => void setToken(""));
 
 // ---- calling procedures ------------------------------------------------------------------
@@ -51,8 +60,47 @@ function headers(json) {
   if (json) h["content-type"] = "application/json";
   const token = currentToken();
   if (token) h.authorization = `Bearer ${token}`;
+  const apiKey = apiKeyInput.value.trim();
+  if (apiKey) h["x-api-key"] = apiKey;
+  const name = $("#header-name").value.trim();
+  if (name) h[name.toLowerCase()] = $("#header-value").value;
   return h;
 }
+
+// ---- ids seen in results, offered back in id fields ------------------------------------
+
+/** The newest ids seen in results: { id, label } (label: what it was, e.g. "markets.create name"). */
+let recentIds = JSON.parse(localStorage.getItem(IDS_KEY) ?? "[]");
+function rememberIds(path, value) {
+  const found = [];
+  const walk = (node, depth) => {
+    if (depth > 4 || node === null || typeof node !== "object") return;
+    if (Array.isArray(node)) {
+      for (const item of node.slice(0, 10)) walk(item, depth + 1);
+      return;
+    }
+    if (typeof node.id === "string") {
+      const name = node.name ?? node.title ?? node.username ?? node.type ?? "";
+      found.push({ id: node.id, label: `${path}${name ? `: ${name}` : ""}` });
+    }
+    for (const [key, child] of Object.entries(node)) if (key !== "id") walk(child, depth + 1);
+  };
+  walk(value, 0);
+  if (found.length === 0) return;
+  const ids = new Set(found.map((f) => f.id));
+  recentIds = [...found, ...recentIds.filter((r) => !ids.has(r.id))].slice(0, MAX_RECENT_IDS);
+  localStorage.setItem(IDS_KEY, JSON.stringify(recentIds));
+  fillRecentIds();
+}
+function fillRecentIds() {
+  $("#recent-ids").replaceChildren(...recentIds.map((r) => el("option", { value: r.id, label: r.label })));
+}
+document.body.append(el("datalist", { id: "recent-ids" }));
+fillRecentIds();
+/** A field that takes an id: "id", "marketId", "productId", ... */
+const isIdField = (path) => /(^|\.)(id|[a-z]+Id)$/.test(path);
+/** A field whose value should not show on screen. */
+const isSecretField = (path) => /(password|token|secret|apikey)$/i.test(path.split(".").pop() ?? "");
 
 /** One call through /trpc. Resolves to the HTTP status, the request id and the decoded outcome. */
 async function call(path, type, input) {
@@ -84,6 +132,12 @@ async function call(path, type, input) {
 const ABSENT = Symbol("absent");
 
 function nonNullBranch(schema) {
+  // An output's nullable scalar: { type: ["string", "null"] }.
+  if (Array.isArray(schema.type)) {
+    const types = schema.type.filter((t) => t !== "null");
+    if (types.length === 1)
+      return { schema: { ...schema, type: types[0] }, nullable: types.length < schema.type.length };
+  }
   const branches = schema.anyOf ?? schema.oneOf;
   if (!branches) return { schema, nullable: false };
   const rest = branches.filter((b) => b.type !== "null");
@@ -113,11 +167,19 @@ function widget(rawSchema, path, required) {
       const childPath = path ? `${path}.${key}` : key;
       const w = widget(child, childPath, requiredKeys.has(key) && child.default === undefined);
       const optional = requiredKeys.has(key) ? null : el("span", { class: "optional", text: " optional" });
+      const description = child.description ?? nonNullBranch(child).schema.description;
       const row = el(
         "div",
         { class: "field" },
         el("label", { for: `f-${childPath}`, text: key }, optional),
-        w.node,
+        el(
+          "div",
+          { class: "control" },
+          w.node,
+          description
+            ? el("small", { class: "description", "data-description": childPath, text: description })
+            : null,
+        ),
       );
       return { key, w, row };
     });
@@ -212,7 +274,9 @@ function widget(rawSchema, path, required) {
 
   if (schema.type === "string") {
     const isDate = schema["x-superjson"] === "Date";
-    const long = (schema.maxLength ?? 0) > 300;
+    const secret = !isDate && isSecretField(path);
+    // A long text gets a textarea; a password or token never does (it would show).
+    const long = !secret && (schema.maxLength ?? 0) > 300;
     const attrs = {
       id: `f-${path}`,
       name: path,
@@ -224,9 +288,33 @@ function widget(rawSchema, path, required) {
           ? `default ${schema.default}`
           : "",
     };
-    const input = long ? el("textarea", { ...attrs, rows: 4 }) : el("input", { ...attrs, type: "text" });
+    const input = long
+      ? el("textarea", { ...attrs, rows: 4 })
+      : el("input", {
+          ...attrs,
+          type: secret ? "password" : "text",
+          autocomplete: secret ? "off" : undefined,
+          list: isIdField(path) ? "recent-ids" : undefined,
+        });
+    const node = secret
+      ? el(
+          "span",
+          { class: "secret" },
+          input,
+          el("button", {
+            type: "button",
+            class: "reveal",
+            text: "Show",
+            "aria-label": `Show ${label}`,
+            onclick: (event) => {
+              input.type = input.type === "password" ? "text" : "password";
+              event.target.textContent = input.type === "password" ? "Show" : "Hide";
+            },
+          }),
+        )
+      : input;
     return {
-      node: input,
+      node,
       read: () => {
         if (input.value === "") return empty();
         return isDate ? new Date(input.value) : input.value;
@@ -259,7 +347,59 @@ function widget(rawSchema, path, required) {
 // ---- pages -------------------------------------------------------------------------------
 
 let procedures = [];
+let accessText = {};
 let openStream = null;
+
+const ACCESS_LABELS = {
+  anonymous: "anyone",
+  public: "anyone",
+  "signed-in": "signed in",
+  user: "user",
+  admin: "admin",
+};
+const accessLabel = (access) => ACCESS_LABELS[access] ?? access;
+
+/** A JSON Schema as a readable outline: one line per field, with its type and description. */
+function schemaOutline(schema, name = null, required = true, depth = 0) {
+  const { schema: inner, nullable } = nonNullBranch(schema);
+  const type = (() => {
+    if (inner.enum) return inner.enum.map((v) => JSON.stringify(v)).join(" | ");
+    if (inner.const !== undefined) return JSON.stringify(inner.const);
+    if (inner["x-superjson"] === "Date") return "Date";
+    if (inner.type === "array") return "array of";
+    if (inner.type) return inner.type;
+    if (inner.anyOf || inner.oneOf) return "one of";
+    return "any";
+  })();
+  const line = el(
+    "li",
+    {},
+    name === null ? null : el("code", { text: name }),
+    name === null ? null : ": ",
+    el("span", {
+      class: "type",
+      text: `${type}${nullable ? " | null" : ""}${required ? "" : " (optional)"}`,
+    }),
+    (schema.description ?? inner.description)
+      ? el("span", { class: "description", text: ` — ${schema.description ?? inner.description}` })
+      : null,
+  );
+  const children = [];
+  if (depth < 6) {
+    if (inner.type === "object" && inner.properties) {
+      const req = new Set(inner.required ?? []);
+      for (const [key, child] of Object.entries(inner.properties))
+        children.push(schemaOutline(child, key, req.has(key), depth + 1));
+    } else if (inner.type === "array" && inner.items) {
+      children.push(schemaOutline(inner.items, null, true, depth + 1));
+    } else if (inner.anyOf || inner.oneOf) {
+      for (const branch of inner.anyOf ?? inner.oneOf)
+        children.push(schemaOutline(branch, null, true, depth + 1));
+    }
+  }
+  if (children.length > 0) line.append(el("ul", {}, ...children));
+  return line;
+}
 
 function renderList(filter) {
   const list = $("#procedures");
@@ -286,7 +426,13 @@ function renderList(filter) {
               location.hash = p.path;
             },
           },
-          el("span", { text: p.path }),
+          // The group heading above says the router; the full path is the tooltip.
+          el("span", { class: "name", text: p.path.slice(head.length + 1), title: p.path }),
+          el("span", {
+            class: `access ${p.access}`,
+            title: accessText[p.access] ?? "",
+            text: accessLabel(p.access),
+          }),
           el("span", { class: `kind ${p.type}`, text: p.type }),
         ),
       ),
@@ -319,6 +465,21 @@ function show(path) {
     class: "run",
     text: p.type === "subscription" ? "Subscribe" : "Run",
   });
+  const stop =
+    p.type === "subscription"
+      ? el("button", {
+          type: "button",
+          class: "stop",
+          text: "Stop",
+          disabled: true,
+          onclick: () => {
+            openStream?.close();
+            openStream = null;
+            stop.disabled = true;
+            status.textContent = "stopped";
+          },
+        })
+      : null;
   const formNode = el(
     "form",
     {
@@ -330,24 +491,50 @@ function show(path) {
       },
       onsubmit: (event) => {
         event.preventDefault();
-        void execute(p, form, { result, status });
+        void execute(p, form, { result, status, stop });
       },
     },
     form ? form.node : el("p", { class: "hint", text: "This procedure takes no input." }),
-    el("div", { class: "actions" }, run, status),
+    el("div", { class: "actions" }, run, stop, status),
   );
   main.replaceChildren(
     el("h2", {}, el("code", { text: p.path }), " ", el("span", { class: `kind ${p.type}`, text: p.type })),
-    p.summary ? el("p", { class: "hint", text: p.summary }) : null,
+    p.summary ? el("p", { class: "summary", text: p.summary }) : null,
+    el(
+      "p",
+      { class: "who", id: "who" },
+      "Who may call: ",
+      el("span", { class: `access ${p.access}`, text: accessLabel(p.access) }),
+      ` ${accessText[p.access] ?? ""}`,
+      p.rest
+        ? el("span", { class: "rest" }, " · REST: ", el("code", { text: `${p.rest.method} ${p.rest.path}` }))
+        : null,
+    ),
     formNode,
-    el("h3", { text: "Result" }),
+    el("h3", { text: p.type === "subscription" ? "Events" : "Result" }),
     result,
+    el(
+      "details",
+      { id: "output-schema", open: true },
+      el("summary", { text: p.type === "subscription" ? "Output schema (each event)" : "Output schema" }),
+      p.output
+        ? el("ul", { class: "outline" }, schemaOutline(p.output))
+        : el("p", { class: "hint", text: "No declared output." }),
+      p.output
+        ? el(
+            "details",
+            {},
+            el("summary", { text: "JSON Schema" }),
+            el("pre", { text: JSON.stringify(p.output, null, 2) }),
+          )
+        : null,
+    ),
     el("details", {}, el("summary", { text: "Request input (superjson)" }), preview),
   );
   updatePreview();
 }
 
-async function execute(p, form, { result, status }) {
+async function execute(p, form, { result, status, stop }) {
   let input;
   try {
     const value = form ? form.read() : undefined;
@@ -358,7 +545,7 @@ async function execute(p, form, { result, status }) {
     return;
   }
   if (p.type === "subscription") {
-    subscribe(p, input, { result, status });
+    subscribe(p, input, { result, status, stop });
     return;
   }
   status.textContent = "running…";
@@ -367,33 +554,44 @@ async function execute(p, form, { result, status }) {
   result.className = `result ${outcome.ok ? "ok" : "error"}`;
   result.textContent = JSON.stringify(outcome.ok ? outcome.value : { error: outcome.error }, null, 2);
   if (outcome.ok) {
+    rememberIds(p.path, outcome.value);
     // A login, registration or refresh run here signs the panel in.
     const tokens = outcome.value?.tokens ?? outcome.value;
     if (typeof tokens?.accessToken === "string") await setToken(tokens.accessToken);
   }
 }
 
-function subscribe(p, input, { result, status }) {
+function subscribe(p, input, { result, status, stop }) {
   openStream?.close();
   const params = new URLSearchParams();
   if (input !== undefined) params.set("input", JSON.stringify(superjson.serialize(input)));
-  const token = currentToken();
-  if (token) params.set("connectionParams", JSON.stringify({ token }));
+  // EventSource cannot send headers: credentials go as connection params.
+  const connection = {};
+  if (currentToken()) connection.token = currentToken();
+  if (apiKeyInput.value.trim()) connection.apiKey = apiKeyInput.value.trim();
+  if (Object.keys(connection).length > 0) params.set("connectionParams", JSON.stringify(connection));
   const source = new EventSource(`/trpc/${p.path}?${params}`);
   openStream = source;
+  stop.disabled = false;
   result.className = "result ok";
   result.textContent = "";
   status.textContent = "listening…";
+  const at = () => new Date().toISOString();
+  source.onopen = () => {
+    if (openStream === source) status.textContent = `listening since ${at()}`;
+  };
   source.onmessage = (event) => {
     const data = superjson.deserialize(JSON.parse(event.data));
-    result.textContent += `${JSON.stringify({ id: event.lastEventId || null, data }, null, 2)}\n`;
+    result.textContent += `${JSON.stringify({ receivedAt: at(), id: event.lastEventId || null, data }, null, 2)}\n`;
+    rememberIds(p.path, data);
   };
   source.addEventListener("serialized-error", (event) => {
     const error = superjson.deserialize(JSON.parse(event.data));
     result.className = "result error";
-    result.textContent += `${JSON.stringify({ error }, null, 2)}\n`;
+    result.textContent += `${JSON.stringify({ receivedAt: at(), error }, null, 2)}\n`;
     source.close();
-    status.textContent = "closed";
+    stop.disabled = true;
+    status.textContent = `closed at ${at()}`;
   });
   source.onerror = () => {
     status.textContent = "connection lost; the browser retries";
@@ -403,8 +601,9 @@ function subscribe(p, input, { result, status }) {
 async function start() {
   const saved = localStorage.getItem(TOKEN_KEY);
   if (saved) tokenInput.value = saved;
+  apiKeyInput.value = sessionStorage.getItem(API_KEY) ?? "";
   const response = await fetch("/panel/procedures.json");
-  ({ procedures } = await response.json());
+  ({ procedures, access: accessText } = await response.json());
   renderList("");
   $("#filter").addEventListener("input", (event) => renderList(event.target.value));
   window.addEventListener("hashchange", () => show(location.hash.slice(1)));

@@ -30,6 +30,8 @@ function timingValue(ms: number, mode: "exact" | "coarse" | "off"): string | nul
   return `app;dur=${mode === "coarse" ? String(Math.round(ms / 100) * 100) : ms.toFixed(1)}`;
 }
 
+const MAX_REFUSED_ORIGINS_LOGGED = 256;
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;
@@ -61,7 +63,7 @@ function staticHeaders(middleware: Middleware): ReadonlyArray<readonly [string, 
  * closed first), at info, warn for 4xx and error for 5xx. Only what is needed to trace a
  * request: never headers or the query string, which can carry credentials. Written with pino
  * directly: pino-http built two child loggers per request (each serialising and redacting the
- * request), which cost a third of a trivial call's time (bench/, README "Benchmarks").
+ * request), which cost a third of a trivial call's time (bench/, bench/README.md).
  */
 function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse, started: number): void {
   const status = res.statusCode;
@@ -84,7 +86,7 @@ function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse, star
  * id (X-Request-Id, taken from the client when well-formed), the access log line, Server-Timing,
  * helmet's security headers, CORS, and gzip for clients that accept it.
  *
- * Measured (bench/, README "Benchmarks"): as five express middleware these were a fifth of a
+ * Measured (bench/, bench/README.md): as five express middleware these were a fifth of a
  * trivial call's time. Here helmet's headers, which never depend on the request, are computed
  * once at start-up; cors runs only for requests that send an Origin (or preflights), the others
  * get the headers it would have set; compression wraps only responses to clients that accept
@@ -109,11 +111,24 @@ export function frontMiddleware({
   // "*": any origin may read answers, as the literal `*`, which browsers never combine with
   // credentials (cookies, TLS client certificates; a bearer token is a header and still goes).
   // Otherwise the listed origins only, echoed, with credentials.
+  // A refused origin is logged once (a few hundred at most: the header is the client's to write),
+  // with what would allow it: a developer otherwise sees only the browser's console error.
+  const refusedOrigins = new Set<string>();
+  const noteRefused = (origin: string) => {
+    if (refusedOrigins.has(origin) || refusedOrigins.size >= MAX_REFUSED_ORIGINS_LOGGED) return;
+    refusedOrigins.add(origin);
+    log.warn(
+      { origin, allowed: corsOrigins },
+      `CORS: refused a browser call from ${JSON.stringify(origin.slice(0, 200))}: add it to CORS_ORIGINS (comma-separated, matched exactly: scheme, host and port; http://localhost:5173 and http://127.0.0.1:5173 are different origins) to allow it`,
+    );
+  };
   const corsHandler = corsOrigins.includes("*")
     ? cors({ origin: "*", credentials: false, exposedHeaders })
     : cors({
         origin: (origin, cb) => {
-          cb(null, origin === undefined || corsOrigins.includes(origin));
+          const allowed = origin === undefined || corsOrigins.includes(origin);
+          if (!allowed) noteRefused(origin);
+          cb(null, allowed);
         },
         credentials: true,
         exposedHeaders,

@@ -259,6 +259,7 @@ export async function seedDemoOnFirstStart(deps: SeedDeps & { config: Config; lo
     log.debug("SEED_DEMO: the database already has users, no demo data added");
     return;
   }
+  log.info("first start: loading the demo marketplace (SEED_DEMO), a few seconds");
   const report = await seedDemo(deps);
   if (config.env === "production") {
     // The demo passwords are public: a production log only names the accounts.

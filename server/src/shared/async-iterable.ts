@@ -10,7 +10,7 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
  * yields against `item`, so a subscription can leak no more than a query could.
  */
 export function trackedEvents<T extends z.ZodType>(item: T) {
-  return z
+  const schema = z
     .custom<AsyncIterable<TrackedEnvelope<z.input<T>>>>(isAsyncIterable, "Expected an async iterable")
     .transform(async function* (source): AsyncGenerator<TrackedEnvelope<z.output<T>>, void, unknown> {
       for await (const envelope of source) {
@@ -20,4 +20,12 @@ export function trackedEvents<T extends z.ZodType>(item: T) {
         yield tracked(id, await item.parseAsync(data));
       }
     });
+  trackedEventSchemas.set(schema, item);
+  return schema;
 }
+
+/**
+ * The schema of one event of each `trackedEvents(...)` output: what the panel and the API
+ * page show as a subscription's output (the stream itself has no JSON Schema).
+ */
+export const trackedEventSchemas = new WeakMap<z.ZodType, z.ZodType>();

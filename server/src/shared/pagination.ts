@@ -3,17 +3,31 @@ import { ValidationError } from "./errors.js";
 import { unstorableTextReason } from "./text.js";
 
 export const PageInput = z.object({
-  limit: z.number().int().min(1).max(100).default(20),
-  cursor: z.string().min(1).max(500).optional(),
+  limit: z.number().int().min(1).max(100).default(20).describe("Items per page, 1 to 100"),
+  cursor: z
+    .string()
+    .min(1)
+    .max(500)
+    .optional()
+    .describe("The previous page's nextCursor, to fetch the page after it; omit for the first page"),
 });
 export type PageInput = z.infer<typeof PageInput>;
 
+const NextCursor = z
+  .string()
+  .nullable()
+  .describe("Pass it as `cursor` to fetch the next page; null on the last page");
+
 export function pageOutput<T extends z.ZodType>(item: T) {
-  return z.object({ items: z.array(item), nextCursor: z.string().nullable() });
+  return z.object({ items: z.array(item).describe("This page's items"), nextCursor: NextCursor });
 }
 
 export function pageOutputWithTotal<T extends z.ZodType>(item: T) {
-  return z.object({ items: z.array(item), nextCursor: z.string().nullable(), total: z.number().int() });
+  return z.object({
+    items: z.array(item).describe("This page's items"),
+    nextCursor: NextCursor,
+    total: z.number().int().describe("How many items match the filters, on every page together"),
+  });
 }
 
 /**

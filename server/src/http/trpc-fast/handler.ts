@@ -35,7 +35,7 @@ import { invokeProcedure } from "./invoke.js";
  * (`next()`) to the official adapter, which express serves. The server's listener (app.ts)
  * calls it for `/trpc/` requests before express sees them: express's per-request set-up (it
  * swaps the prototypes of the request and response) and router cost more than the whole call
- * did (README "Benchmarks"). tests/trpc-handler.test.ts sends the same requests to both and requires
+ * did (bench/README.md). tests/trpc-handler.test.ts sends the same requests to both and requires
  * identical answers, so a tRPC upgrade that changes the protocol fails the suite instead of
  * clients.
  */

@@ -114,7 +114,7 @@ export async function createDatabase(
       query_timeout: settings.queryTimeoutMs,
       // Real PostgreSQL also stops the statement itself, releasing its locks. A setting sent at
       // connect is refused by PgBouncer ("unsupported startup parameter"): behind one, set
-      // `statement_timeout` on the role or PgBouncer's `query_timeout` (see README).
+      // `statement_timeout` on the role or PgBouncer's `query_timeout` (see docs/several-instances.md).
       ...(session ? { statement_timeout: settings.queryTimeoutMs } : {}),
     });
     pool.on("error", (err) => {

@@ -5,13 +5,18 @@ import { ApiKeyCreated, ApiKeyCreateInput, ApiKeyIdInput, ApiKeyOutput } from ".
 
 export const apiKeysRouter = router({
   create: adminProcedure
+    .meta({ summary: "Create an API key (the key is shown once)" })
     .input(ApiKeyCreateInput)
     .output(ApiKeyCreated)
     .mutation(({ ctx, input }) => ctx.services.apiKeys.create(input, ctx.principal.id)),
 
-  list: adminProcedure.output(z.array(ApiKeyOutput)).query(({ ctx }) => ctx.services.apiKeys.list()),
+  list: adminProcedure
+    .meta({ summary: "List API keys (never the keys themselves)" })
+    .output(z.array(ApiKeyOutput))
+    .query(({ ctx }) => ctx.services.apiKeys.list()),
 
   revoke: adminProcedure
+    .meta({ summary: "Revoke an API key" })
     .input(ApiKeyIdInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {

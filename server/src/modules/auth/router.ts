@@ -114,12 +114,16 @@ export const authRouter = router({
       return { success: true as const };
     }),
 
-  logoutAll: userProcedure.output(SuccessOutput).mutation(async ({ ctx }) => {
-    await ctx.services.auth.logoutAll(ctx.principal.id);
-    return { success: true as const };
-  }),
+  logoutAll: userProcedure
+    .meta({ summary: "Sign out everywhere: revoke every session of the signed-in user" })
+    .output(SuccessOutput)
+    .mutation(async ({ ctx }) => {
+      await ctx.services.auth.logoutAll(ctx.principal.id);
+      return { success: true as const };
+    }),
 
   changePassword: userProcedure
+    .meta({ summary: "Change the signed-in user's password (other sessions are signed out)" })
     .input(ChangePasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
@@ -129,6 +133,7 @@ export const authRouter = router({
     }),
 
   requestPasswordReset: anonymousProcedure
+    .meta({ summary: "Mail a password-reset link (answers the same whether the account exists or not)" })
     .input(RequestPasswordResetInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
@@ -140,6 +145,7 @@ export const authRouter = router({
     }),
 
   resetPassword: anonymousProcedure
+    .meta({ summary: "Set a new password with the token of a reset link (every session is signed out)" })
     .input(ResetPasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {

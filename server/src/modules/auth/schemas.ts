@@ -21,34 +21,45 @@ export const Password = z
 export const DisplayName = z.string().trim().min(1, "Must not be empty").max(100);
 
 export const RegisterInput = z.object({
-  email: Email,
-  username: Username,
-  password: Password,
-  name: DisplayName.optional(),
+  email: Email.describe("The account's email address, to sign in with; stored in lower case"),
+  username: Username.describe("A public handle: 3 to 30 letters, digits or underscores"),
+  password: Password.describe("8 to 72 bytes, with an upper-case letter, a lower-case letter and a digit"),
+  name: DisplayName.optional().describe("A display name, up to 100 characters"),
 });
 export type RegisterInput = z.infer<typeof RegisterInput>;
 
 export const LoginInput = z.object({
-  email: Email,
+  email: Email.describe("The account's email address"),
   // Not the full password policy: a login must not say which rule an old password breaks.
-  password: z.string().min(1, "Required").max(1024),
+  password: z.string().min(1, "Required").max(1024).describe("The account's password"),
 });
 
-export const RefreshTokenInput = z.object({ refreshToken: z.string().min(1).max(512) });
+export const RefreshTokenInput = z.object({
+  refreshToken: z
+    .string()
+    .min(1)
+    .max(512)
+    .describe("The refresh token of the last sign-in or refresh (each one can be used once)"),
+});
 
 export const ChangePasswordInput = z.object({
-  currentPassword: z.string().min(1, "Required").max(1024),
-  newPassword: Password,
+  currentPassword: z.string().min(1, "Required").max(1024).describe("The password in use now"),
+  newPassword: Password.describe("8 to 72 bytes, with an upper-case letter, a lower-case letter and a digit"),
 });
 
-export const RequestPasswordResetInput = z.object({ email: Email });
+export const RequestPasswordResetInput = z.object({
+  email: Email.describe("The account's email address: a reset link is mailed there if the account exists"),
+});
 
-export const ResetPasswordInput = z.object({ token: z.string().min(1).max(512), newPassword: Password });
+export const ResetPasswordInput = z.object({
+  token: z.string().min(1).max(512).describe("The token from the reset link in the mail"),
+  newPassword: Password.describe("8 to 72 bytes, with an upper-case letter, a lower-case letter and a digit"),
+});
 
 export const TokensOutput = z.object({
-  accessToken: z.string(),
-  refreshToken: z.string(),
-  tokenType: z.literal("Bearer"),
-  expiresIn: z.number().int(),
+  accessToken: z.string().describe("Send it as `Authorization: Bearer <accessToken>`"),
+  refreshToken: z.string().describe("For auth.refresh once the access token expires; usable once"),
+  tokenType: z.literal("Bearer").describe("Always Bearer"),
+  expiresIn: z.number().int().describe("Seconds until the access token expires"),
 });
 export type Tokens = z.infer<typeof TokensOutput>;

@@ -12,13 +12,21 @@ export const healthRouter = router({
         protect: false,
       },
     })
-    .output(z.object({ status: z.literal("ok") }))
+    .output(z.object({ status: z.literal("ok").describe("Always ok: the process answers") }))
     .query(() => ({ status: "ok" as const })),
   ready: anonymousProcedure
+    .meta({ summary: "Whether the database and Redis answer (as GET /readyz)" })
     .output(
       z.object({
-        status: z.enum(["ok", "degraded"]),
-        checks: z.object({ database: z.enum(["up", "down"]), redis: z.enum(["up", "down", "embedded"]) }),
+        status: z.enum(["ok", "degraded"]).describe("ok: every check is up; degraded: one is down"),
+        checks: z
+          .object({
+            database: z.enum(["up", "down"]).describe("Whether the database answers"),
+            redis: z
+              .enum(["up", "down", "embedded"])
+              .describe("Whether Redis answers; embedded: no REDIS_URL, the in-process stand-ins are used"),
+          })
+          .describe("Each dependency's state"),
       }),
     )
     .query(({ ctx }) => ctx.services.health.readiness()),

@@ -2,13 +2,13 @@ import { z } from "zod";
 import { adminProcedure, router } from "../../trpc/init.js";
 
 const QueueCounts = z.object({
-  queue: z.string(),
-  created: z.number().int(),
-  retry: z.number().int(),
-  active: z.number().int(),
-  completed: z.number().int(),
-  failed: z.number().int(),
-  cancelled: z.number().int(),
+  queue: z.string().describe("The queue's name"),
+  created: z.number().int().describe("Jobs waiting to run"),
+  retry: z.number().int().describe("Jobs waiting to be retried after a failure"),
+  active: z.number().int().describe("Jobs running now"),
+  completed: z.number().int().describe("Jobs done (kept for a while)"),
+  failed: z.number().int().describe("Jobs whose retries ran out"),
+  cancelled: z.number().int().describe("Jobs cancelled"),
 });
 
 export const jobsRouter = router({
@@ -17,7 +17,13 @@ export const jobsRouter = router({
    * the `dead-letter` queue for someone to look at it.
    */
   stats: adminProcedure
-    .output(z.object({ queues: z.array(QueueCounts), failed: z.number().int() }))
+    .meta({ summary: "Background jobs per queue and state" })
+    .output(
+      z.object({
+        queues: z.array(QueueCounts).describe("One entry per queue"),
+        failed: z.number().int().describe("Failed jobs in every queue together"),
+      }),
+    )
     .query(async ({ ctx }) => {
       const queues = await ctx.services.jobs.counts();
       return { queues, failed: queues.reduce((sum, q) => sum + q.failed, 0) };

@@ -6,9 +6,25 @@ import { MarketOutput } from "./schemas.js";
 
 /** What `markets.onEvent` streams: one channel per market. */
 export const MarketEvent = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("market.updated"), market: MarketOutput }),
-  z.object({ type: z.literal("order.placed"), orderId: z.string(), volumeCents: z.number().int() }),
-  z.object({ type: z.literal("post.created"), post: PostOutput }),
+  z
+    .object({ type: z.literal("market.updated"), market: MarketOutput.describe("The market as it is now") })
+    .describe("The market was changed"),
+  z
+    .object({
+      type: z.literal("order.placed"),
+      orderId: z.string().describe("The new order's id (orders.byId gives its items and amount)"),
+      // Not the order's amount: a reader of `volumeCents` alone would take it for one.
+      volumeCents: z
+        .number()
+        .int()
+        .describe(
+          "The market's new total volume (MarketOutput.volumeCents) after this order, in cents: NOT the order's amount",
+        ),
+    })
+    .describe("An order was placed in the market"),
+  z
+    .object({ type: z.literal("post.created"), post: PostOutput.describe("The new post") })
+    .describe("A post about the market was written"),
 ]);
 export type MarketEvent = z.infer<typeof MarketEvent>;
 

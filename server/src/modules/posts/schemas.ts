@@ -3,14 +3,14 @@ import { PageInput, pageOutput } from "../../shared/pagination.js";
 import { Id, UserRef } from "../../shared/schemas.js";
 
 export const PostOutput = z.object({
-  id: z.string(),
-  title: z.string(),
-  content: z.string(),
-  published: z.boolean(),
-  marketId: z.string().nullable(),
-  author: UserRef,
-  createdAt: z.date(),
-  updatedAt: z.date(),
+  id: z.string().describe("The post's id"),
+  title: z.string().describe("The post's title"),
+  content: z.string().describe("The post's text"),
+  published: z.boolean().describe("false: a draft, seen by its author and admins only"),
+  marketId: z.string().nullable().describe("The market it is about; null: none"),
+  author: UserRef.describe("Who wrote it"),
+  createdAt: z.date().describe("When the post was created"),
+  updatedAt: z.date().describe("When the post last changed"),
 });
 export type PostOutput = z.infer<typeof PostOutput>;
 
@@ -18,26 +18,31 @@ const Title = z.string().trim().min(1).max(200);
 const Content = z.string().min(1).max(20_000);
 
 export const PostCreateInput = z.object({
-  title: Title,
-  content: Content,
-  marketId: Id.optional(),
-  published: z.boolean().default(true),
+  title: Title.describe("1 to 200 characters"),
+  content: Content.describe("The text, 1 to 20000 characters"),
+  marketId: Id.optional().describe("The market the post is about, if any"),
+  published: z.boolean().default(true).describe("false keeps it a draft, seen by its author and admins only"),
 });
 export type PostCreateInput = z.infer<typeof PostCreateInput>;
 
 export const PostUpdateInput = z.object({
-  id: Id,
-  data: z.object({
-    title: Title.optional(),
-    content: Content.optional(),
-    published: z.boolean().optional(),
-  }),
+  id: Id.describe("The post's id"),
+  data: z
+    .object({
+      title: Title.optional().describe("A new title, 1 to 200 characters"),
+      content: Content.optional().describe("A new text, 1 to 20000 characters"),
+      published: z.boolean().optional().describe("true publishes it, false makes it a draft again"),
+    })
+    .describe("The fields to change; the others are left as they are"),
 });
 export type PostUpdateData = z.infer<typeof PostUpdateInput>["data"];
 
-export const PostListInput = PageInput.extend({ marketId: Id.optional(), authorId: Id.optional() });
+export const PostListInput = PageInput.extend({
+  marketId: Id.optional().describe("Only posts about this market"),
+  authorId: Id.optional().describe("Only posts by this user"),
+});
 export type PostListInput = z.infer<typeof PostListInput>;
 
 export const PostPage = pageOutput(PostOutput);
 
-export const PostIdInput = z.object({ id: Id });
+export const PostIdInput = z.object({ id: Id.describe("The post's id") });

@@ -34,6 +34,7 @@ export const usersRouter = router({
     }),
 
   updateMe: userProcedure
+    .meta({ summary: "Change the signed-in user's name or username" })
     .input(UpdateMeInput)
     .output(UserPublic)
     .mutation(async ({ ctx, input }) => {
@@ -58,6 +59,7 @@ export const usersRouter = router({
     .query(async ({ ctx, input }) => toUserPublic(await ctx.services.users.byId(input.id), ctx.principal)),
 
   list: adminProcedure
+    .meta({ summary: "List users, with search" })
     .input(UserListInput)
     .output(UserPage)
     .query(async ({ ctx, input }) => {
@@ -66,6 +68,7 @@ export const usersRouter = router({
     }),
 
   update: protectedProcedure
+    .meta({ summary: "Change a user (the user themself or an admin)" })
     .input(UserUpdateInput)
     .output(UserPublic)
     .mutation(async ({ ctx, input }) => {
@@ -76,6 +79,7 @@ export const usersRouter = router({
     }),
 
   setRole: adminProcedure
+    .meta({ summary: "Make a user an admin, or a user again" })
     .input(SetRoleInput)
     .output(UserPublic)
     .mutation(async ({ ctx, input }) =>
@@ -83,6 +87,7 @@ export const usersRouter = router({
     ),
 
   delete: adminProcedure
+    .meta({ summary: "Delete a user" })
     .input(UserIdInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
