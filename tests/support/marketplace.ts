@@ -7,6 +7,9 @@ import type { TestServer } from "./server.js";
 export type Market = RouterOutputs["markets"]["byId"];
 export type Product = RouterOutputs["products"]["byId"];
 
+/** An access token, or a subscription ticket from `auth.subscriptionTicket`. */
+export type SubscriptionAuth = string | { ticket: string };
+
 let n = 0;
 const tag = () => `${Date.now().toString(36)}${(n += 1).toString()}`;
 
@@ -33,9 +36,10 @@ export async function createProduct(
 
 /**
  * A client that also speaks SSE subscriptions (Node 20 has no global EventSource). The
- * access token goes in the connection params, since EventSource cannot send headers.
+ * access token (or a subscription ticket) goes in the connection params, since EventSource
+ * cannot send headers.
  */
-export function subscriptionClient(ts: { url: string }, token?: string) {
+export function subscriptionClient(ts: { url: string }, token?: SubscriptionAuth) {
   const url = `${ts.url}/trpc`;
   return createTRPCClient<AppRouter>({
     links: [
@@ -45,7 +49,7 @@ export function subscriptionClient(ts: { url: string }, token?: string) {
           url,
           transformer: superjson,
           EventSource,
-          connectionParams: () => (token ? { token } : {}),
+          connectionParams: () => (typeof token === "string" ? { token } : (token ?? {})),
         }),
         false: httpBatchLink({ url, transformer: superjson }),
       }),
@@ -73,7 +77,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
 export async function watchMarket(
   ts: { url: string },
   input: { marketId: string; lastEventId?: string | null },
-  token?: string,
+  token?: SubscriptionAuth,
 ) {
   const client = subscriptionClient(ts, token);
   const events: Received[] = [];
@@ -136,7 +140,7 @@ export async function watchMarket(
 export function subscriptionError(
   ts: TestServer,
   input: { marketId: string; lastEventId?: string | null },
-  token?: string,
+  token?: SubscriptionAuth,
 ): Promise<unknown> {
   const client = subscriptionClient(ts, token);
   return new Promise((resolve, reject) => {

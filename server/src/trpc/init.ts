@@ -209,10 +209,13 @@ function baseMiddleware(identify: boolean) {
       if (unstorable) throw new ValidationError({ [unstorable.path]: [unstorable.reason] });
       let principal: Principal | null = null;
       if (identify) {
-        const { bearer, apiKey } = ctx.credentials;
+        const { bearer, apiKey, ticket = null } = ctx.credentials;
         if (apiKey !== null) principal = await ctx.services.apiKeys.authenticate(apiKey);
         else if (bearer !== null) principal = await ctx.services.auth.authenticateAccessToken(bearer);
-        if ((apiKey !== null || bearer !== null) && !principal) {
+        // A ticket opens a subscription only; anywhere else it is a credential that does not check out.
+        else if (ticket !== null && type === "subscription")
+          principal = await ctx.services.auth.redeemSubscriptionTicket(ticket);
+        if ((apiKey !== null || bearer !== null || ticket !== null) && !principal) {
           throw new TRPCError({ code: "UNAUTHORIZED", message: "Invalid or expired credentials" });
         }
       }
