@@ -11,11 +11,11 @@ import type { AppRouter, RouterInputs, RouterOutputs, Tokens } from "./types.js"
 /** Where the kit keeps the signed-in user's tokens. */
 export interface TokenStore {
   /** The current tokens, or null when signed out. Returns the same object until they change. */
-  get(): Tokens | null;
+  get: () => Tokens | null;
   /** Stores new tokens (sign-in, automatic refresh), or null to sign out. */
-  set(tokens: Tokens | null): void;
+  set: (tokens: Tokens | null) => void;
   /** Calls `listener` whenever the tokens change, here or (with `localStorage`) in another tab. */
-  subscribe(listener: () => void): () => void;
+  subscribe: (listener: () => void) => () => void;
 }
 
 /** The part of the Web Storage API a token store needs (`localStorage`, `sessionStorage`). */
@@ -133,8 +133,10 @@ export function createAgoraQueryClient(): QueryClient {
   });
 }
 
-export interface AgoraReactOptions
-  extends Pick<AgoraClientOptions, "url" | "headers" | "fetch" | "EventSource" | "apiKey"> {
+export interface AgoraReactOptions extends Pick<
+  AgoraClientOptions,
+  "url" | "headers" | "fetch" | "EventSource" | "apiKey"
+> {
   /** Where tokens live. Default: {@link createTokenStore}() (`localStorage`, shared by tabs). */
   tokenStore?: TokenStore;
   /**
