@@ -2,7 +2,6 @@ import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from
 import { EventSource } from "eventsource";
 import superjson from "superjson";
 import type { AgoraClient, AppRouter, RouterInputs, RouterOutputs } from "@agora/client";
-import type { TestServer } from "./server.js";
 
 export type Market = RouterOutputs["markets"]["byId"];
 export type Product = RouterOutputs["products"]["byId"];
@@ -138,7 +137,7 @@ export async function watchMarket(
 
 /** Opens a subscription that must fail; resolves with the error. */
 export function subscriptionError(
-  ts: TestServer,
+  ts: { url: string },
   input: { marketId: string; lastEventId?: string | null },
   token?: SubscriptionAuth,
 ): Promise<unknown> {
