@@ -6,11 +6,13 @@ import path from "node:path";
 import { gzipSync } from "node:zlib";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { AgoraClient } from "@agora/client";
+import { decodeJwt } from "jose";
+import type { AgoraClient, Tokens } from "@agora/client";
 import { repoRoot, run } from "./support/build.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
 import { freePort } from "./support/process.js";
 import { registerUser, startTestServer, type TestServer, type UserSession } from "./support/server.js";
+import { signTestToken } from "./support/tokens.js";
 
 // The React example app (client-sdk/examples/react) as a frontend developer meets it: the SDK
 // packed as the README says, the app copied outside the workspace and installed from its own
@@ -186,7 +188,7 @@ async function signIn(page: Page, password: string): Promise<void> {
   await page.getByRole("button", { name: "Sign in" }).click();
 }
 
-it("signs in, scrolls markets, orders, marks a stock conflict, streams live events, ends an expired session", async () => {
+it("signs in, scrolls markets, orders, marks a stock conflict, streams live events, refreshes, ends an expired session", async () => {
   // Data: more active markets than one page, and one with a scarce product.
   const sellerApi: AgoraClient = seller.api;
   for (let i = 0; i < 13; i += 1)
@@ -246,10 +248,34 @@ it("signs in, scrolls markets, orders, marks a stock conflict, streams live even
     `live event in the page ${String(Math.round(performance.now() - placedAt))} ms after the order was placed elsewhere`,
   );
 
+  // The access token expires (here: replaced by an expired one of the same session): the next
+  // call is refused, the SDK refreshes once, retries, and the store holds the rotated tokens.
+  const held = JSON.parse(
+    (await page.evaluate(() => localStorage.getItem("agora.tokens"))) ?? "{}",
+  ) as Tokens;
+  const { sub, role, sid } = decodeJwt(held.accessToken);
+  const now = Math.floor(Date.now() / 1000);
+  const expired = await signTestToken({ sub, role, sid }, { iat: now - 7200, exp: now - 3600 });
+  await page.evaluate(
+    (tokens) => {
+      localStorage.setItem("agora.tokens", tokens);
+    },
+    JSON.stringify({ ...held, accessToken: expired }),
+  );
+  await page.getByRole("button", { name: "← Markets" }).click();
+  await page.getByRole("heading", { name: "Markets (14)" }).waitFor();
+  // The list shows from the cache at once; its refetch meets the expired token and refreshes.
+  const storedTokens = async () =>
+    JSON.parse((await page.evaluate(() => localStorage.getItem("agora.tokens"))) ?? "{}") as Tokens;
+  await expect.poll(async () => (await storedTokens()).refreshToken).not.toBe(held.refreshToken);
+  expect((await storedTokens()).accessToken).not.toBe(expired);
+  await page.getByRole("button", { name: "Tea market" }).click();
+  await page.getByRole("heading", { name: "Tea market" }).waitFor();
+
   // A good order goes through.
   await page.getByLabel("Quantity of Cheesecake").fill("1");
   await page.getByRole("button", { name: "Place order" }).click();
-  await page.getByRole("status").filter({ hasText: "Order placed: 19.00" }).waitFor();
+  await page.getByRole("status").filter({ hasText: "Order placed: 12.00" }).waitFor();
 
   // The session ends on the server (every session of the user revoked): the stream ends, the
   // refresh is refused, and the kit signs the app out and says why.
