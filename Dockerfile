@@ -21,8 +21,9 @@ ENV CHECKPOINT_DISABLE=1 \
 RUN npm install -g pnpm@${PNPM_VERSION}
 WORKDIR /app
 # The lockfile alone decides what is downloaded, so this layer is reused until it changes
-# (with the patches it names: pnpm fetch checks they are there).
-COPY pnpm-lock.yaml pnpm-workspace.yaml ./
+# (with the patches it names: pnpm fetch checks they are there; and the pnpmfile, whose
+# checksum the lockfile records).
+COPY pnpm-lock.yaml pnpm-workspace.yaml .pnpmfile.cjs ./
 COPY patches ./patches
 RUN pnpm fetch
 COPY . .

@@ -14,6 +14,11 @@ export default tseslint.config(
       ".data/**",
       ".tmp/**",
       "client-sdk/.tmp/**",
+      // The example app has its own dependencies, installed only by `pnpm example:react`; its
+      // strict tsc runs in its browser test (tests/react-example.test.ts).
+      "client-sdk/examples/react/src/**",
+      "client-sdk/examples/react/vite.config.ts",
+      "client-sdk/examples/react/dist/**",
     ],
   },
   js.configs.recommended,
@@ -105,8 +110,12 @@ export default tseslint.config(
     },
   },
   {
-    files: ["**/*.js", "**/*.mjs"],
+    files: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    files: ["**/*.cjs"],
+    languageOptions: { globals: globals.node, sourceType: "commonjs" },
   },
   {
     // The panel and docs pages' scripts run in the browser.

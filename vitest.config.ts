@@ -1,4 +1,7 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/** Run on their own: `pnpm test:react-example` (vitest.react-example.config.ts), once in CI. */
+export const OWN_RUN = ["tests/react-example.test.ts"];
 
 /**
  * The suite in five groups, so a developer can run one (`pnpm test --project unit`); `pnpm test`
@@ -54,7 +57,11 @@ export default defineConfig({
       {
         extends: true as const,
         /** The procedures over HTTP, domain by domain (and any file not listed above). */
-        test: { name: "api", include: ["tests/**/*.test.ts"], exclude: [...listed, "**/node_modules/**"] },
+        test: {
+          name: "api",
+          include: ["tests/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...listed, ...OWN_RUN],
+        },
       },
     ],
   },

@@ -53,6 +53,7 @@ const MATRIX = `
 | auth.logout               | the caller's own session                     | 401   | ok    | ok    | ok    | ok    | 403     | 403      | 401     | 401     |
 | auth.logout               | the owner's session                          | 401   | hides | hides | ok    | hides | 403     | 403      | 401     | 401     |
 | auth.logoutAll            | the caller's sessions                        | 401   | ok    | ok    | ok    | ok    | 403     | 403      | 401     | 401     |
+| auth.subscriptionTicket   | a ticket for the caller's session            | 401   | ok    | ok    | ok    | ok    | 403     | 403      | 401     | 401     |
 | auth.changePassword       | the caller's password                        | 401   | ok    | ok    | ok    | ok    | 403     | 403      | 401     | 401     |
 | auth.requestPasswordReset | an account's email                           | ok    | ok    | ok    | ok    | ok    | ok      | ok       | ok      | ok      |
 | auth.resetPassword        | a mailed reset token                         | ok    | ok    | ok    | ok    | ok    | ok      | ok       | ok      | ok      |
@@ -439,6 +440,10 @@ const CASES: Record<string, Runner> = {
     callers: "throwaway",
     call: (api) => api.auth.logoutAll.mutate(),
     state: (_none, caller) => sessionState((caller.person ?? owner).tokens.accessToken),
+  }),
+  "auth.subscriptionTicket | a ticket for the caller's session": cell({
+    setup: none,
+    call: (api) => api.auth.subscriptionTicket.mutate(),
   }),
   "auth.changePassword | the caller's password": cell({
     setup: none,

@@ -420,6 +420,7 @@ const SPECS: Record<string, Spec> = {
     callers: ["owner", "other"],
   },
   "auth.logoutAll": { kind: "mutation", valid: none, callers: ["fresh"], endsSessions: true },
+  "auth.subscriptionTicket": { kind: "mutation", valid: none, callers: ["owner", "other"] },
   "auth.changePassword": {
     kind: "mutation",
     valid: fc.record({ currentPassword: fc.constant("@caller:password"), newPassword: password }),

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agoraErrorCode, createAgoraClient, type AgoraClient } from "@agora/client";
 import { expectError } from "./support/errors.js";
-import { createMarket, createProduct, watchMarket } from "./support/marketplace.js";
+import { createMarket, createProduct, subscriptionError, watchMarket } from "./support/marketplace.js";
 import { repoRoot, startServerProcess, type ServerProcess } from "./support/process.js";
 import {
   ADMIN,
@@ -169,6 +169,22 @@ describe.runIf(shared)("two instances on one PostgreSQL and one Redis", () => {
     ] as const) {
       expect((await clientOf(instance, { token: tokens.accessToken }).users.me.query()).id).toBe(
         user.user.id,
+      );
+    }
+  });
+
+  it("opens a stream on B with a subscription ticket issued on A, once: replayed on A or B it is refused", async () => {
+    const user = await register(a);
+    const onA = clientOf(a, { token: user.tokens.accessToken });
+    const market = await createMarket(onA);
+    const { ticket } = await onA.auth.subscriptionTicket.mutate();
+    const onB = await watchMarket(b, { marketId: market.id }, { ticket });
+    await onA.markets.update.mutate({ id: market.id, data: { name: "Seen on B" } });
+    expect((await onB.next(1))[0]?.data).toMatchObject({ type: "market.updated" });
+    onB.close();
+    for (const instance of [a, b]) {
+      expect(agoraErrorCode(await subscriptionError(instance, { marketId: market.id }, { ticket }))).toBe(
+        "UNAUTHORIZED",
       );
     }
   });

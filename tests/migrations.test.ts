@@ -88,6 +88,7 @@ describe("in-process migrations", () => {
     expect(await applyMigrations(migrated, log)).toEqual([
       "20261122035356_init",
       "20261122100000_marketplace",
+      "20261206170000_subscription_tickets",
     ]);
     expect(await applyMigrations(migrated, log)).toEqual([]);
     expect(await tables(migrated)).toEqual(

@@ -87,6 +87,8 @@ describe("orders.create", () => {
     );
     expect(error.message).toContain(scarce.id);
     expect(error.message).toContain("Scarce thing");
+    // The short line as data, typed in the SDK, so a UI can mark it without parsing the message.
+    expect(error.data?.stock).toEqual({ productId: scarce.id, available: 2, requested: 3 });
     expect(await stockOf(plenty.id)).toBe(50);
     expect(await stockOf(scarce.id)).toBe(2);
     expect(await volumeOf(market.id)).toBe(0);

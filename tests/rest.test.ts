@@ -39,7 +39,12 @@ async function rest(
 interface ErrorBody {
   code: string;
   message: string;
-  data: { httpStatus: number; requestId: string | null; fieldErrors: Record<string, string[]> | null };
+  data: {
+    httpStatus: number;
+    requestId: string | null;
+    fieldErrors: Record<string, string[]> | null;
+    stock?: { productId: string; available: number; requested: number } | null;
+  };
 }
 
 async function registered(): Promise<{ token: string; id: string; email: string; password: string }> {
@@ -173,6 +178,13 @@ describe("REST /api/v1", () => {
     expect(order.status).toBe(200);
     const orderBody = order.body as { id: string; totalCents: number; status: string; createdAt: string };
     expect(orderBody).toMatchObject({ totalCents: 2500, status: "CONFIRMED", userId: buyer.id });
+    // Too much of it now: a CONFLICT whose data names the short line, as on /trpc.
+    const short = await rest("POST", "/orders", {
+      token: buyer.token,
+      body: { marketId, items: [{ productId, quantity: 5 }] },
+    });
+    expect(short.status).toBe(409);
+    expect((short.body as ErrorBody).data.stock).toEqual({ productId, available: 1, requested: 5 });
     expect(new Date(orderBody.createdAt).toISOString()).toBe(orderBody.createdAt);
 
     // The same order through tRPC: one backend behind both surfaces.

@@ -25,7 +25,9 @@ it("the packed @agora/client type-checks and works in a project outside the work
   expect(output, output).toContain("consumer test passed");
   // Each README step ran as documented, down to the first typed call against the server.
   expect(output).toContain("README install step 1: pnpm --filter @agora/client pack --pack-destination ");
-  expect(output).toMatch(/npm install \S+\/pack\/agora-client-[\d.]+\.tgz\n/);
+  expect(output).toMatch(
+    /npm install \S+\/pack\/agora-client-[\d.]+\.tgz @trpc\/client@11 @trpc\/server@11\n/,
+  );
   expect(output).toContain("a CommonJS project refuses the main example with TS1309, as the README says");
   expect(output).toMatch(/README first call: npx tsc && node dist\/first-call\.js\n\s+\d+ active markets:/);
   expect(output).toMatch(/pack to a first typed call \(README steps, server already running\): [\d.]+s/);

@@ -13,6 +13,8 @@ import {
   type SubscriptionEvent,
   type Tokens,
 } from "@agora/client";
+import { createTokenStore, retryUnlessClientError } from "@agora/client/react";
+import { expectError } from "./support/errors.js";
 import { loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
 import { signTestToken } from "./support/tokens.js";
 
@@ -229,6 +231,35 @@ describe("automatic token refresh", () => {
     expect(rec.requests.length - before).toBe(1);
   });
 
+  it("tells onSessionExpired once when the server refuses the refresh token; a wrong password never does", async () => {
+    const alice = await registerUser(ts);
+    let expired = 0;
+    const onSessionExpired = () => {
+      expired += 1;
+    };
+    const state = { tokens: { ...alice.tokens, accessToken: await expire(alice.tokens.accessToken) } };
+    const { api } = sessionClient(state, { onSessionExpired });
+    await expectError(
+      api.auth.login.mutate({ email: alice.input.email, password: "Wrong-Passw0rd" }),
+      "UNAUTHORIZED",
+    );
+    expect(expired).toBe(0);
+
+    // The session is revoked elsewhere: the refresh is refused, and the app hears it once.
+    await ts
+      .client({ token: (await ts.client().auth.login.mutate(alice.input)).tokens.accessToken })
+      .auth.logoutAll.mutate();
+    const results = await Promise.allSettled([
+      api.users.me.query(),
+      api.users.me.query(),
+      api.users.me.query(),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    expect(expired).toBe(1);
+    await expect(api.users.me.query()).rejects.toMatchObject({ data: { code: "UNAUTHORIZED" } });
+    expect(expired).toBe(1);
+  });
+
   it("retries a call only once, even when the server still refuses it after a refresh", async () => {
     const alice = await registerUser(ts);
     let refreshToken = alice.tokens.refreshToken;
@@ -428,5 +459,54 @@ describe("subscriptions over server-sent events", () => {
       (e: unknown) => e,
     );
     expect(agoraErrorCode(error)).toBe("NOT_FOUND");
+  });
+});
+
+describe("@agora/client/react outside a component", () => {
+  it("retries transport failures and 5xx up to 3 times, never an answer in the 4xx range", async () => {
+    const notFound = await ts
+      .client()
+      .markets.byId.query({ id: "no-such-market" })
+      .catch((error: unknown) => error);
+    expect(agoraErrorCode(notFound)).toBe("NOT_FOUND");
+    expect(retryUnlessClientError(0, notFound)).toBe(false);
+    const closed = await createAgoraClient({ url: "http://127.0.0.1:9" })
+      .health.live.query()
+      .catch((error: unknown) => error);
+    expect(isAgoraError(closed)).toBe(true);
+    expect(agoraErrorCode(closed)).toBeNull();
+    expect([0, 1, 2, 3].map((count) => retryUnlessClientError(count, closed))).toEqual([
+      true,
+      true,
+      true,
+      false,
+    ]);
+  });
+
+  it("keeps tokens in the given storage, hands out one object until they change, and tells listeners", async () => {
+    const alice = await registerUser(ts);
+    const data = new Map<string, string>();
+    const storage = {
+      getItem: (key: string) => data.get(key) ?? null,
+      setItem: (key: string, value: string) => void data.set(key, value),
+      removeItem: (key: string) => void data.delete(key),
+    };
+    const store = createTokenStore({ storage, key: "k" });
+    let heard = 0;
+    const stop = store.subscribe(() => (heard += 1));
+    expect(store.get()).toBeNull();
+    store.set(alice.tokens);
+    expect(JSON.parse(data.get("k") ?? "null")).toEqual(alice.tokens);
+    const first = store.get();
+    expect(first).toEqual(alice.tokens);
+    expect(store.get()).toBe(first);
+    // Another tab rotated the tokens: the store reads them from the storage.
+    const rotated = await ts.client().auth.refresh.mutate({ refreshToken: alice.tokens.refreshToken });
+    data.set("k", JSON.stringify(rotated));
+    expect(store.get()?.refreshToken).toBe(rotated.refreshToken);
+    store.set(null);
+    expect(data.has("k")).toBe(false);
+    expect(heard).toBe(2);
+    stop();
   });
 });

@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agoraErrorCode, createAgoraClient } from "@agora/client";
+import { EventSource, type EventSourceInit } from "eventsource";
 import { createMarket, subscriptionError, watchMarket } from "./support/marketplace.js";
 import { loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
 
@@ -96,6 +98,105 @@ describe("limits on open streams", () => {
     expect(await probe()).toBe("refused");
     for (const socket of sockets) socket.destroy();
     await expect.poll(probe, { timeout: 5000 }).toBe("200");
+  });
+});
+
+describe("subscription tickets keep the access token out of stream URLs", () => {
+  let ts: TestServer;
+  beforeAll(async () => {
+    ts = await startTestServer();
+  });
+  afterAll(async () => {
+    await ts.close();
+  });
+
+  it("opens one stream per ticket; spent, expired and revoked tickets are UNAUTHORIZED", async () => {
+    const user = await registerUser(ts);
+    const market = await createMarket(user.api);
+
+    // The SDK in ticket mode: the URL it opens holds a ticket, never the access token.
+    const urls: string[] = [];
+    class RecordingEventSource extends EventSource {
+      constructor(url: string | URL, init?: EventSourceInit) {
+        urls.push(String(url));
+        super(url, init);
+      }
+    }
+    const sdk = createAgoraClient({
+      url: ts.url,
+      getAccessToken: () => user.tokens.accessToken,
+      subscriptionAuth: "ticket",
+      EventSource: RecordingEventSource,
+    });
+    const seen: string[] = [];
+    let started = false;
+    const stream = sdk.markets.onEvent.subscribe(
+      { marketId: market.id },
+      {
+        onStarted: () => {
+          started = true;
+        },
+        onData: (event) => {
+          if (event.data.type === "market.updated") seen.push(event.data.market.name);
+        },
+      },
+    );
+    await expect.poll(() => started).toBe(true);
+    await user.api.markets.update.mutate({ id: market.id, data: { name: "Seen through a ticket" } });
+    await expect.poll(() => seen).toEqual(["Seen through a ticket"]);
+    stream.unsubscribe();
+    expect(urls).toHaveLength(1);
+    const opened = new URL(urls[0] ?? "");
+    expect(opened.search).not.toContain(user.tokens.accessToken);
+    const params = JSON.parse(opened.searchParams.get("connectionParams") ?? "{}") as Record<string, string>;
+    expect(Object.keys(params)).toEqual(["ticket"]);
+    const spent = params.ticket ?? "";
+    expect(spent).toMatch(/^st_/);
+    // Stored only as its SHA-256, like every other secret.
+    const { prisma } = ts.server.infra.database;
+    const hashOf = (ticket: string) => createHash("sha256").update(ticket).digest("hex");
+
+    // Spent: a URL replayed from a log opens nothing.
+    expect(codeOf(await subscriptionError(ts, { marketId: market.id }, { ticket: spent }))).toBe(
+      "UNAUTHORIZED",
+    );
+    expect(await prisma.subscriptionTicket.count({ where: { tokenHash: hashOf(spent) } })).toBe(0);
+
+    // Expired: issued, then left longer than its 30 s; the cleanup job removes such rows.
+    const stale = await user.api.auth.subscriptionTicket.mutate();
+    expect(stale.expiresIn).toBe(30);
+    await prisma.subscriptionTicket.update({
+      where: { tokenHash: hashOf(stale.ticket) },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    const leftover = await user.api.auth.subscriptionTicket.mutate();
+    await prisma.subscriptionTicket.update({
+      where: { tokenHash: hashOf(leftover.ticket) },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    expect(codeOf(await subscriptionError(ts, { marketId: market.id }, { ticket: stale.ticket }))).toBe(
+      "UNAUTHORIZED",
+    );
+    expect((await ts.server.services.auth.cleanupExpired()).subscriptionTickets).toBeGreaterThanOrEqual(1);
+    expect(await prisma.subscriptionTicket.count({ where: { tokenHash: hashOf(leftover.ticket) } })).toBe(0);
+
+    // Its session ended after it was issued: refused, like the access token would be.
+    const other = await registerUser(ts);
+    const orphan = await other.api.auth.subscriptionTicket.mutate();
+    await other.api.auth.logoutAll.mutate();
+    expect(codeOf(await subscriptionError(ts, { marketId: market.id }, { ticket: orphan.ticket }))).toBe(
+      "UNAUTHORIZED",
+    );
+
+    // A live ticket works once from a plain client too; the access-token way still works.
+    const fresh = await user.api.auth.subscriptionTicket.mutate();
+    const viaTicket = await watchMarket(ts, { marketId: market.id }, { ticket: fresh.ticket });
+    const viaToken = await watchMarket(ts, { marketId: market.id }, user.tokens.accessToken);
+    await user.api.markets.update.mutate({ id: market.id, data: { name: "Both ways" } });
+    for (const live of [viaTicket, viaToken]) {
+      expect((await live.next(1))[0]?.data).toMatchObject({ type: "market.updated" });
+      live.close();
+    }
   });
 });
 

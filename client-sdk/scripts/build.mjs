@@ -1,4 +1,5 @@
-// Builds the publishable package: dist/index.js (ESM) and one self-contained dist/index.d.ts.
+// Builds the publishable package: dist/index.js and dist/react.js (ESM, `@agora/client` and
+// `@agora/client/react`, sharing one chunk) and their self-contained declarations.
 //
 // The router's types live in the server's source and reach Prisma, zod and the request
 // context. tsc's declaration emit already expands every procedure's input and output into
@@ -9,7 +10,7 @@
 //   bundle imports nothing but the package's declared dependencies.
 /* global console, performance, process */
 import { execFileSync } from "node:child_process";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { rollup } from "rollup";
@@ -62,27 +63,34 @@ const routerTypes = {
   },
 };
 
-await step("bundle dist/index.js", async () => {
-  const bundle = await rollup({ input: path.join(buildDir, "sdk/index.js"), external: isExternal });
-  await bundle.write({ file: path.join(distDir, "index.js"), format: "es" });
+const entries = ["index", "react"];
+const output = { dir: distDir, format: "es", entryFileNames: "[name].js", chunkFileNames: "[name].js" };
+
+await step("bundle dist/index.js, dist/react.js", async () => {
+  const input = Object.fromEntries(entries.map((name) => [name, path.join(buildDir, `sdk/${name}.js`)]));
+  const bundle = await rollup({ input, external: isExternal });
+  await bundle.write({ ...output, chunkFileNames: "shared.js" });
   await bundle.close();
 });
 
-await step("bundle dist/index.d.ts", async () => {
-  const bundle = await rollup({
-    input: path.join(buildDir, "sdk/index.d.ts"),
-    external: isExternal,
-    plugins: [routerTypes, dts()],
-  });
-  await bundle.write({ file: path.join(distDir, "index.d.ts"), format: "es" });
+await step("bundle dist/index.d.ts, dist/react.d.ts", async () => {
+  const input = Object.fromEntries(entries.map((name) => [name, path.join(buildDir, `sdk/${name}.d.ts`)]));
+  const bundle = await rollup({ input, external: isExternal, plugins: [routerTypes, dts()] });
+  await bundle.write({ ...output, entryFileNames: "[name].d.ts", chunkFileNames: "shared.d.ts" });
   await bundle.close();
 });
 
 await step("check the bundle is self-contained", async () => {
-  for (const file of ["index.js", "index.d.ts"]) {
+  const files = await readdir(distDir);
+  // The entries import each other and the shared chunk ("./shared.js"; a .d.ts resolves
+  // "./x.js" to its "./x.d.ts"), and otherwise only the declared dependencies and peers.
+  const inDist = (s) => s.startsWith("./") && files.includes(s.slice(2)) && !s.slice(2).includes("/");
+  for (const file of files) {
     const text = await readFile(path.join(distDir, file), "utf8");
-    const specifiers = [...text.matchAll(/(?:from\s+|import\s*\(\s*)["']([^"']+)["']/g)].map((m) => m[1]);
-    const foreign = specifiers.filter((s) => !isExternal(s));
+    const specifiers = [...text.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)["']([^"']+)["']/g)].map(
+      (m) => m[1],
+    );
+    const foreign = specifiers.filter((s) => !isExternal(s) && !inDist(s));
     if (foreign.length > 0) throw new Error(`dist/${file} imports undeclared modules: ${foreign.join(", ")}`);
     for (const leak of ["@agora/server", "@prisma/", "generated/prisma", "PrismaClient"]) {
       if (text.includes(leak)) throw new Error(`dist/${file} mentions ${leak}: server internals leaked`);
@@ -90,4 +98,4 @@ await step("check the bundle is self-contained", async () => {
   }
 });
 
-console.log("done: dist/index.js, dist/index.d.ts");
+console.log("done: dist/index.js, dist/react.js, their .d.ts and the shared chunk");

@@ -139,6 +139,10 @@ try {
     "package/README.md",
     "package/dist/index.d.ts",
     "package/dist/index.js",
+    "package/dist/react.d.ts",
+    "package/dist/react.js",
+    "package/dist/shared.d.ts",
+    "package/dist/shared.js",
     "package/package.json",
   ];
   if (JSON.stringify(files) !== JSON.stringify(expected)) {
@@ -173,6 +177,12 @@ try {
     fail(`the packed package.json must point types at dist/: ${JSON.stringify(installed.exports)}`);
   }
   if (JSON.stringify(installed).includes("workspace:")) fail("the packed package.json has workspace: ranges");
+  // Only what a consumer's package manager reads: no scripts, no devDependencies (the private
+  // server package among them).
+  for (const field of ["scripts", "devDependencies"]) {
+    if (field in installed)
+      fail(`the packed package.json keeps "${field}": ${JSON.stringify(installed[field])}`);
+  }
   for (const pkg of ["@agora/server", "@prisma/client", ".prisma", "zod"]) {
     const present = await stat(path.join(app, "node_modules", pkg)).then(
       () => true,

@@ -22,6 +22,8 @@ export interface TokenRefresherOptions {
   onTokens: (tokens: Tokens) => MaybePromise<void>;
   /** Calls `auth.refresh` without going through the refresh link. */
   refresh: (refreshToken: string) => Promise<Tokens>;
+  /** Told once per refresh token the server refused: the session is over. */
+  onRefused?: () => void;
 }
 
 /**
@@ -64,7 +66,14 @@ export class TokenRefresher {
     } catch (error) {
       // A network failure may pass; a refusal will not, so remember the token.
       const code = agoraErrorCode(error);
-      if (code === "UNAUTHORIZED" || code === "BAD_REQUEST") this.#refused = refreshToken;
+      if (code === "UNAUTHORIZED" || code === "BAD_REQUEST") {
+        this.#refused = refreshToken;
+        try {
+          this.options.onRefused?.();
+        } catch {
+          // The app's callback failing must not turn into a second error for the call.
+        }
+      }
       return false;
     }
     try {

@@ -12,7 +12,7 @@ import { authRefreshLink, TokenRefresher } from "./auth-refresh.js";
 import { lazyLink, loadEventSource, type EventSourceConstructor } from "./event-source.js";
 import type { AppRouter, MaybePromise, Tokens } from "./types.js";
 
-/** The server refuses batches of more than 50 calls (API.md, "Limits"). */
+/** The server refuses batches of more than 50 calls (its documented limit: a larger batch is a 400). */
 export const MAX_BATCH_SIZE = 50;
 
 /**
@@ -40,6 +40,15 @@ interface BaseOptions {
    * none (Node 20), to the `eventsource` package, loaded only when a subscription starts.
    */
   EventSource?: EventSourceConstructor;
+  /**
+   * How a subscription proves who is calling. An `EventSource` cannot send headers, so
+   * credentials travel in the stream's URL, where proxies and browser history may log them:
+   * - `"token"` (the default): the access token itself, as the `token` connection param;
+   * - `"ticket"`: a single-use ticket that expires in 30 s, fetched with
+   *   `auth.subscriptionTicket` just before each stream opens (one extra request per stream),
+   *   so nothing long-lived ever appears in a URL. API keys always go as `apiKey`.
+   */
+  subscriptionAuth?: "token" | "ticket";
 }
 
 interface WithRefresh {
@@ -54,11 +63,18 @@ interface WithRefresh {
    * `getAccessToken` and `refreshToken` return them: the old refresh token is spent.
    */
   onTokens: (tokens: Tokens) => MaybePromise<void>;
+  /**
+   * Called when the server refuses the refresh token (expired, revoked, reused): the session
+   * is over and the user must sign in again. Never called for a wrong password at sign-in
+   * (`auth.login` is not refreshed) nor for a network failure during the refresh.
+   */
+  onSessionExpired?: () => void;
 }
 
 interface WithoutRefresh {
   refreshToken?: undefined;
   onTokens?: undefined;
+  onSessionExpired?: undefined;
 }
 
 /** Options of {@link createAgoraClient}. `refreshToken` and `onTokens` go together. */
@@ -108,7 +124,10 @@ export function createAgoraClient(options: AgoraClientOptions): AgoraClient {
       async connectionParams() {
         const params: Record<string, string> = {};
         const token = await options.getAccessToken?.();
-        if (token) params.token = token;
+        if (token && options.subscriptionAuth === "ticket") {
+          // Through the whole client: an expired access token is refreshed before the ticket.
+          params.ticket = (await client.auth.subscriptionTicket.mutate()).ticket;
+        } else if (token) params.token = token;
         if (options.apiKey) params.apiKey = options.apiKey;
         return params;
       },
@@ -158,10 +177,12 @@ export function createAgoraClient(options: AgoraClientOptions): AgoraClient {
       refreshToken: options.refreshToken,
       onTokens: options.onTokens,
       refresh: (refreshToken) => refreshClient.auth.refresh.mutate({ refreshToken }),
+      ...(options.onSessionExpired ? { onRefused: options.onSessionExpired } : {}),
     });
     links.push(authRefreshLink(refresher));
   }
   links.push(transport);
 
-  return createTRPCClient<AppRouter>({ links });
+  const client = createTRPCClient<AppRouter>({ links });
+  return client;
 }

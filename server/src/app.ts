@@ -129,6 +129,8 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
       // EventSource cannot send headers, so subscriptions may pass credentials as connection params.
       bearer: bearerToken(req) ?? stringParam(connectionParams, "token"),
       apiKey: apiKeyHeader(req) ?? stringParam(connectionParams, "apiKey"),
+      // A single-use subscription ticket keeps the access token out of the stream's URL.
+      ticket: stringParam(connectionParams, "ticket"),
     },
     setHeader: (name, value) => {
       if (!res.headersSent) res.setHeader(name, value);

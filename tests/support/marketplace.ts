@@ -2,10 +2,12 @@ import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink } from
 import { EventSource } from "eventsource";
 import superjson from "superjson";
 import type { AgoraClient, AppRouter, RouterInputs, RouterOutputs } from "@agora/client";
-import type { TestServer } from "./server.js";
 
 export type Market = RouterOutputs["markets"]["byId"];
 export type Product = RouterOutputs["products"]["byId"];
+
+/** An access token, or a subscription ticket from `auth.subscriptionTicket`. */
+export type SubscriptionAuth = string | { ticket: string };
 
 let n = 0;
 const tag = () => `${Date.now().toString(36)}${(n += 1).toString()}`;
@@ -33,9 +35,10 @@ export async function createProduct(
 
 /**
  * A client that also speaks SSE subscriptions (Node 20 has no global EventSource). The
- * access token goes in the connection params, since EventSource cannot send headers.
+ * access token (or a subscription ticket) goes in the connection params, since EventSource
+ * cannot send headers.
  */
-export function subscriptionClient(ts: { url: string }, token?: string) {
+export function subscriptionClient(ts: { url: string }, token?: SubscriptionAuth) {
   const url = `${ts.url}/trpc`;
   return createTRPCClient<AppRouter>({
     links: [
@@ -45,7 +48,7 @@ export function subscriptionClient(ts: { url: string }, token?: string) {
           url,
           transformer: superjson,
           EventSource,
-          connectionParams: () => (token ? { token } : {}),
+          connectionParams: () => (typeof token === "string" ? { token } : (token ?? {})),
         }),
         false: httpBatchLink({ url, transformer: superjson }),
       }),
@@ -73,7 +76,7 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err
 export async function watchMarket(
   ts: { url: string },
   input: { marketId: string; lastEventId?: string | null },
-  token?: string,
+  token?: SubscriptionAuth,
 ) {
   const client = subscriptionClient(ts, token);
   const events: Received[] = [];
@@ -134,9 +137,9 @@ export async function watchMarket(
 
 /** Opens a subscription that must fail; resolves with the error. */
 export function subscriptionError(
-  ts: TestServer,
+  ts: { url: string },
   input: { marketId: string; lastEventId?: string | null },
-  token?: string,
+  token?: SubscriptionAuth,
 ): Promise<unknown> {
   const client = subscriptionClient(ts, token);
   return new Promise((resolve, reject) => {

@@ -95,6 +95,17 @@ function errorSchema(code: string, status: number, message: string): JsonObject 
             additionalProperties: { type: "array", items: { type: "string" } },
             description: 'Invalid input: `{ "field.path": ["message"] }`',
           },
+          stock: {
+            type: ["object", "null"],
+            properties: {
+              productId: { type: "string" },
+              available: { type: "integer" },
+              requested: { type: "integer" },
+            },
+            required: ["productId", "available", "requested"],
+            description:
+              "An order line refused for want of stock (CONFLICT): the product, units left and asked for",
+          },
         },
         required: ["code", "httpStatus", "requestId"],
       },

@@ -24,6 +24,28 @@ export class ConflictError extends DomainError {
   readonly kind = "CONFLICT";
 }
 
+/** What an order asked of a product that has less in stock: `data.stock` of its CONFLICT. */
+export interface StockShortage {
+  productId: string;
+  /** Units left when the order was refused. */
+  available: number;
+  /** Units the order line asked for. */
+  requested: number;
+}
+
+/** An order line asks for more than is left: the error carries the line, for a UI to mark it. */
+export class StockConflictError extends ConflictError {
+  constructor(
+    readonly shortage: StockShortage,
+    productName: string | null,
+  ) {
+    super(
+      `Not enough stock for product ${shortage.productId}${productName === null ? "" : ` "${productName}"`}: ` +
+        `${shortage.available} left, ${shortage.requested} requested`,
+    );
+  }
+}
+
 export class ForbiddenError extends DomainError {
   readonly kind = "FORBIDDEN";
   constructor(message = "You are not allowed to do this") {

@@ -8,7 +8,11 @@ export interface Context {
   services: Services;
   requestId: string;
   ip: string;
-  credentials: { bearer: string | null; apiKey: string | null };
+  /**
+   * What the caller sent to identify itself. `ticket` (a subscription ticket, from
+   * `auth.subscriptionTicket`) comes only as a connection param and counts only for subscriptions.
+   */
+  credentials: { bearer: string | null; apiKey: string | null; ticket?: string | null };
   setHeader(name: string, value: string): void;
   /**
    * Set once the request has been counted against the global per-IP rate limit before its

@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import type { RateLimiter } from "../infra/rate-limit.js";
-import { DomainError, ValidationError } from "../shared/errors.js";
+import { DomainError, StockConflictError, ValidationError, type StockShortage } from "../shared/errors.js";
 import type { Principal } from "../shared/principal.js";
 import { findUnstorableText } from "../shared/text.js";
 import type { Context } from "./context.js";
@@ -14,6 +14,8 @@ export interface ErrorData {
   requestId: string | null;
   /** Set for BAD_REQUEST caused by invalid input: `{ "field.path": ["message"] }`. */
   fieldErrors: Record<string, string[]> | null;
+  /** Set for a CONFLICT refusing an order line for want of stock: which product, how many left and asked for. */
+  stock: StockShortage | null;
 }
 
 /**
@@ -152,7 +154,11 @@ const t = initTRPC
         requestId: ctx?.requestId ?? null,
       };
       if (error.code === "INTERNAL_SERVER_ERROR") {
-        return { code: shape.code, message: "Internal server error", data: { ...base, fieldErrors: null } };
+        return {
+          code: shape.code,
+          message: "Internal server error",
+          data: { ...base, fieldErrors: null, stock: null },
+        };
       }
       const fieldErrors = serialisableFieldErrors(fieldErrorsFromCause(error.cause));
       const first = fieldErrors ? Object.entries(fieldErrors)[0] : undefined;
@@ -161,7 +167,8 @@ const t = initTRPC
         : isForeignMessage(error)
           ? malformedMessage(error)
           : shape.message;
-      return { code: shape.code, message, data: { ...base, fieldErrors } satisfies ErrorData };
+      const stock = error.cause instanceof StockConflictError ? { ...error.cause.shortage } : null;
+      return { code: shape.code, message, data: { ...base, fieldErrors, stock } satisfies ErrorData };
     },
   });
 
@@ -202,10 +209,13 @@ function baseMiddleware(identify: boolean) {
       if (unstorable) throw new ValidationError({ [unstorable.path]: [unstorable.reason] });
       let principal: Principal | null = null;
       if (identify) {
-        const { bearer, apiKey } = ctx.credentials;
+        const { bearer, apiKey, ticket = null } = ctx.credentials;
         if (apiKey !== null) principal = await ctx.services.apiKeys.authenticate(apiKey);
         else if (bearer !== null) principal = await ctx.services.auth.authenticateAccessToken(bearer);
-        if ((apiKey !== null || bearer !== null) && !principal) {
+        // A ticket opens a subscription only; anywhere else it is a credential that does not check out.
+        else if (ticket !== null && type === "subscription")
+          principal = await ctx.services.auth.redeemSubscriptionTicket(ticket);
+        if ((apiKey !== null || bearer !== null || ticket !== null) && !principal) {
           throw new TRPCError({ code: "UNAUTHORIZED", message: "Invalid or expired credentials" });
         }
       }

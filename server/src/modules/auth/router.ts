@@ -9,6 +9,7 @@ import {
   RegisterInput,
   RequestPasswordResetInput,
   ResetPasswordInput,
+  SubscriptionTicketOutput,
   TokensOutput,
 } from "./schemas.js";
 import { SuccessOutput } from "../../shared/schemas.js";
@@ -113,6 +114,14 @@ export const authRouter = router({
       await ctx.services.auth.logout(ctx.principal.id, input.refreshToken);
       return { success: true as const };
     }),
+
+  subscriptionTicket: userProcedure
+    .meta({
+      summary:
+        "A single-use ticket (30 s) that opens one event stream: pass it as the `ticket` connection param instead of the access token, so no long-lived credential goes into an SSE URL",
+    })
+    .output(SubscriptionTicketOutput)
+    .mutation(({ ctx }) => ctx.services.auth.issueSubscriptionTicket(ctx.principal)),
 
   logoutAll: userProcedure
     .meta({ summary: "Sign out everywhere: revoke every session of the signed-in user" })

@@ -63,3 +63,10 @@ export const TokensOutput = z.object({
   expiresIn: z.number().int().describe("Seconds until the access token expires"),
 });
 export type Tokens = z.infer<typeof TokensOutput>;
+
+export const SubscriptionTicketOutput = z.object({
+  /** Opens one subscription as its `ticket` connection param; spent on first use. */
+  ticket: z.string(),
+  /** Seconds within which the stream must be opened. */
+  expiresIn: z.number().int(),
+});

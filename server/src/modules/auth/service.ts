@@ -10,7 +10,7 @@ import { cacheGroups } from "../../shared/cache-groups.js";
 import { PASSWORD_RESET_QUEUE } from "../../shared/job-queues.js";
 import { ConflictError, UnauthorizedError, ValidationError } from "../../shared/errors.js";
 import type { Principal, Role } from "../../shared/principal.js";
-import { isUniqueViolation } from "../../shared/prisma-errors.js";
+import { isRecordNotFound, isUniqueViolation } from "../../shared/prisma-errors.js";
 import { selectSession } from "./queries.js";
 import type { SessionEvents } from "./session-events.js";
 import type { RegisterInput, Tokens } from "./schemas.js";
@@ -37,6 +37,15 @@ export interface AuthResult {
 }
 
 const INVALID_CREDENTIALS = "Invalid email or password";
+
+/** How long a subscription ticket may wait to open its stream: long enough for one round trip. */
+export const SUBSCRIPTION_TICKET_TTL_SECONDS = 30;
+
+/** What `auth.subscriptionTicket` hands out. */
+export interface SubscriptionTicket {
+  ticket: string;
+  expiresIn: number;
+}
 
 export class AuthService {
   constructor(
@@ -372,7 +381,7 @@ export class AuthService {
    */
   async cleanupExpired(
     now = new Date(),
-  ): Promise<{ refreshTokens: number; resetTokens: number; sessions: number }> {
+  ): Promise<{ refreshTokens: number; resetTokens: number; sessions: number; subscriptionTickets: number }> {
     const accessTokensGone = new Date(now.getTime() - this.settings.accessTokenTtlSeconds * 1000);
     const refreshTokens = await this.db.refreshToken.deleteMany({ where: { expiresAt: { lt: now } } });
     const resetTokens = await this.db.passwordResetToken.deleteMany({
@@ -386,7 +395,15 @@ export class AuthService {
         ],
       },
     });
-    return { refreshTokens: refreshTokens.count, resetTokens: resetTokens.count, sessions: sessions.count };
+    const subscriptionTickets = await this.db.subscriptionTicket.deleteMany({
+      where: { expiresAt: { lt: now } },
+    });
+    return {
+      refreshTokens: refreshTokens.count,
+      resetTokens: resetTokens.count,
+      sessions: sessions.count,
+      subscriptionTickets: subscriptionTickets.count,
+    };
   }
 
   async resetPassword(token: string, newPassword: string): Promise<void> {
@@ -457,24 +474,68 @@ export class AuthService {
   async authenticateAccessToken(token: string): Promise<Principal | null> {
     const claims = await this.accessTokens.verify(token);
     if (!claims) return null;
+    return this.livePrincipal(claims.userId, claims.sessionId, claims.expiresAtMs);
+  }
+
+  /**
+   * A single-use ticket for opening one event stream, for the session of the access token
+   * that asked for it: a browser's EventSource cannot send headers, and a ticket in the URL
+   * is spent and stale within seconds, where an access token would stay valid for minutes in
+   * every proxy log and browser history that recorded it.
+   */
+  async issueSubscriptionTicket(principal: Principal & { kind: "user" }): Promise<SubscriptionTicket> {
+    const ticket = newSecret("st_");
+    await this.db.subscriptionTicket.create({
+      data: {
+        tokenHash: hashSecret(ticket),
+        sessionId: principal.sessionId,
+        userId: principal.id,
+        tokenExpiresAt: new Date(principal.tokenExpiresAtMs),
+        expiresAt: new Date(Date.now() + SUBSCRIPTION_TICKET_TTL_SECONDS * 1000),
+      },
+    });
+    return { ticket, expiresIn: SUBSCRIPTION_TICKET_TTL_SECONDS };
+  }
+
+  /**
+   * Spends a subscription ticket: the caller it stands for, or null when it is unknown, spent,
+   * expired or its session is gone. Deleting the row is the single-use guard: of two
+   * instances redeeming the same ticket at once, one deletes it and the other finds nothing.
+   */
+  async redeemSubscriptionTicket(ticket: string): Promise<Principal | null> {
+    let row: { userId: string; sessionId: string; tokenExpiresAt: Date; expiresAt: Date };
+    try {
+      row = await this.db.subscriptionTicket.delete({ where: { tokenHash: hashSecret(ticket) } });
+    } catch (error) {
+      if (isRecordNotFound(error)) return null;
+      throw error;
+    }
+    if (row.expiresAt.getTime() <= Date.now()) return null;
+    return this.livePrincipal(row.userId, row.sessionId, row.tokenExpiresAt.getTime());
+  }
+
+  /**
+   * The user of a live session: cached per session (in Redis when shared) and dropped by every
+   * revocation and role change before that call returns, so it needs no database round trip
+   * and stays immediate.
+   */
+  private async livePrincipal(
+    userId: string,
+    sessionId: string,
+    tokenExpiresAtMs: number,
+  ): Promise<Principal | null> {
     const session = await this.cache.getOrLoad<LiveSession>(
       "session",
-      `session:${claims.sessionId}`,
-      [cacheGroups.sessionsOf(claims.userId)],
+      `session:${sessionId}`,
+      [cacheGroups.sessionsOf(userId)],
       async () => {
-        const row = await selectSession(this.sql, claims.sessionId);
+        const row = await selectSession(this.sql, sessionId);
         return row && !row.revoked ? { userId: row.userId, role: row.role } : null;
       },
       { alwaysOn: true, ttlMs: this.settings.sessionCacheTtlSeconds * 1000 },
     );
-    if (!session || session.userId !== claims.userId) return null;
+    if (!session || session.userId !== userId) return null;
     // The role comes from the session check, not the token, so a demotion takes effect at once.
-    return {
-      kind: "user",
-      id: claims.userId,
-      role: session.role,
-      sessionId: claims.sessionId,
-      tokenExpiresAtMs: claims.expiresAtMs,
-    };
+    return { kind: "user", id: userId, role: session.role, sessionId, tokenExpiresAtMs };
   }
 }

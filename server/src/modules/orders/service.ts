@@ -2,7 +2,13 @@ import { Prisma } from "../../generated/prisma/client.js";
 import type { Db, Tx } from "../../infra/database/db.js";
 import type { JobQueue } from "../../infra/jobs.js";
 import type { Mailer } from "../../infra/mailer.js";
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from "../../shared/errors.js";
+import {
+  ConflictError,
+  ForbiddenError,
+  NotFoundError,
+  StockConflictError,
+  ValidationError,
+} from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor, type PageInput } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import { isUniqueViolation } from "../../shared/prisma-errors.js";
@@ -130,10 +136,11 @@ export class OrderService {
     });
     if (Object.keys(foreign).length > 0) throw new ValidationError(foreign);
     const [first] = missing;
-    const row = first ? byId.get(first.productId) : undefined;
-    throw new ConflictError(
-      `Not enough stock for product ${first?.productId ?? "?"}${row ? ` "${row.name}"` : ""}: ` +
-        `${row?.stock ?? 0} left, ${first?.quantity ?? 0} requested`,
+    if (!first) throw new Error("explainShortfall called with every line taken");
+    const row = byId.get(first.productId);
+    throw new StockConflictError(
+      { productId: first.productId, available: row?.stock ?? 0, requested: first.quantity },
+      row?.name ?? null,
     );
   }
 
