@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { TRPCError } from "@trpc/server";
 import * as trpcExpress from "@trpc/server/adapters/express";
@@ -16,7 +15,7 @@ import type { Logger } from "./infra/logger.js";
 import { OverloadedError } from "./shared/errors.js";
 import { appRouter } from "./router.js";
 import type { Services } from "./services.js";
-import type { Context } from "./trpc/context.js";
+import { contextFactory, type Context } from "./trpc/context.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_BATCH_SIZE = 50;
@@ -38,36 +37,6 @@ export interface AppDeps {
   config: Config;
   log: Logger;
   services: Services;
-}
-
-/**
- * The access token of a request's `Authorization: Bearer <token>` header (the scheme in any
- * case, as RFC 9110 has it); null when there is none or it is another scheme. A Bearer header
- * that holds no token or several, and a request with several Authorization headers (Node
- * would keep the first, a proxy might have checked another), give "": credentials were sent,
- * and none is valid.
- */
-function bearerToken(req: IncomingMessage): string | null {
-  const header = req.headers.authorization;
-  if (header === undefined) return null;
-  let count = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]?.toLowerCase() === "authorization") count += 1;
-  }
-  if (count > 1) return "";
-  if (!/^Bearer(\s|$)/i.test(header)) return null;
-  return /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? "";
-}
-
-/** An X-Api-Key header; an empty one counts as none. */
-function apiKeyHeader(req: IncomingMessage): string | null {
-  const value = req.headers["x-api-key"];
-  return typeof value === "string" && value !== "" ? value : null;
-}
-
-function stringParam(params: Partial<Record<string, string>> | null | undefined, key: string): string | null {
-  const value = params?.[key];
-  return typeof value === "string" && value.length > 0 ? value : null;
 }
 
 /** Builds the express app from its dependencies; no globals, so tests can build many. */
@@ -117,25 +86,7 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
   const clientIp = (req: IncomingMessage): string =>
     req.socket.remoteAddress === undefined ? "unknown" : proxyAddr(req, trust);
 
-  const createContext = (
-    req: IncomingMessage,
-    res: ServerResponse,
-    connectionParams: Partial<Record<string, string>> | null,
-  ): Context => ({
-    services,
-    requestId: req.requestId ?? randomUUID(),
-    ip: clientIp(req),
-    credentials: {
-      // EventSource cannot send headers, so subscriptions may pass credentials as connection params.
-      bearer: bearerToken(req) ?? stringParam(connectionParams, "token"),
-      apiKey: apiKeyHeader(req) ?? stringParam(connectionParams, "apiKey"),
-      // A single-use subscription ticket keeps the access token out of the stream's URL.
-      ticket: stringParam(connectionParams, "ticket"),
-    },
-    setHeader: (name, value) => {
-      if (!res.headersSent) res.setHeader(name, value);
-    },
-  });
+  const createContext = contextFactory(services, clientIp);
   // A full bcrypt queue is load, not a fault: one line per interval, with how many calls it
   // refused since the last one, and no stack.
   let overloadRefused = 0;

@@ -65,12 +65,12 @@ export function createServices(infra: Infra): Services {
     audience: config.auth.audience,
     accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
   });
-  const auth = new AuthService(
+  const auth = new AuthService({
     db,
-    infra.passwords,
+    passwords: infra.passwords,
     accessTokens,
-    infra.mailer,
-    {
+    mailer: infra.mailer,
+    settings: {
       refreshTokenTtlSeconds: config.auth.refreshTokenTtlSeconds,
       refreshReuseGraceSeconds: config.auth.refreshReuseGraceSeconds,
       accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
@@ -78,12 +78,12 @@ export function createServices(infra: Infra): Services {
       sessionCacheTtlSeconds: config.cache.sessionTtlSeconds,
       publicUrl: config.publicUrl,
     },
-    infra.log,
+    log: infra.log,
     cache,
     jobs,
-    database.sql,
+    sql: database.sql,
     sessionEvents,
-  );
+  });
   const marketEvents = new MarketEvents(infra.events, infra.log);
   const markets = new MarketService(db, marketEvents, cache, database.sql);
   const rl = config.rateLimit;

@@ -47,19 +47,44 @@ export interface SubscriptionTicket {
   expiresIn: number;
 }
 
+/** What AuthService is built from: named, so that wiring it cannot swap two of them. */
+export interface AuthServiceDeps {
+  readonly db: Db;
+  readonly passwords: PasswordHasher;
+  readonly accessTokens: AccessTokens;
+  readonly mailer: Mailer;
+  readonly settings: AuthSettings;
+  readonly log: Logger;
+  readonly cache: Cache;
+  readonly jobs: JobQueue;
+  readonly sql: Sql;
+  readonly sessionEvents: SessionEvents;
+}
+
 export class AuthService {
-  constructor(
-    private readonly db: Db,
-    private readonly passwords: PasswordHasher,
-    private readonly accessTokens: AccessTokens,
-    private readonly mailer: Mailer,
-    private readonly settings: AuthSettings,
-    private readonly log: Logger,
-    private readonly cache: Cache,
-    private readonly jobs: JobQueue,
-    private readonly sql: Sql,
-    private readonly sessionEvents: SessionEvents,
-  ) {}
+  private readonly db: Db;
+  private readonly passwords: PasswordHasher;
+  private readonly accessTokens: AccessTokens;
+  private readonly mailer: Mailer;
+  private readonly settings: AuthSettings;
+  private readonly log: Logger;
+  private readonly cache: Cache;
+  private readonly jobs: JobQueue;
+  private readonly sql: Sql;
+  private readonly sessionEvents: SessionEvents;
+
+  constructor(deps: AuthServiceDeps) {
+    this.db = deps.db;
+    this.passwords = deps.passwords;
+    this.accessTokens = deps.accessTokens;
+    this.mailer = deps.mailer;
+    this.settings = deps.settings;
+    this.log = deps.log;
+    this.cache = deps.cache;
+    this.jobs = deps.jobs;
+    this.sql = deps.sql;
+    this.sessionEvents = deps.sessionEvents;
+  }
 
   async register(input: RegisterInput): Promise<AuthResult> {
     // A taken email or username is refused before any bcrypt work, so duplicate registrations
