@@ -24,7 +24,6 @@ export const authRouter = router({
         path: "/auth/register",
         tags: ["auth"],
         summary: "Create an account and sign in",
-        protect: false,
       },
     })
     .input(RegisterInput)
@@ -42,7 +41,7 @@ export const authRouter = router({
         path: "/auth/login",
         tags: ["auth"],
         summary: "Sign in with email and password",
-        protect: false,
+        errors: ["UNAUTHORIZED"],
       },
     })
     .input(LoginInput)
@@ -88,7 +87,9 @@ export const authRouter = router({
         path: "/auth/refresh",
         tags: ["auth"],
         summary: "Exchange a refresh token for new tokens (rotates it)",
-        protect: false,
+        description:
+          "A refresh token works once. Presenting a spent one revokes its whole session (401), as does an unknown or expired one.",
+        errors: ["UNAUTHORIZED"],
       },
     })
     .input(RefreshTokenInput)
@@ -104,7 +105,6 @@ export const authRouter = router({
         path: "/auth/logout",
         tags: ["auth"],
         summary: "Revoke a refresh token",
-        protect: true,
       },
     })
     .input(RefreshTokenInput)
@@ -114,12 +114,33 @@ export const authRouter = router({
       return { success: true as const };
     }),
 
-  logoutAll: userProcedure.output(SuccessOutput).mutation(async ({ ctx }) => {
-    await ctx.services.auth.logoutAll(ctx.principal.id);
-    return { success: true as const };
-  }),
+  logoutAll: userProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/logout-all",
+        tags: ["auth"],
+        summary: "Sign out everywhere",
+        description:
+          "Every refresh token of the user, and every access token issued before now, stop working.",
+      },
+    })
+    .output(SuccessOutput)
+    .mutation(async ({ ctx }) => {
+      await ctx.services.auth.logoutAll(ctx.principal.id);
+      return { success: true as const };
+    }),
 
   changePassword: userProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/change-password",
+        tags: ["auth"],
+        summary: "Change the signed-in user's password",
+        description: "Needs the current password; the user's other sessions are signed out.",
+      },
+    })
     .input(ChangePasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
@@ -129,6 +150,16 @@ export const authRouter = router({
     }),
 
   requestPasswordReset: anonymousProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/request-password-reset",
+        tags: ["auth"],
+        summary: "Email a password-reset token",
+        description:
+          "Answers the same whether or not the email has an account. The token is single-use and expires.",
+      },
+    })
     .input(RequestPasswordResetInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
@@ -140,6 +171,15 @@ export const authRouter = router({
     }),
 
   resetPassword: anonymousProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/reset-password",
+        tags: ["auth"],
+        summary: "Set a new password with a reset token",
+        description: "Signs the user out of every session.",
+      },
+    })
     .input(ResetPasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {

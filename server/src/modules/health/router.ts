@@ -9,12 +9,21 @@ export const healthRouter = router({
         path: "/health",
         tags: ["health"],
         summary: "The process answers",
-        protect: false,
       },
     })
     .output(z.object({ status: z.literal("ok") }))
     .query(() => ({ status: "ok" as const })),
   ready: anonymousProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/health/ready",
+        tags: ["health"],
+        summary: "Whether the dependencies answer",
+        description:
+          "`degraded` when the database or Redis does not answer (the HTTP status is still 200: `GET /readyz` is the probe that answers 503).",
+      },
+    })
     .output(
       z.object({
         status: z.enum(["ok", "degraded"]),
