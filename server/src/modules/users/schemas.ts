@@ -11,8 +11,7 @@ export const UserPublic = z.object({
   name: z.string().nullable(),
   role: RoleSchema,
   createdAt: z.date(),
-  /** Present only when the caller is this user or an admin. */
-  email: z.string().optional(),
+  email: z.string().optional().describe("Present only when the caller is this user or an admin"),
 });
 export type UserPublic = z.infer<typeof UserPublic>;
 
