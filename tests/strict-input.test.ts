@@ -20,14 +20,10 @@ interface Leaf {
 }
 
 function unwrap(schema: z.ZodType): z.ZodType {
-  if (
-    schema instanceof z.ZodOptional ||
-    schema instanceof z.ZodNullable ||
-    schema instanceof z.ZodDefault ||
-    schema instanceof z.ZodPrefault
-  )
-    return unwrap(schema.unwrap() as z.ZodType);
-  if (schema instanceof z.ZodPipe) return unwrap(schema.in as z.ZodType);
+  const def = schema._zod.def;
+  if (["optional", "nullable", "default", "prefault"].includes(def.type))
+    return unwrap((def as z.core.$ZodOptionalDef).innerType as z.ZodType);
+  if (def.type === "pipe") return unwrap((def as z.core.$ZodPipeDef).in as z.ZodType);
   return schema;
 }
 
@@ -42,8 +38,8 @@ function leavesOf(
   else if (inner instanceof z.ZodDate) found.push({ path, kind: "date" });
   else if (inner instanceof z.ZodArray) leavesOf(inner.element as z.ZodType, [...path, 0], found);
   else if (inner instanceof z.ZodObject)
-    for (const [key, field] of Object.entries(inner.shape as Record<string, z.ZodType>))
-      leavesOf(field, [...path, key], found);
+    for (const [key, field] of Object.entries(inner.shape))
+      if (field instanceof z.ZodType) leavesOf(field, [...path, key], found);
 }
 
 function allLeaves(): Leaf[] {

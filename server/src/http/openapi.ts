@@ -3,7 +3,15 @@ import { z } from "zod";
 import { appRouter } from "../router.js";
 import type { ProcedureAccess, ProcedureMeta } from "../trpc/init.js";
 import { REST_BASE_PATH } from "./lazy.js";
-import { allProcedures, inputOf, metaOf, restOperations, type RestOperation } from "./rest-operations.js";
+import {
+  allProcedures,
+  fieldsOf,
+  innerOf,
+  inputOf,
+  metaOf,
+  restOperations,
+  type RestOperation,
+} from "./rest-operations.js";
 
 /** Our procedures' meta is what trpc-to-openapi reads: this type fails to compile otherwise. */
 export type MetaIsOpenApiMeta = ProcedureMeta extends OpenApiMeta ? true : never;
@@ -160,17 +168,11 @@ function annotateSchemas(schema: z.ZodType, key: string | undefined, seen: Set<z
   const next = (inner: z.ZodType, name = key) => {
     annotateSchemas(inner, name, seen);
   };
-  if (schema instanceof z.ZodObject) {
-    for (const [name, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) next(field, name);
+  const inner = schema instanceof z.ZodPipe ? null : innerOf(schema);
+  if (inner) next(inner);
+  else if (schema instanceof z.ZodObject) {
+    for (const [name, field] of fieldsOf(schema)) next(field, name);
   } else if (schema instanceof z.ZodArray) next(schema.element as z.ZodType);
-  else if (
-    schema instanceof z.ZodOptional ||
-    schema instanceof z.ZodNullable ||
-    schema instanceof z.ZodDefault ||
-    schema instanceof z.ZodPrefault ||
-    schema instanceof z.ZodReadonly
-  )
-    next(schema.unwrap() as z.ZodType);
   else if (schema instanceof z.ZodPipe) {
     next(schema.in as z.ZodType);
     next(schema.out as z.ZodType);
@@ -180,7 +182,7 @@ function annotateSchemas(schema: z.ZodType, key: string | undefined, seen: Set<z
     annotate(schema, { format: "date-time", examples: [DATE_EXAMPLE] });
   } else if (
     schema instanceof z.ZodNumber &&
-    schema.isInt &&
+    schema.format === "safeint" &&
     z.globalRegistry.get(schema)?.examples === undefined
   ) {
     const min = schema.minValue;

@@ -36,7 +36,7 @@ export function allProcedures(): [string, AnyProcedure][] {
 }
 
 export function metaOf(procedure: AnyProcedure): ProcedureMeta {
-  return (procedure._def.meta ?? {}) as ProcedureMeta;
+  return procedure._def.meta ?? {};
 }
 
 /** The input object of a procedure; every procedure declares at most one `.input()`. */
@@ -89,19 +89,30 @@ export function restOperations(): RestOperation[] {
 }
 
 /** What a wrapper schema holds (optional, nullable, default, ...), or null for a leaf. */
-function innerOf(schema: z.ZodType): z.ZodType | null {
-  if (
-    schema instanceof z.ZodOptional ||
-    schema instanceof z.ZodNullable ||
-    schema instanceof z.ZodDefault ||
-    schema instanceof z.ZodPrefault ||
-    schema instanceof z.ZodReadonly ||
-    schema instanceof z.ZodCatch
-  )
-    return schema.unwrap() as z.ZodType;
-  // A pipe reads what its first schema reads (e.g. a trimmed string piped into an email).
-  if (schema instanceof z.ZodPipe) return schema.in as z.ZodType;
-  return null;
+export function innerOf(schema: z.ZodType): z.ZodType | null {
+  const def = schema._zod.def;
+  switch (def.type) {
+    case "optional":
+    case "nullable":
+    case "default":
+    case "prefault":
+    case "readonly":
+    case "catch":
+      return (def as z.core.$ZodOptionalDef).innerType as z.ZodType;
+    case "pipe":
+      // A pipe reads what its first schema reads (e.g. a trimmed string piped into an email).
+      return (def as z.core.$ZodPipeDef).in as z.ZodType;
+    default:
+      return null;
+  }
+}
+
+/** The fields of an object schema. */
+export function fieldsOf(object: z.ZodObject): [string, z.ZodType][] {
+  const shape: Record<string, unknown> = object.shape;
+  const out: [string, z.ZodType][] = [];
+  for (const [key, field] of Object.entries(shape)) if (field instanceof z.ZodType) out.push([key, field]);
+  return out;
 }
 
 /** The schema under its wrappers. */
@@ -132,7 +143,7 @@ export function reviveDates(schema: z.ZodType, value: unknown): unknown {
     return value.map((item: unknown) => reviveDates(inner.element as z.ZodType, item));
   if (inner instanceof z.ZodObject && typeof value === "object" && value !== null && !Array.isArray(value)) {
     const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
-    for (const [key, field] of Object.entries(inner.shape as Record<string, z.ZodType>)) {
+    for (const [key, field] of fieldsOf(inner)) {
       if (Object.hasOwn(out, key)) out[key] = reviveDates(field, out[key]);
     }
     return out;

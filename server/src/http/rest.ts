@@ -43,9 +43,6 @@ interface Matched {
   params: Record<string, string>;
 }
 
-const MATCHED = Symbol("rest operation");
-type WithOperation = express.Request & { [MATCHED]?: Matched };
-
 function decodeParam(value: string): string | null {
   try {
     return decodeURIComponent(value);
@@ -126,6 +123,7 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
   const rest = express.Router();
   const config = appRouter._def._config;
   const operations = restOperations();
+  const matched = new WeakMap<IncomingMessage, Matched>();
   // One context per request, made before the body is read; the procedure gets the same one.
   const contexts = new WeakMap<IncomingMessage, Context>();
   const contextOf = (req: express.Request, res: express.Response): Context => {
@@ -163,7 +161,7 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
       },
     );
   });
-  rest.use((req: WithOperation, res, next) => {
+  rest.use((req, res, next) => {
     for (const op of operations) {
       if (op.openapi.method !== req.method) continue;
       const found = op.pattern.exec(req.path);
@@ -181,14 +179,14 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
         }
         params[key] = value;
       }
-      req[MATCHED] = { op, params };
+      matched.set(req, { op, params });
       next();
       return;
     }
     refuse(req, res, new TRPCError({ code: "NOT_FOUND", message: "No such route" }));
   });
-  const readsBody = (req: WithOperation): boolean => req[MATCHED]?.op.hasBody === true && hasBody(req);
-  rest.use((req: WithOperation, res, next) => {
+  const readsBody = (req: IncomingMessage): boolean => matched.get(req)?.op.hasBody === true && hasBody(req);
+  rest.use((req, res, next) => {
     if (readsBody(req) && mediaType(req) !== "application/json") {
       refuse(
         req,
@@ -203,29 +201,28 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
     next();
   });
   const json = express.json({
+    // Only the body of an operation that reads one (its media type was checked above).
+    type: (req) => readsBody(req),
     limit: maxBodySize,
     strict: false,
     verify: (_req, _res, body) => {
       if (nestsTooDeep(body)) throw new BodyTooDeepError();
     },
   });
-  rest.use((req: WithOperation, res, next) => {
-    if (readsBody(req)) json(req, res, next);
-    else next();
-  });
+  rest.use(json);
   const bodyErrors: ErrorRequestHandler = (err: unknown, req, res, next) => {
     const error = bodyRefusal(err, maxBodySize);
     if (error) refuse(req, res, error);
     else next(err);
   };
   rest.use(bodyErrors);
-  const call: RequestHandler = (req: WithOperation, res, next) => {
-    const matched = req[MATCHED];
-    if (!matched) {
+  const call: RequestHandler = (req, res, next) => {
+    const found = matched.get(req);
+    if (!found) {
       next();
       return;
     }
-    const { op } = matched;
+    const { op } = found;
     const body: unknown = req.body;
     if (readsBody(req) && (typeof body !== "object" || body === null || Array.isArray(body))) {
       refuse(
@@ -237,7 +234,7 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
       return;
     }
     const ctx = contextOf(req, res);
-    const input = inputOf(req, matched, new URL(req.originalUrl, "http://localhost"));
+    const input = inputOf(req, found, new URL(req.originalUrl, "http://localhost"));
     invokeProcedure(op.procedure, {
       ctx,
       type: op.type,
