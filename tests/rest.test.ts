@@ -377,6 +377,72 @@ describe("REST /api/v1", () => {
     expect(charset.status).toBe(401);
   });
 
+  it("answers /trpc's transport refusals in the same shape, with the request id and fixed words", async () => {
+    const cases: [label: string, init: RequestInit, status: number, code: string, message: RegExp][] = [
+      [
+        "no content type",
+        { method: "POST" },
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        /^The request body must be JSON \(Content-Type: application\/json\)$/,
+      ],
+      [
+        "text/plain",
+        { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" },
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        /^The request body must be JSON \(Content-Type: application\/json\)$/,
+      ],
+      [
+        "over 1 MiB",
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ json: { x: "x".repeat(1_100_000) } }),
+        },
+        413,
+        "PAYLOAD_TOO_LARGE",
+        /^The request body is larger than 1 MiB$/,
+      ],
+      [
+        "malformed JSON",
+        { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" },
+        400,
+        "BAD_REQUEST",
+        /^Malformed request/,
+      ],
+    ];
+    for (const [label, init, status, code, message] of cases) {
+      const res = await fetch(`${ts.url}/trpc/auth.logoutAll`, init);
+      const text = await res.text();
+      expect(res.status, label).toBe(status);
+      expect(text, label).not.toMatch(/Unexpected token|Unsupported content-type|Missing content-type/);
+      const body = JSON.parse(text) as { error: { json: ErrorBody } };
+      expect(body.error.json.message, label).toMatch(message);
+      expect(body.error.json.data, label).toMatchObject({
+        code,
+        httpStatus: status,
+        requestId: res.headers.get("x-request-id"),
+      });
+    }
+  });
+
+  it("needs no Content-Type when a request has no body: an absent body is an empty input", async () => {
+    const user = await registered();
+    const res = await fetch(`${ts.url}/api/v1/markets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorBody).data.fieldErrors).toHaveProperty("name");
+    const out = await fetch(`${ts.url}/api/v1/auth/logout-all`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    expect(out.status).toBe(200);
+    expect(await out.json()).toEqual({ success: true });
+  });
+
   it("takes API keys, with the same rules as /trpc", async () => {
     const admin = await ts
       .client()
