@@ -298,6 +298,22 @@ describe("REST /api/v1", () => {
     } finally {
       spy.mockRestore();
     }
+    // A failure before any procedure runs (the rate limiter's store): the same shape.
+    const limiter = vi
+      .spyOn(ts.server.services.rateLimits.global, "consume")
+      .mockRejectedValueOnce(new Error("secret limiter failure"));
+    try {
+      const res = await rest("GET", "/health");
+      expect(res.status).toBe(500);
+      expect(res.body).toMatchObject({
+        code: "INTERNAL_SERVER_ERROR",
+        message: "Internal server error",
+        data: { httpStatus: 500, requestId: res.headers.get("x-request-id") },
+      });
+      expect(JSON.stringify(res.body)).not.toMatch(/secret/);
+    } finally {
+      limiter.mockRestore();
+    }
   });
 
   it("refuses a body it cannot take in the documented error shape, in fixed words, with the request id", async () => {

@@ -252,5 +252,14 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
     );
   };
   rest.use(call);
+  // Whatever else failed (a rate limiter's store, a body stream): a 500 in the same shape.
+  const unexpected: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    refuse(req, res, getTRPCErrorFromUnknown(err), matched.get(req)?.op.procedurePath);
+  };
+  rest.use(unexpected);
   return rest;
 }
