@@ -17,10 +17,10 @@ export interface ErrorData {
 }
 
 /**
- * What a procedure may declare about itself. `openapi` exposes it under /api/v1 (REST +
- * OpenAPI, http/rest.ts): the subset of trpc-to-openapi's `OpenApiMeta` we use, written out
- * here so the router's type (which the SDK's declarations carry) needs nothing from that
- * server-only package; http/rest.ts checks the two stay compatible.
+ * What a procedure may declare about itself. `openapi` exposes it under /api/v1 (http/rest.ts
+ * serves it, http/openapi.ts documents it): the subset of trpc-to-openapi's `OpenApiMeta` we
+ * use, written out here so the router's type (which the SDK's declarations carry) needs
+ * nothing from that server-only package; http/openapi.ts checks the two stay compatible.
  */
 export type ProcedureMeta = {
   /**
