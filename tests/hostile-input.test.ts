@@ -149,7 +149,12 @@ describe("text no procedure can store", () => {
       ((await inPath.json()) as { data: { fieldErrors: Record<string, string[]> } }).data.fieldErrors,
     ).toEqual({ id: ["Must not contain NUL characters"] });
     // A percent-encoding that decodes to nothing is a 400 too, not a 500.
-    expect((await fetch(`${cast.ts.url}/api/v1/users/%E0%A4%A`)).status).toBe(400);
+    const malformed = await fetch(`${cast.ts.url}/api/v1/users/%E0%A4%A`);
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({
+      message: "id: Malformed percent-encoding",
+      data: { fieldErrors: { id: ["Malformed percent-encoding"] } },
+    });
   });
 
   it("a subscription to a market id with NUL or a lone surrogate is refused with BAD_REQUEST", async () => {

@@ -8,6 +8,7 @@ import {
 import express, { type ErrorRequestHandler, type RequestHandler, type Router } from "express";
 import type { z } from "zod";
 import { appRouter } from "../router.js";
+import { ValidationError } from "../shared/errors.js";
 import type { Context } from "../trpc/context.js";
 import { toTRPCError, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../trpc/errors.js";
 import { enforceRateLimit } from "../trpc/init.js";
@@ -173,7 +174,10 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
           refuse(
             req,
             res,
-            new TRPCError({ code: "BAD_REQUEST", message: `Malformed path parameter: ${key}` }),
+            new TRPCError({
+              code: "BAD_REQUEST",
+              cause: new ValidationError({ [key]: ["Malformed percent-encoding"] }),
+            }),
           );
           return;
         }
