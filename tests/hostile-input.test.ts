@@ -142,8 +142,19 @@ describe("text no procedure can store", () => {
     ).toEqual({
       search: ["Must not contain NUL characters"],
     });
-    // trpc-to-openapi passes path parameters on undecoded ("a%00b"): no such user.
-    expect((await fetch(`${cast.ts.url}/api/v1/users/a%00b`)).status).toBe(404);
+    // Path parameters are percent-decoded, so the NUL reaches the check, which names the field.
+    const inPath = await fetch(`${cast.ts.url}/api/v1/users/a%00b`);
+    expect(inPath.status).toBe(400);
+    expect(
+      ((await inPath.json()) as { data: { fieldErrors: Record<string, string[]> } }).data.fieldErrors,
+    ).toEqual({ id: ["Must not contain NUL characters"] });
+    // A percent-encoding that decodes to nothing is a 400 too, not a 500.
+    const malformed = await fetch(`${cast.ts.url}/api/v1/users/%E0%A4%A`);
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({
+      message: "id: Malformed percent-encoding",
+      data: { fieldErrors: { id: ["Malformed percent-encoding"] } },
+    });
   });
 
   it("a subscription to a market id with NUL or a lone surrogate is refused with BAD_REQUEST", async () => {

@@ -21,15 +21,21 @@ interface ScriptResult {
   orderId: string;
   totalCents: number;
   checked: string[];
+  apiKeyId: string;
+  role: string;
 }
 
 /** Runs the Python client against the server; fails with its stderr when it exits non-zero. */
 async function runPythonClient(url: string): Promise<ScriptResult> {
   try {
-    const { stdout } = await execFileAsync("python3", ["tests/python/agora_rest_client.py", url], {
-      cwd: repoRoot,
-      timeout: 60_000,
-    });
+    const { stdout } = await execFileAsync(
+      "python3",
+      ["tests/python/agora_rest_client.py", url, ADMIN.email, ADMIN.password],
+      {
+        cwd: repoRoot,
+        timeout: 60_000,
+      },
+    );
     const lines = stdout.trim().split("\n");
     return JSON.parse(lines[lines.length - 1] ?? "") as ScriptResult;
   } catch (error) {
@@ -44,7 +50,7 @@ async function runPythonClient(url: string): Promise<ScriptResult> {
 
 describe("a Python client of the REST API", () => {
   it(
-    "registers, builds a market, orders, and sees the documented error bodies",
+    "registers, builds a market, orders, sees the documented error bodies, and administers users and keys",
     { timeout: 90_000 },
     async () => {
       const result = await runPythonClient(ts.url);
@@ -61,6 +67,15 @@ describe("a Python client of the REST API", () => {
       expect(order.userId).toBe(result.userId);
       expect(order.marketId).toBe(result.marketId);
       expect(order.status).toBe("CONFIRMED");
+
+      // The admin steps took effect: the role was set and the key is revoked.
+      expect(result.role).toBe("ADMIN");
+      const user = await ts
+        .client({ token: admin.tokens.accessToken })
+        .users.byId.query({ id: result.userId });
+      expect(user.role).toBe("ADMIN");
+      const keys = await ts.client({ token: admin.tokens.accessToken }).apiKeys.list.query();
+      expect(keys.find((k) => k.id === result.apiKeyId)?.revokedAt).toBeInstanceOf(Date);
     },
   );
 });

@@ -103,6 +103,20 @@ describe("OpenAPI document", () => {
         "GET /posts/{id}",
         "PATCH /posts/{id}",
         "DELETE /posts/{id}",
+        "POST /auth/logout-all",
+        "POST /auth/change-password",
+        "POST /auth/request-password-reset",
+        "POST /auth/reset-password",
+        "GET /users",
+        "PATCH /users/me",
+        "PATCH /users/{id}",
+        "PUT /users/{id}/role",
+        "DELETE /users/{id}",
+        "POST /api-keys",
+        "GET /api-keys",
+        "POST /api-keys/{id}/revoke",
+        "GET /health/ready",
+        "GET /jobs/stats",
       ].sort(),
     );
     // Every operation documents the rate limit and an unavailable database.
@@ -139,8 +153,9 @@ describe("OpenAPI document", () => {
     const publicRead = document.paths["/markets/{id}"]?.get;
     expect(publicRead?.security).toEqual([{}, { bearerAuth: [] }, { apiKey: [] }]);
     expect(Object.keys(publicRead?.responses ?? {})).toContain("401");
-    // Signing in never reads credentials: no 401 there.
-    expect(Object.keys(document.paths["/auth/login"]?.post?.responses ?? {})).not.toContain("401");
+    // Signing in never reads credentials (security: []), and answers 401 for a wrong password.
+    expect(document.paths["/auth/login"]?.post?.security).toEqual([]);
+    expect(Object.keys(document.paths["/auth/login"]?.post?.responses ?? {})).toContain("401");
   });
 });
 
@@ -194,7 +209,9 @@ describe("REST /api/v1", () => {
     expect(readBack.body).toEqual(orderBody);
     expect((await rest("GET", `/products/${productId}`)).body).toMatchObject({ stock: 1 });
 
-    const cancelled = await rest("POST", `/orders/${orderBody.id}/cancel`, { token: buyer.token, body: {} });
+    // The operation has no body (its input is its path): a client sends none, and no Content-Type.
+    const cancelled = await rest("POST", `/orders/${orderBody.id}/cancel`, { token: buyer.token });
+    expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: "CANCELLED" });
     expect((await rest("GET", `/products/${productId}`)).body).toMatchObject({ stock: 3 });
 
@@ -293,6 +310,22 @@ describe("REST /api/v1", () => {
     } finally {
       spy.mockRestore();
     }
+    // A failure before any procedure runs (the rate limiter's store): the same shape.
+    const limiter = vi
+      .spyOn(ts.server.services.rateLimits.global, "consume")
+      .mockRejectedValueOnce(new Error("secret limiter failure"));
+    try {
+      const res = await rest("GET", "/health");
+      expect(res.status).toBe(500);
+      expect(res.body).toMatchObject({
+        code: "INTERNAL_SERVER_ERROR",
+        message: "Internal server error",
+        data: { httpStatus: 500, requestId: res.headers.get("x-request-id") },
+      });
+      expect(JSON.stringify(res.body)).not.toMatch(/secret/);
+    } finally {
+      limiter.mockRestore();
+    }
   });
 
   it("refuses a body it cannot take in the documented error shape, in fixed words, with the request id", async () => {
@@ -370,6 +403,72 @@ describe("REST /api/v1", () => {
       body: JSON.stringify({ email: "nobody@example.com", password: "Passw0rdX" }),
     });
     expect(charset.status).toBe(401);
+  });
+
+  it("answers /trpc's transport refusals in the same shape, with the request id and fixed words", async () => {
+    const cases: [label: string, init: RequestInit, status: number, code: string, message: RegExp][] = [
+      [
+        "no content type",
+        { method: "POST" },
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        /^The request body must be JSON \(Content-Type: application\/json\)$/,
+      ],
+      [
+        "text/plain",
+        { method: "POST", headers: { "content-type": "text/plain" }, body: "{}" },
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        /^The request body must be JSON \(Content-Type: application\/json\)$/,
+      ],
+      [
+        "over 1 MiB",
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ json: { x: "x".repeat(1_100_000) } }),
+        },
+        413,
+        "PAYLOAD_TOO_LARGE",
+        /^The request body is larger than 1 MiB$/,
+      ],
+      [
+        "malformed JSON",
+        { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" },
+        400,
+        "BAD_REQUEST",
+        /^Malformed request/,
+      ],
+    ];
+    for (const [label, init, status, code, message] of cases) {
+      const res = await fetch(`${ts.url}/trpc/auth.logoutAll`, init);
+      const text = await res.text();
+      expect(res.status, label).toBe(status);
+      expect(text, label).not.toMatch(/Unexpected token|Unsupported content-type|Missing content-type/);
+      const body = JSON.parse(text) as { error: { json: ErrorBody } };
+      expect(body.error.json.message, label).toMatch(message);
+      expect(body.error.json.data, label).toMatchObject({
+        code,
+        httpStatus: status,
+        requestId: res.headers.get("x-request-id"),
+      });
+    }
+  });
+
+  it("needs no Content-Type when a request has no body: an absent body is an empty input", async () => {
+    const user = await registered();
+    const res = await fetch(`${ts.url}/api/v1/markets`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorBody).data.fieldErrors).toHaveProperty("name");
+    const out = await fetch(`${ts.url}/api/v1/auth/logout-all`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${user.token}` },
+    });
+    expect(out.status).toBe(200);
+    expect(await out.json()).toEqual({ success: true });
   });
 
   it("takes API keys, with the same rules as /trpc", async () => {

@@ -51,7 +51,7 @@ export interface AppOptions {
 
 export interface AgoraApp extends Express {
   /**
-   * Builds what the app builds on first use (the REST surface: trpc-to-openapi and its
+   * Builds what the app builds on first use (the REST surface and its
    * dependencies, 0.2 s): call it once listening, so that it is ready before anyone asks.
    */
   preload(): Promise<void>;

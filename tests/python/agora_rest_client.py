@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A plain Python client of Agora's REST API (/api/v1), standard library only.
 
-Usage: python3 tests/python/agora_rest_client.py http://127.0.0.1:PORT
+Usage: python3 tests/python/agora_rest_client.py http://127.0.0.1:PORT [ADMIN_EMAIL ADMIN_PASSWORD]
 
 Walks a small marketplace flow (register, log in, create a market and a product,
-list, order, read back) and checks two error bodies. On success prints one line
+list, order, read back), checks error bodies, and with an admin's credentials
+administers: lists users, sets a role, creates an API key, calls with it and revokes it. On success prints one line
 of JSON to stdout and exits 0; on the first failed check it prints the step, the
 status and the body to stderr and exits 1.
 """
@@ -17,6 +18,7 @@ import urllib.request
 import uuid
 
 BASE = ""
+ADMIN = None  # (email, password) when given: the admin steps run too
 CHECKED = []
 LAST = {"step": "start", "status": None, "body": None}  # the latest response, for error reports
 
@@ -25,17 +27,20 @@ class CheckFailed(Exception):
     pass
 
 
-def call(method, path, body=None, token=None):
-    """One request to /api/v1; returns (status, headers, parsed JSON or None)."""
+def call(method, path, body=None, token=None, api_key=None):
+    """One request to /api/v1; returns (status, headers, parsed JSON or None).
+
+    An operation without a request body (POST /api-keys/{id}/revoke) gets none, and no
+    Content-Type, as the document describes it."""
     headers = {"Accept": "application/json"}
     data = None
-    if body is None and method in ("POST", "PUT", "PATCH"):
-        body = {}
     if body is not None:
         data = json.dumps(body).encode("utf-8")
         headers["Content-Type"] = "application/json"
     if token:
         headers["Authorization"] = "Bearer " + token
+    if api_key:
+        headers["X-Api-Key"] = api_key
     request = urllib.request.Request(BASE + "/api/v1" + path, data=data, headers=headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -52,8 +57,8 @@ def check(step, condition, status=None, body=None):
     CHECKED.append(step)
 
 
-def expect_ok(step, method, path, body=None, token=None):
-    status, _, parsed = call(method, path, body, token)
+def expect_ok(step, method, path, body=None, token=None, api_key=None):
+    status, _, parsed = call(method, path, body, token, api_key)
     LAST.update(step=step, status=status, body=parsed)
     if status != 200:
         raise CheckFailed(f"{step}: {method} {path} returned {status}, body {json.dumps(parsed)}")
@@ -132,16 +137,65 @@ def run():
     status, headers, body = call("GET", "/users/me")
     check_error_body("401 error", status, headers, body, 401, "UNAUTHORIZED")
 
-    return {"ok": True, "userId": user_id, "marketId": market_id, "orderId": order["id"],
-            "totalCents": order["totalCents"], "checked": CHECKED}
+    # JSON bodies are strictly typed: "false" is not a boolean.
+    status, headers, body = call("POST", "/posts", {"title": "t", "content": "c", "published": "false"}, token)
+    data = check_error_body("strict boolean", status, headers, body, 400, "BAD_REQUEST")
+    check("strict boolean: names the field", "published" in (data.get("fieldErrors") or {}), status, body)
+
+    result = {"ok": True, "userId": user_id, "marketId": market_id, "orderId": order["id"],
+              "totalCents": order["totalCents"]}
+    if ADMIN:
+        result.update(administer(tag, user_id))
+    result["checked"] = CHECKED
+    return result
+
+
+def administer(tag, user_id):
+    """What an internal service that administers users and keys does, over REST only."""
+    admin = expect_ok("admin login", "POST", "/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})
+    admin_token = admin["tokens"]["accessToken"]
+    check("admin login", admin["user"]["role"] == "ADMIN", 200, admin)
+
+    query = urllib.parse.urlencode({"search": f"py_{tag}", "limit": 10})
+    users = expect_ok("list users", "GET", f"/users?{query}", token=admin_token)
+    check("list users", [u["id"] for u in users["items"]] == [user_id] and users["total"] == 1
+          and users["items"][0]["email"] == f"py_{tag}@example.com", 200, users)
+
+    promoted = expect_ok("set role", "PUT", f"/users/{user_id}/role", {"role": "ADMIN"}, admin_token)
+    check("set role", promoted["id"] == user_id and promoted["role"] == "ADMIN", 200, promoted)
+
+    created = expect_ok("create API key", "POST", "/api-keys",
+                        {"name": f"py key {tag}", "role": "ADMIN", "expiresAt": "2099-01-01T00:00:00Z"},
+                        admin_token)
+    check("create API key", isinstance(created["key"], str) and created["key"] and created["id"], 200, created)
+    key = created["key"]
+
+    by_key = expect_ok("call with the key", "GET", f"/users?{query}", api_key=key)
+    check("call with the key", [u["id"] for u in by_key["items"]] == [user_id], 200, by_key)
+    status, headers, body = call("GET", "/users/me", api_key=key)
+    check_error_body("a key is not a user", status, headers, body, 403, "FORBIDDEN")
+
+    keys = expect_ok("list API keys", "GET", "/api-keys", token=admin_token)
+    mine = [k for k in keys if k["id"] == created["id"]]
+    check("list API keys", len(mine) == 1 and "key" not in mine[0] and mine[0]["revokedAt"] is None
+          and mine[0]["expiresAt"] == "2099-01-01T00:00:00.000Z", 200, keys)
+
+    revoked = expect_ok("revoke API key", "POST", f"/api-keys/{created['id']}/revoke", token=admin_token)
+    check("revoke API key", revoked == {"success": True}, 200, revoked)
+    status, headers, body = call("GET", f"/users?{query}", api_key=key)
+    check_error_body("revoked key", status, headers, body, 401, "UNAUTHORIZED")
+
+    return {"apiKeyId": created["id"], "role": promoted["role"]}
 
 
 def main():
-    global BASE
-    if len(sys.argv) != 2:
-        print("usage: agora_rest_client.py <base_url>", file=sys.stderr)
+    global BASE, ADMIN
+    if len(sys.argv) not in (2, 4):
+        print("usage: agora_rest_client.py <base_url> [<admin_email> <admin_password>]", file=sys.stderr)
         return 2
     BASE = sys.argv[1].rstrip("/")
+    if len(sys.argv) == 4:
+        ADMIN = (sys.argv[2], sys.argv[3])
     try:
         result = run()
     except CheckFailed as failure:

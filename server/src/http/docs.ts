@@ -108,7 +108,7 @@ export function docsRouter(): Router {
   let document: OpenAPIObject | undefined;
   docs.get("/api/openapi.json", async (_req, res) => {
     // Loaded here: the REST surface's modules are not loaded before it is first used.
-    document ??= (await import("./rest.js")).openApiDocument(serverVersion());
+    document ??= (await import("./openapi.js")).openApiDocument(serverVersion());
     res.json(document);
   });
   servePage(docs, "/docs", "docs", [packageDir("swagger-ui-dist")]);

@@ -8,11 +8,7 @@ import responseTime from "response-time";
 import vary from "vary";
 import type { Logger } from "../infra/logger.js";
 
-declare module "node:http" {
-  interface IncomingMessage {
-    requestId?: string;
-  }
-}
+import "../shared/request-id.js";
 
 export interface FrontOptions {
   log: Logger;

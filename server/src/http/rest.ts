@@ -1,172 +1,20 @@
 import type { IncomingMessage } from "node:http";
-import { TRPCError, type AnyProcedure } from "@trpc/server";
-import { getErrorShape, getHTTPStatusCodeFromError } from "@trpc/server/unstable-core-do-not-import";
-import express, { type ErrorRequestHandler, type RequestHandler, type Router } from "express";
+import { TRPCError } from "@trpc/server";
 import {
-  createOpenApiNodeHttpHandler,
-  generateOpenApiDocument,
-  type OpenAPIObject,
-  type OpenApiMeta,
-} from "trpc-to-openapi";
+  getErrorShape,
+  getHTTPStatusCodeFromError,
+  getTRPCErrorFromUnknown,
+} from "@trpc/server/unstable-core-do-not-import";
+import express, { type ErrorRequestHandler, type RequestHandler, type Router } from "express";
+import type { z } from "zod";
 import { appRouter } from "../router.js";
-import { nestsTooDeep, TOO_DEEP_MESSAGE } from "./json-depth.js";
-import { REST_BASE_PATH } from "./lazy.js";
+import { ValidationError } from "../shared/errors.js";
 import type { Context } from "../trpc/context.js";
 import { toTRPCError, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../trpc/errors.js";
-import { enforceRateLimit, type ProcedureMeta } from "../trpc/init.js";
-
-/** Our procedures' meta is what trpc-to-openapi reads: this type fails to compile otherwise. */
-export type MetaIsOpenApiMeta = ProcedureMeta extends OpenApiMeta ? true : never;
-export const metaIsOpenApiMeta: MetaIsOpenApiMeta = true;
-
-/**
- * The OpenAPI 3.1 document of every procedure that carries `meta.openapi`, generated from the
- * same zod schemas the procedures validate with. The server URL is relative, so "try it out"
- * in the docs calls whichever host served them.
- */
-export function openApiDocument(version: string): OpenAPIObject {
-  const document = generateOpenApiDocument(appRouter, {
-    title: "Agora REST API",
-    description: [
-      "REST view of Agora's tRPC procedures, for callers that are not written in TypeScript.",
-      "Same services, validation and authorization as `/trpc`.",
-      "Authenticate with `Authorization: Bearer <accessToken>` (from `POST /auth/login`) or `X-Api-Key: <key>`.",
-      "Errors are JSON: `{ code, message, data: { httpStatus, requestId, fieldErrors }, issues? }`;",
-      "400 carries the invalid fields in `data.fieldErrors`, 429 and 503 a `Retry-After` header,",
-      "500 only the request id to quote to an operator.",
-    ].join(" "),
-    version,
-    baseUrl: REST_BASE_PATH,
-    tags: ["auth", "users", "markets", "products", "orders", "posts", "health"],
-    securitySchemes: {
-      bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
-      apiKey: { type: "apiKey", in: "header", name: "X-Api-Key" },
-    },
-  });
-  return describeErrors(document, operationsReadingCredentials());
-}
-
-/** "METHOD /path" of the public operations whose procedure reads credentials when sent. */
-function operationsReadingCredentials(): Set<string> {
-  const found = new Set<string>();
-  // At run time tRPC keeps every procedure flat, under its dotted path; its type nests them.
-  const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
-  for (const procedure of Object.values(procedures)) {
-    const meta = procedure._def.meta as ProcedureMeta | undefined;
-    if (meta?.openapi && meta.access === "public" && !meta.openapi.protect)
-      found.add(`${meta.openapi.method.toLowerCase()} ${meta.openapi.path}`);
-  }
-  return found;
-}
-
-type JsonObject = Record<string, unknown>;
-
-/** The errors an operation can answer: HTTP status and what the docs say of each. */
-const ERRORS: Record<string, { status: number; description: string }> = {
-  BAD_REQUEST: { status: 400, description: "Invalid input" },
-  UNAUTHORIZED: { status: 401, description: "Authentication required" },
-  FORBIDDEN: { status: 403, description: "Not allowed" },
-  NOT_FOUND: { status: 404, description: "Not found" },
-  CONFLICT: { status: 409, description: "Conflicts with the current state (uniqueness, stock, status)" },
-  TOO_MANY_REQUESTS: { status: 429, description: "Too many requests" },
-  INTERNAL_SERVER_ERROR: { status: 500, description: "Internal server error" },
-  SERVICE_UNAVAILABLE: { status: 503, description: "A dependency is unavailable; retry shortly" },
-};
-
-function errorSchema(code: string, status: number, message: string): JsonObject {
-  return {
-    type: "object",
-    title: `${code} (${status})`,
-    properties: {
-      code: { type: "string", const: code },
-      message: { type: "string" },
-      data: {
-        type: "object",
-        properties: {
-          code: { type: "string" },
-          httpStatus: { type: "integer" },
-          path: { type: ["string", "null"], description: "The procedure" },
-          requestId: {
-            type: ["string", "null"],
-            description: "Quote it to an operator; also in X-Request-Id",
-          },
-          fieldErrors: {
-            type: ["object", "null"],
-            additionalProperties: { type: "array", items: { type: "string" } },
-            description: 'Invalid input: `{ "field.path": ["message"] }`',
-          },
-          stock: {
-            type: ["object", "null"],
-            properties: {
-              productId: { type: "string" },
-              available: { type: "integer" },
-              requested: { type: "integer" },
-            },
-            required: ["productId", "available", "requested"],
-            description:
-              "An order line refused for want of stock (CONFLICT): the product, units left and asked for",
-          },
-        },
-        required: ["code", "httpStatus", "requestId"],
-      },
-      issues: {
-        type: "array",
-        description: "For invalid input: the validation issues (path, message)",
-        items: { type: "object", properties: { message: { type: "string" } }, required: ["message"] },
-      },
-    },
-    required: ["code", "message"],
-    example: { code, message },
-  };
-}
-
-const retryAfter = {
-  "Retry-After": { description: "Seconds to wait before retrying", schema: { type: "integer" } },
-};
-
-const CREDENTIALS_REFUSED =
-  "Credentials were sent and do not check out (expired, revoked, malformed); without any, the call is anonymous";
-
-function errorResponse(code: string, headers?: JsonObject, description?: string): JsonObject {
-  return {
-    description: description ?? ERRORS[code]?.description ?? code,
-    ...(headers ? { headers } : {}),
-    content: { "application/json": { schema: { $ref: `#/components/schemas/error.${code}` } } },
-  };
-}
-
-/**
- * The library describes errors as `{ message, code, issues }` and lists only some statuses.
- * Our bodies also carry `data` (request id, field errors), and every operation can meet the
- * rate limit (429) and an unreachable database (503), writes a conflict (409): say so.
- */
-function describeErrors(document: OpenAPIObject, readingCredentials: ReadonlySet<string>): OpenAPIObject {
-  const schemas: JsonObject = Object.fromEntries(
-    Object.entries(document.components?.schemas ?? {}).filter(([key]) => !key.startsWith("error.")),
-  );
-  for (const [code, { status, description }] of Object.entries(ERRORS))
-    schemas[`error.${code}`] = errorSchema(code, status, description);
-  for (const [path, item] of Object.entries(document.paths ?? {}) as [string, JsonObject][]) {
-    for (const [method, operation] of Object.entries(item) as [
-      string,
-      { responses?: JsonObject; security?: JsonObject[] },
-    ][]) {
-      const responses = (operation.responses ??= {});
-      for (const [code, { status }] of Object.entries(ERRORS)) {
-        if (String(status) in responses) responses[String(status)] = errorResponse(code);
-      }
-      if (readingCredentials.has(`${method} ${path}`)) {
-        // Anyone may call; a caller who sends credentials is identified by them.
-        operation.security = [{}, { bearerAuth: [] }, { apiKey: [] }];
-        responses["401"] = errorResponse("UNAUTHORIZED", undefined, CREDENTIALS_REFUSED);
-      }
-      if (method !== "get") responses["409"] ??= errorResponse("CONFLICT");
-      responses["429"] = errorResponse("TOO_MANY_REQUESTS", retryAfter);
-      responses["503"] = errorResponse("SERVICE_UNAVAILABLE", retryAfter);
-    }
-  }
-  return { ...document, components: { ...document.components, schemas } } as OpenAPIObject;
-}
+import { enforceRateLimit } from "../trpc/init.js";
+import { nestsTooDeep, TOO_DEEP_MESSAGE } from "./json-depth.js";
+import { fromParameter, restOperations, reviveDates, type RestOperation } from "./rest-operations.js";
+import { invokeProcedure } from "./trpc-fast/invoke.js";
 
 export interface RestOptions {
   maxBodySize: number;
@@ -178,14 +26,50 @@ export interface RestOptions {
   }) => void;
 }
 
-/** The methods trpc-to-openapi reads a body for (it reads none for GET and DELETE). */
-const BODY_METHODS = new Set(["POST", "PUT", "PATCH"]);
-
 /** Thrown while reading a body that nests too deeply, before it is parsed. */
 class BodyTooDeepError extends Error {}
 
 function mediaType(req: IncomingMessage): string | undefined {
   return req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
+}
+
+/** Whether a request carries a body at all (one without needs no Content-Type). */
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+}
+
+/** The operation a request is for, and its path parameters. */
+interface Matched {
+  op: RestOperation;
+  params: Record<string, string>;
+}
+
+function decodeParam(value: string): string | null {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return null;
+  }
+}
+
+/** The procedure's input: query and path parameters read from strings, a JSON body as it is. */
+function inputOf(req: express.Request, { op, params }: Matched, url: URL): unknown {
+  const shape = (op.input?.shape ?? {}) as Record<string, z.ZodType>;
+  const fromText = (key: string, values: string[]): unknown => {
+    const field = shape[key];
+    const read = (v: string) => (field ? fromParameter(field, v) : v);
+    return values.length === 1 ? read(values[0] ?? "") : values.map(read);
+  };
+  const input: Record<string, unknown> = {};
+  if (op.hasBody) {
+    const body: unknown = req.body;
+    if (body !== undefined && op.input) Object.assign(input, reviveDates(op.input, body));
+  } else {
+    for (const key of new Set(url.searchParams.keys()))
+      input[key] = fromText(key, url.searchParams.getAll(key));
+  }
+  for (const [key, value] of Object.entries(params)) input[key] = fromText(key, [value]);
+  return op.input ? input : undefined;
 }
 
 /**
@@ -219,21 +103,28 @@ function bodyRefusal(err: unknown, maxBodySize: number): TRPCError | null {
 }
 
 /**
- * `/api/v1`: trpc-to-openapi maps each method + path to its procedure and calls it through a
- * server-side caller, so the procedure's middlewares (rate limit, authentication, error
- * mapping, metrics) all run as they do for `/trpc`. In front of it, in this order:
+ * `/api/v1`: each method + path (`meta.openapi` of a procedure) calls its procedure with the
+ * same middlewares (rate limit, authentication, error mapping, metrics) as `/trpc`. trpc-to-
+ * openapi writes the document; its request handler is not used, because it turns on zod's
+ * coercion in the procedures' own schemas (shared with `/trpc`) on every call, so that after
+ * one REST call `"false"` was read as `true` on both surfaces. In this order:
  * - the global per-IP rate limit, before anything reads the body (the procedure does not count
  *   the call again), so that no body, however hostile, escapes it;
- * - a JSON content type for the methods that carry a body (415);
- * - express.json, which also takes a charset (the library's own parser only reads an exact
- *   `application/json`), at most `maxBodySize` bytes (413), nested at most MAX_JSON_DEPTH
- *   levels (checked on the bytes before parsing), and a JSON object (400).
+ * - the operation, by method and path (404 when none);
+ * - for an operation with a body, and a request that sends one: a JSON content type (415),
+ *   express.json (which also takes a charset) of at most `maxBodySize` bytes (413), nested at
+ *   most MAX_JSON_DEPTH levels (checked on the bytes before parsing), and a JSON object (400).
+ *   An operation without a body (its input is all in its path) ignores any body sent;
+ * - the input: the body as it is (dates from RFC 3339 strings), query and path parameters read
+ *   from strings by the field's type (rest-operations.ts).
  * Every refusal is in the documented error shape (the router's error formatter, with the
- * request id), in fixed words; a path no operation has is a 404 in the same shape.
+ * request id), in fixed words.
  */
 export function restRouter({ maxBodySize, createContext, onError }: RestOptions): Router {
   const rest = express.Router();
   const config = appRouter._def._config;
+  const operations = restOperations();
+  const matched = new WeakMap<IncomingMessage, Matched>();
   // One context per request, made before the body is read; the procedure gets the same one.
   const contexts = new WeakMap<IncomingMessage, Context>();
   const contextOf = (req: express.Request, res: express.Response): Context => {
@@ -244,11 +135,11 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
     }
     return ctx;
   };
-  const refuse = (req: express.Request, res: express.Response, error: TRPCError) => {
+  const refuse = (req: express.Request, res: express.Response, error: TRPCError, path?: string) => {
     const ctx = contextOf(req, res);
-    onError({ error, path: undefined, ctx });
-    const shape = getErrorShape({ config, ctx, error, input: undefined, path: undefined, type: "unknown" });
-    // As trpc-to-openapi answers errors: the formatted shape with the code's name.
+    onError({ error, path, ctx });
+    const shape = getErrorShape({ config, ctx, error, input: undefined, path, type: "unknown" });
+    // The formatted shape, with the code's name where tRPC puts its JSON-RPC number.
     res.status(getHTTPStatusCodeFromError(error)).json({ ...shape, code: error.code });
   };
 
@@ -272,7 +163,35 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
     );
   });
   rest.use((req, res, next) => {
-    if (BODY_METHODS.has(req.method) && mediaType(req) !== "application/json") {
+    for (const op of operations) {
+      if (op.openapi.method !== req.method) continue;
+      const found = op.pattern.exec(req.path);
+      if (!found) continue;
+      const params: Record<string, string> = {};
+      for (const [key, raw] of Object.entries(found.groups ?? {})) {
+        const value = decodeParam(raw);
+        if (value === null) {
+          refuse(
+            req,
+            res,
+            new TRPCError({
+              code: "BAD_REQUEST",
+              cause: new ValidationError({ [key]: ["Malformed percent-encoding"] }),
+            }),
+          );
+          return;
+        }
+        params[key] = value;
+      }
+      matched.set(req, { op, params });
+      next();
+      return;
+    }
+    refuse(req, res, new TRPCError({ code: "NOT_FOUND", message: "No such route" }));
+  });
+  const readsBody = (req: IncomingMessage): boolean => matched.get(req)?.op.hasBody === true && hasBody(req);
+  rest.use((req, res, next) => {
+    if (readsBody(req) && mediaType(req) !== "application/json") {
       refuse(
         req,
         res,
@@ -285,53 +204,66 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
     }
     next();
   });
-  rest.use(
-    express.json({
-      limit: maxBodySize,
-      strict: false,
-      verify: (_req, _res, body) => {
-        if (nestsTooDeep(body)) throw new BodyTooDeepError();
-      },
-    }),
-  );
+  const json = express.json({
+    // Only the body of an operation that reads one (its media type was checked above).
+    type: (req) => readsBody(req),
+    limit: maxBodySize,
+    strict: false,
+    verify: (_req, _res, body) => {
+      if (nestsTooDeep(body)) throw new BodyTooDeepError();
+    },
+  });
+  rest.use(json);
   const bodyErrors: ErrorRequestHandler = (err: unknown, req, res, next) => {
     const error = bodyRefusal(err, maxBodySize);
     if (error) refuse(req, res, error);
     else next(err);
   };
   rest.use(bodyErrors);
-  rest.use((req, res, next) => {
+  const call: RequestHandler = (req, res, next) => {
+    const found = matched.get(req);
+    if (!found) {
+      next();
+      return;
+    }
+    const { op } = found;
     const body: unknown = req.body;
-    if (
-      BODY_METHODS.has(req.method) &&
-      body !== undefined &&
-      (typeof body !== "object" || body === null || Array.isArray(body))
-    ) {
+    if (readsBody(req) && (typeof body !== "object" || body === null || Array.isArray(body))) {
       refuse(
         req,
         res,
         new TRPCError({ code: "BAD_REQUEST", message: "The request body must be a JSON object" }),
+        op.procedurePath,
       );
       return;
     }
-    next();
-  });
-  // The node handler rather than the express one, which never calls next: a path no operation
-  // has goes on to the 404 below, in the same shape as every other refusal.
-  const operations = createOpenApiNodeHttpHandler<typeof appRouter, express.Request, express.Response>({
-    router: appRouter,
-    maxBodySize,
-    createContext: ({ req, res }) => contextOf(req, res),
-    onError: ({ error, path, ctx }) => {
-      onError({ error, path, ...(ctx ? { ctx } : {}) });
-    },
-  });
-  const handler: RequestHandler = (req, res, next) => {
-    operations(req, res, next).catch(next);
+    const ctx = contextOf(req, res);
+    const input = inputOf(req, found, new URL(req.originalUrl, "http://localhost"));
+    invokeProcedure(op.procedure, {
+      ctx,
+      type: op.type,
+      path: op.procedurePath,
+      getRawInput: () => Promise.resolve(input),
+      signal: undefined,
+      batchIndex: 0,
+    }).then(
+      (data: unknown) => {
+        res.status(200).json(data);
+      },
+      (cause: unknown) => {
+        refuse(req, res, getTRPCErrorFromUnknown(cause), op.procedurePath);
+      },
+    );
   };
-  rest.use(handler);
-  rest.use((req, res) => {
-    refuse(req, res, new TRPCError({ code: "NOT_FOUND", message: "No such route" }));
-  });
+  rest.use(call);
+  // Whatever else failed (a rate limiter's store, a body stream): a 500 in the same shape.
+  const unexpected: ErrorRequestHandler = (err: unknown, req, res, _next) => {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    refuse(req, res, getTRPCErrorFromUnknown(err), matched.get(req)?.op.procedurePath);
+  };
+  rest.use(unexpected);
   return rest;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Services } from "../services.js";
+import "../shared/request-id.js";
 
 /**
  * What every procedure receives. Built per request by the HTTP layer; nothing here is

@@ -19,10 +19,10 @@ export interface ErrorData {
 }
 
 /**
- * What a procedure may declare about itself. `openapi` exposes it under /api/v1 (REST +
- * OpenAPI, http/rest.ts): the subset of trpc-to-openapi's `OpenApiMeta` we use, written out
- * here so the router's type (which the SDK's declarations carry) needs nothing from that
- * server-only package; http/rest.ts checks the two stay compatible.
+ * What a procedure may declare about itself. `openapi` exposes it under /api/v1 (http/rest.ts
+ * serves it, http/openapi.ts documents it): the subset of trpc-to-openapi's `OpenApiMeta` we
+ * use, written out here so the router's type (which the SDK's declarations carry) needs
+ * nothing from that server-only package; http/openapi.ts checks the two stay compatible.
  */
 export type ProcedureMeta = {
   /**
@@ -33,11 +33,21 @@ export type ProcedureMeta = {
   openapi?: {
     method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
     path: `/${string}`;
-    summary?: string;
+    summary: string;
     description?: string;
-    tags?: string[];
-    protect?: boolean;
+    tags: [string];
+    /**
+     * The refusals the procedure itself may answer, beyond those its access (401, 403), its
+     * input (400), its method (409 for writes) and every call (429, 500, 503) already imply:
+     * e.g. NOT_FOUND for a parent id in the body, UNAUTHORIZED for a wrong password.
+     */
+    errors?: readonly ("UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT")[];
   };
+  /**
+   * Why a query or mutation is not on REST (`/api/v1`), for one that has no `openapi`: every
+   * other one must have it (tests/openapi-contract.test.ts), and the document lists these.
+   */
+  internal?: string;
   /**
    * Who may call: set by the procedure builders below, never by a procedure itself. The
    * panel, the OpenAPI document's security and its 401/403 answers all follow from it.

@@ -80,9 +80,14 @@ function tooDeep(): TRPCError {
  * parses it.
  */
 export function readJsonBody(req: IncomingMessage, limit: number): Promise<string> {
+  const tooLarge = () =>
+    new TRPCError({
+      code: "PAYLOAD_TOO_LARGE",
+      message: `The request body is larger than ${String(limit / 1024 / 1024)} MiB`,
+    });
   return new Promise((resolve, reject) => {
     if (Number(req.headers["content-length"] ?? 0) > limit) {
-      reject(new TRPCError({ code: "PAYLOAD_TOO_LARGE" }));
+      reject(tooLarge());
       return;
     }
     const chunks: Buffer[] = [];
@@ -92,7 +97,7 @@ export function readJsonBody(req: IncomingMessage, limit: number): Promise<strin
       size += chunk.length;
       if (size > limit) {
         cleanup();
-        reject(new TRPCError({ code: "PAYLOAD_TOO_LARGE" }));
+        reject(tooLarge());
         return;
       }
       if (!depth.push(chunk)) {
@@ -424,8 +429,21 @@ export function trpcJsonGuard(options: {
         }
       }
     }
-    if (req.method !== "POST" || !contentType(req)?.startsWith("application/json")) {
+    if (req.method !== "POST") {
       next();
+      return;
+    }
+    if (contentType(req) !== "application/json") {
+      // tRPC's adapter refuses these before it makes a context: without our request id, and
+      // quoting the header back. No procedure here takes form data or bytes.
+      refuse(
+        req,
+        res,
+        new TRPCError({
+          code: "UNSUPPORTED_MEDIA_TYPE",
+          message: "The request body must be JSON (Content-Type: application/json)",
+        }),
+      );
       return;
     }
     readJsonBody(req, options.maxBodySize).then(

@@ -5,18 +5,43 @@ import { ApiKeyCreated, ApiKeyCreateInput, ApiKeyIdInput, ApiKeyOutput } from ".
 
 export const apiKeysRouter = router({
   create: adminProcedure
-    .meta({ summary: "Create an API key (the key is shown once)" })
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/api-keys",
+        tags: ["api-keys"],
+        summary: "Create an API key (admin)",
+        description:
+          "The key is in this answer only: it is stored hashed and cannot be shown again. It acts with its role on the operations that take `apiKey` security.",
+      },
+    })
     .input(ApiKeyCreateInput)
     .output(ApiKeyCreated)
     .mutation(({ ctx, input }) => ctx.services.apiKeys.create(input, ctx.principal.id)),
 
   list: adminProcedure
-    .meta({ summary: "List API keys (never the keys themselves)" })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/api-keys",
+        tags: ["api-keys"],
+        summary: "List API keys, without their secrets (admin)",
+      },
+    })
     .output(z.array(ApiKeyOutput))
     .query(({ ctx }) => ctx.services.apiKeys.list()),
 
   revoke: adminProcedure
-    .meta({ summary: "Revoke an API key" })
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/api-keys/{id}/revoke",
+        tags: ["api-keys"],
+        summary: "Revoke an API key (admin)",
+        description: "The key stops working at once; it stays listed, with `revokedAt`.",
+        errors: ["NOT_FOUND"],
+      },
+    })
     .input(ApiKeyIdInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {

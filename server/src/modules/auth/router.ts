@@ -25,7 +25,6 @@ export const authRouter = router({
         path: "/auth/register",
         tags: ["auth"],
         summary: "Create an account and sign in",
-        protect: false,
       },
     })
     .input(RegisterInput)
@@ -43,7 +42,7 @@ export const authRouter = router({
         path: "/auth/login",
         tags: ["auth"],
         summary: "Sign in with email and password",
-        protect: false,
+        errors: ["UNAUTHORIZED"],
       },
     })
     .input(LoginInput)
@@ -89,7 +88,9 @@ export const authRouter = router({
         path: "/auth/refresh",
         tags: ["auth"],
         summary: "Exchange a refresh token for new tokens (rotates it)",
-        protect: false,
+        description:
+          "A refresh token works once. Presenting a spent one revokes its whole session (401), as does an unknown or expired one.",
+        errors: ["UNAUTHORIZED"],
       },
     })
     .input(RefreshTokenInput)
@@ -105,7 +106,6 @@ export const authRouter = router({
         path: "/auth/logout",
         tags: ["auth"],
         summary: "Revoke a refresh token",
-        protect: true,
       },
     })
     .input(RefreshTokenInput)
@@ -117,14 +117,29 @@ export const authRouter = router({
 
   subscriptionTicket: userProcedure
     .meta({
-      summary:
-        "A single-use ticket (30 s) that opens one event stream: pass it as the `ticket` connection param instead of the access token, so no long-lived credential goes into an SSE URL",
+      openapi: {
+        method: "POST",
+        path: "/auth/subscription-ticket",
+        tags: ["auth"],
+        summary: "A single-use ticket (30 s) that opens one event stream",
+        description:
+          "Pass it as the `ticket` connection param of a `/trpc` subscription instead of the access token, so no long-lived credential goes into an SSE URL.",
+      },
     })
     .output(SubscriptionTicketOutput)
     .mutation(({ ctx }) => ctx.services.auth.issueSubscriptionTicket(ctx.principal)),
 
   logoutAll: userProcedure
-    .meta({ summary: "Sign out everywhere: revoke every session of the signed-in user" })
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/logout-all",
+        tags: ["auth"],
+        summary: "Sign out everywhere",
+        description:
+          "Every refresh token of the user, and every access token issued before now, stop working.",
+      },
+    })
     .output(SuccessOutput)
     .mutation(async ({ ctx }) => {
       await ctx.services.auth.logoutAll(ctx.principal.id);
@@ -132,7 +147,15 @@ export const authRouter = router({
     }),
 
   changePassword: userProcedure
-    .meta({ summary: "Change the signed-in user's password (other sessions are signed out)" })
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/change-password",
+        tags: ["auth"],
+        summary: "Change the signed-in user's password",
+        description: "Needs the current password; the user's other sessions are signed out.",
+      },
+    })
     .input(ChangePasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
@@ -142,7 +165,16 @@ export const authRouter = router({
     }),
 
   requestPasswordReset: anonymousProcedure
-    .meta({ summary: "Mail a password-reset link (answers the same whether the account exists or not)" })
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/request-password-reset",
+        tags: ["auth"],
+        summary: "Email a password-reset token",
+        description:
+          "Answers the same whether or not the email has an account. The token is single-use and expires.",
+      },
+    })
     .input(RequestPasswordResetInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
@@ -154,7 +186,15 @@ export const authRouter = router({
     }),
 
   resetPassword: anonymousProcedure
-    .meta({ summary: "Set a new password with the token of a reset link (every session is signed out)" })
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/reset-password",
+        tags: ["auth"],
+        summary: "Set a new password with a reset token",
+        description: "Signs the user out of every session.",
+      },
+    })
     .input(ResetPasswordInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {

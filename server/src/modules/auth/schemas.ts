@@ -3,7 +3,14 @@ import { BCRYPT_MAX_BYTES } from "../../infra/passwords.js";
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
 
-export const Email = z.string().trim().toLowerCase().pipe(z.email("Must be a valid email address").max(254));
+// `.meta()`: what the OpenAPI document shows of a rule zod cannot express in JSON Schema (a
+// pipe documents only its first schema; refinements not at all). Validation is unchanged.
+export const Email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email("Must be a valid email address").max(254))
+  .meta({ format: "email", maxLength: 254, examples: ["ada@example.com"] });
 
 export const Username = z
   .string()
@@ -16,7 +23,14 @@ export const Password = z
   .refine((s) => utf8Bytes(s) <= BCRYPT_MAX_BYTES, `Must be at most ${BCRYPT_MAX_BYTES} bytes (UTF-8)`)
   .refine((s) => /[A-Z]/.test(s), "Must contain an upper-case letter")
   .refine((s) => /[a-z]/.test(s), "Must contain a lower-case letter")
-  .refine((s) => /[0-9]/.test(s), "Must contain a digit");
+  .refine((s) => /[0-9]/.test(s), "Must contain a digit")
+  .meta({
+    // Bytes, not characters: JSON Schema can only bound the characters (at most as many).
+    description: `8 to ${String(BCRYPT_MAX_BYTES)} bytes of UTF-8, with an upper-case letter, a lower-case letter and a digit`,
+    maxLength: BCRYPT_MAX_BYTES,
+    pattern: "^(?=.*[A-Z])(?=.*[a-z])(?=.*[0-9])",
+    examples: ["Correct-H0rse-battery"],
+  });
 
 export const DisplayName = z.string().trim().min(1, "Must not be empty").max(100);
 

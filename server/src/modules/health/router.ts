@@ -9,13 +9,21 @@ export const healthRouter = router({
         path: "/health",
         tags: ["health"],
         summary: "The process answers",
-        protect: false,
       },
     })
     .output(z.object({ status: z.literal("ok").describe("Always ok: the process answers") }))
     .query(() => ({ status: "ok" as const })),
   ready: anonymousProcedure
-    .meta({ summary: "Whether the database and Redis answer (as GET /readyz)" })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/health/ready",
+        tags: ["health"],
+        summary: "Whether the dependencies answer",
+        description:
+          "`degraded` when the database or Redis does not answer (the HTTP status is still 200: `GET /readyz` is the probe that answers 503).",
+      },
+    })
     .output(
       z.object({
         status: z.enum(["ok", "degraded"]).describe("ok: every check is up; degraded: one is down"),

@@ -17,7 +17,16 @@ export const jobsRouter = router({
    * the `dead-letter` queue for someone to look at it.
    */
   stats: adminProcedure
-    .meta({ summary: "Background jobs per queue and state" })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/jobs/stats",
+        tags: ["jobs"],
+        summary: "Background jobs per queue and state (admin)",
+        description:
+          "`failed` counts jobs whose retries ran out; each also waits in the `dead-letter` queue.",
+      },
+    })
     .output(
       z.object({
         queues: z.array(QueueCounts).describe("One entry per queue"),

@@ -22,7 +22,6 @@ export const marketsRouter = router({
         path: "/markets",
         tags: ["markets"],
         summary: "List markets",
-        protect: false,
       },
     })
     .input(MarketListInput)
@@ -36,7 +35,6 @@ export const marketsRouter = router({
         path: "/markets/{id}",
         tags: ["markets"],
         summary: "One market",
-        protect: false,
       },
     })
     .input(MarketIdInput)
@@ -50,7 +48,6 @@ export const marketsRouter = router({
         path: "/markets",
         tags: ["markets"],
         summary: "Create a market",
-        protect: true,
       },
     })
     .input(MarketCreateInput)
@@ -64,7 +61,6 @@ export const marketsRouter = router({
         path: "/markets/{id}",
         tags: ["markets"],
         summary: "Change a market (owner or admin)",
-        protect: true,
       },
     })
     .input(MarketUpdateInput)
@@ -78,7 +74,6 @@ export const marketsRouter = router({
         path: "/markets/{id}",
         tags: ["markets"],
         summary: "Delete a market without orders (owner or admin)",
-        protect: true,
       },
     })
     .input(MarketIdInput)

@@ -17,7 +17,9 @@ export const ordersRouter = router({
         path: "/orders",
         tags: ["orders"],
         summary: "Place an order (all or nothing)",
-        protect: true,
+        description:
+          "The market must be ACTIVE and every line in stock, or nothing changes (409). The same `idempotencyKey` from the same user returns the first order.",
+        errors: ["NOT_FOUND"],
       },
     })
     .input(OrderCreateInput)
@@ -31,7 +33,6 @@ export const ordersRouter = router({
         path: "/orders/{id}",
         tags: ["orders"],
         summary: "One order (buyer, market owner or admin)",
-        protect: true,
       },
     })
     .input(OrderIdInput)
@@ -45,7 +46,6 @@ export const ordersRouter = router({
         path: "/orders",
         tags: ["orders"],
         summary: "The signed-in user's orders",
-        protect: true,
       },
     })
     .input(OrderListMineInput)
@@ -62,7 +62,6 @@ export const ordersRouter = router({
         path: "/markets/{marketId}/orders",
         tags: ["orders"],
         summary: "A market's orders (owner or admin)",
-        protect: true,
       },
     })
     .input(OrderListForMarketInput)
@@ -79,7 +78,6 @@ export const ordersRouter = router({
         path: "/orders/{id}/cancel",
         tags: ["orders"],
         summary: "Cancel an order and restock (buyer or admin)",
-        protect: true,
       },
     })
     .input(OrderIdInput)

@@ -13,7 +13,7 @@ import {
 export const postsRouter = router({
   list: publicProcedure
     .meta({
-      openapi: { method: "GET", path: "/posts", tags: ["posts"], summary: "List posts", protect: false },
+      openapi: { method: "GET", path: "/posts", tags: ["posts"], summary: "List posts" },
     })
     .input(PostListInput)
     .output(PostPage)
@@ -24,7 +24,7 @@ export const postsRouter = router({
 
   byId: publicProcedure
     .meta({
-      openapi: { method: "GET", path: "/posts/{id}", tags: ["posts"], summary: "One post", protect: false },
+      openapi: { method: "GET", path: "/posts/{id}", tags: ["posts"], summary: "One post" },
     })
     .input(PostIdInput)
     .output(PostOutput)
@@ -32,7 +32,13 @@ export const postsRouter = router({
 
   create: userProcedure
     .meta({
-      openapi: { method: "POST", path: "/posts", tags: ["posts"], summary: "Write a post", protect: true },
+      openapi: {
+        method: "POST",
+        path: "/posts",
+        tags: ["posts"],
+        summary: "Write a post",
+        errors: ["NOT_FOUND"],
+      },
     })
     .input(PostCreateInput)
     .output(PostOutput)
@@ -45,7 +51,6 @@ export const postsRouter = router({
         path: "/posts/{id}",
         tags: ["posts"],
         summary: "Change a post (author or admin)",
-        protect: true,
       },
     })
     .input(PostUpdateInput)
@@ -61,7 +66,6 @@ export const postsRouter = router({
         path: "/posts/{id}",
         tags: ["posts"],
         summary: "Delete a post (author or admin)",
-        protect: true,
       },
     })
     .input(PostIdInput)

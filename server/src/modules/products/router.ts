@@ -17,7 +17,6 @@ export const productsRouter = router({
         path: "/markets/{marketId}/products",
         tags: ["products"],
         summary: "List a market's products",
-        protect: false,
       },
     })
     .input(ProductListInput)
@@ -31,7 +30,6 @@ export const productsRouter = router({
         path: "/products/{id}",
         tags: ["products"],
         summary: "One product",
-        protect: false,
       },
     })
     .input(ProductIdInput)
@@ -45,7 +43,6 @@ export const productsRouter = router({
         path: "/markets/{marketId}/products",
         tags: ["products"],
         summary: "Add a product to a market (owner or admin)",
-        protect: true,
       },
     })
     .input(ProductCreateInput)
@@ -59,7 +56,6 @@ export const productsRouter = router({
         path: "/products/{id}",
         tags: ["products"],
         summary: "Change a product (market owner or admin)",
-        protect: true,
       },
     })
     .input(ProductUpdateInput)
@@ -73,7 +69,6 @@ export const productsRouter = router({
         path: "/products/{id}",
         tags: ["products"],
         summary: "Delete a product (market owner or admin)",
-        protect: true,
       },
     })
     .input(ProductIdInput)

@@ -25,7 +25,6 @@ export const usersRouter = router({
         path: "/users/me",
         tags: ["users"],
         summary: "The signed-in user",
-        protect: true,
       },
     })
     .output(UserPublic)
@@ -34,7 +33,14 @@ export const usersRouter = router({
     }),
 
   updateMe: userProcedure
-    .meta({ summary: "Change the signed-in user's name or username" })
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/users/me",
+        tags: ["users"],
+        summary: "Change the signed-in user's name or username",
+      },
+    })
     .input(UpdateMeInput)
     .output(UserPublic)
     .mutation(async ({ ctx, input }) => {
@@ -51,7 +57,6 @@ export const usersRouter = router({
         path: "/users/{id}",
         tags: ["users"],
         summary: "A user's public profile",
-        protect: false,
       },
     })
     .input(UserIdInput)
@@ -59,7 +64,15 @@ export const usersRouter = router({
     .query(async ({ ctx, input }) => toUserPublic(await ctx.services.users.byId(input.id), ctx.principal)),
 
   list: adminProcedure
-    .meta({ summary: "List users, with search" })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/users",
+        tags: ["users"],
+        summary: "List users, with their emails (admin)",
+        description: "Searches username, name and email when `search` is given; newest first.",
+      },
+    })
     .input(UserListInput)
     .output(UserPage)
     .query(async ({ ctx, input }) => {
@@ -68,7 +81,14 @@ export const usersRouter = router({
     }),
 
   update: protectedProcedure
-    .meta({ summary: "Change a user (the user themself or an admin)" })
+    .meta({
+      openapi: {
+        method: "PATCH",
+        path: "/users/{id}",
+        tags: ["users"],
+        summary: "Change a user (that user or an admin)",
+      },
+    })
     .input(UserUpdateInput)
     .output(UserPublic)
     .mutation(async ({ ctx, input }) => {
@@ -79,7 +99,15 @@ export const usersRouter = router({
     }),
 
   setRole: adminProcedure
-    .meta({ summary: "Make a user an admin, or a user again" })
+    .meta({
+      openapi: {
+        method: "PUT",
+        path: "/users/{id}/role",
+        tags: ["users"],
+        summary: "Set a user's role (admin)",
+        errors: ["NOT_FOUND"],
+      },
+    })
     .input(SetRoleInput)
     .output(UserPublic)
     .mutation(async ({ ctx, input }) =>
@@ -87,7 +115,14 @@ export const usersRouter = router({
     ),
 
   delete: adminProcedure
-    .meta({ summary: "Delete a user" })
+    .meta({
+      openapi: {
+        method: "DELETE",
+        path: "/users/{id}",
+        tags: ["users"],
+        summary: "Delete a user (admin)",
+      },
+    })
     .input(UserIdInput)
     .output(SuccessOutput)
     .mutation(async ({ ctx, input }) => {
