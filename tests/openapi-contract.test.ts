@@ -148,7 +148,7 @@ describe("the OpenAPI document", () => {
     };
     expect(me.properties.createdAt).toMatchObject({ type: "string", format: "date-time" });
     // UserPublic.email has `.describe(...)` in users/schemas.ts.
-    expect(me.properties.email?.description).toBe("Present only when the caller is this user or an admin");
+    expect(me.properties.email?.description).toBe("The email address: present only for this user and admins");
     const text = JSON.stringify(document);
     expect(text).not.toContain(String(Number.MAX_SAFE_INTEGER));
     const market = resolved(

@@ -107,6 +107,7 @@ describe("OpenAPI document", () => {
         "POST /auth/change-password",
         "POST /auth/request-password-reset",
         "POST /auth/reset-password",
+        "POST /auth/subscription-ticket",
         "GET /users",
         "PATCH /users/me",
         "PATCH /users/{id}",
