@@ -202,7 +202,7 @@ describe(".github/workflows/ci.yml", () => {
     expect(lint(source, file).map((r) => `${r.line}:${r.column} ${r.message}`)).toEqual([]);
   });
 
-  it("mirrors .ci/run: Node 20 on Ubuntu, then bash .ci/run", () => {
+  it("mirrors .ci/run: Node 20 on Ubuntu, then bash .ci/run; and fuzzes nightly", () => {
     const workflow = z
       .object({
         jobs: z.record(
@@ -222,9 +222,10 @@ describe(".github/workflows/ci.yml", () => {
         ),
       })
       .parse(parseYaml(source));
-    const jobs = Object.values(workflow.jobs);
-    expect(jobs).toHaveLength(1);
-    const [job] = jobs;
+    expect(Object.keys(workflow.jobs).sort()).toEqual(["ci", "fuzz"]);
+    // The long fuzzing run that each .ci/run pass only samples (FUZZ_RUNS there).
+    expect(workflow.jobs.fuzz?.steps.some((s) => s.run === "pnpm fuzz")).toBe(true);
+    const job = workflow.jobs.ci;
     expect(job?.["runs-on"]).toMatch(/^ubuntu-/);
     const steps = job?.steps ?? [];
     expect(steps.some((s) => s.uses?.startsWith("actions/checkout@"))).toBe(true);
