@@ -1,3 +1,5 @@
+import { TRPCError } from "@trpc/server";
+
 /**
  * How deeply a request's JSON may nest arrays and objects. A 1 MB body of `[[[…]]]` nests
  * 500,000 deep: parsing it held the event loop for half a second per request on /trpc, and
@@ -9,6 +11,14 @@ export const MAX_JSON_DEPTH = 64;
 
 /** What a caller is told when its JSON nests too deeply (the bound is in the words). */
 export const TOO_DEEP_MESSAGE = `nested deeper than ${String(MAX_JSON_DEPTH)} levels of arrays and objects`;
+
+/** A body sent as anything but JSON: /trpc and /api/v1 refuse it in the same words. */
+export function notJsonBody(): TRPCError {
+  return new TRPCError({
+    code: "UNSUPPORTED_MEDIA_TYPE",
+    message: "The request body must be JSON (Content-Type: application/json)",
+  });
+}
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -12,7 +12,7 @@ import { ValidationError } from "../shared/errors.js";
 import type { Context } from "../trpc/context.js";
 import { toTRPCError, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../trpc/errors.js";
 import { enforceRateLimit } from "../trpc/init.js";
-import { nestsTooDeep, TOO_DEEP_MESSAGE } from "./json-depth.js";
+import { nestsTooDeep, notJsonBody, TOO_DEEP_MESSAGE } from "./json-depth.js";
 import { fromParameter, restOperations, reviveDates, type RestOperation } from "./rest-operations.js";
 import { invokeProcedure } from "./trpc-fast/invoke.js";
 
@@ -192,14 +192,7 @@ export function restRouter({ maxBodySize, createContext, onError }: RestOptions)
   const readsBody = (req: IncomingMessage): boolean => matched.get(req)?.op.hasBody === true && hasBody(req);
   rest.use((req, res, next) => {
     if (readsBody(req) && mediaType(req) !== "application/json") {
-      refuse(
-        req,
-        res,
-        new TRPCError({
-          code: "UNSUPPORTED_MEDIA_TYPE",
-          message: "The request body must be JSON (Content-Type: application/json)",
-        }),
-      );
+      refuse(req, res, notJsonBody());
       return;
     }
     next();

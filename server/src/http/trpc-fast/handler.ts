@@ -17,7 +17,13 @@ import {
 import type { AppRouter } from "../../router.js";
 import type { Middleware } from "../front.js";
 import type { Context } from "../../trpc/context.js";
-import { JsonDepthScanner, MAX_JSON_DEPTH, nestsTooDeep, TOO_DEEP_MESSAGE } from "../json-depth.js";
+import {
+  JsonDepthScanner,
+  MAX_JSON_DEPTH,
+  nestsTooDeep,
+  notJsonBody,
+  TOO_DEEP_MESSAGE,
+} from "../json-depth.js";
 import { invokeProcedure } from "./invoke.js";
 
 /**
@@ -436,14 +442,7 @@ export function trpcJsonGuard(options: {
     if (contentType(req) !== "application/json") {
       // tRPC's adapter refuses these before it makes a context: without our request id, and
       // quoting the header back. No procedure here takes form data or bytes.
-      refuse(
-        req,
-        res,
-        new TRPCError({
-          code: "UNSUPPORTED_MEDIA_TYPE",
-          message: "The request body must be JSON (Content-Type: application/json)",
-        }),
-      );
+      refuse(req, res, notJsonBody());
       return;
     }
     readJsonBody(req, options.maxBodySize).then(
