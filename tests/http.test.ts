@@ -287,7 +287,18 @@ describe("HTTP plumbing", () => {
   it("answers unknown routes with 404 JSON", async () => {
     const res = await fetch(`${ts.url}/nope`);
     expect(res.status).toBe(404);
-    expect(await res.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
+    expect(await res.json()).toEqual({
+      code: "NOT_FOUND",
+      message: "No such route",
+      data: {
+        code: "NOT_FOUND",
+        httpStatus: 404,
+        path: null,
+        requestId: res.headers.get("x-request-id"),
+        fieldErrors: null,
+        stock: null,
+      },
+    });
     await expectError(
       (ts.client() as unknown as { nope: { query: () => Promise<unknown> } }).nope.query(),
       "NOT_FOUND",
@@ -561,7 +572,9 @@ describe("failures", () => {
         const text = await res.text();
         expect(text, path).not.toMatch(/secret|stack|at .*\.ts/);
         expect(JSON.parse(text), path).toMatchObject({
-          error: { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" },
+          code: "INTERNAL_SERVER_ERROR",
+          message: "Internal server error",
+          data: { httpStatus: 500, requestId: res.headers.get("x-request-id") },
         });
       }
       // Still serving: the throw did not end the process or the server.

@@ -4,6 +4,7 @@ import * as trpcExpress from "@trpc/server/adapters/express";
 import express, { type ErrorRequestHandler, type Express } from "express";
 import proxyAddr from "proxy-addr";
 import type { Config } from "./config.js";
+import { sendErrorBody } from "./http/error-body.js";
 import { frontMiddleware } from "./http/front.js";
 import { homeRouter } from "./http/home.js";
 import { docsRouter, resetPasswordRouter } from "./http/docs.js";
@@ -183,8 +184,8 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
 
   app.get("/metrics", metricsHandler(config, services.metrics));
 
-  app.use((_req, res) => {
-    res.status(404).json({ error: { code: "NOT_FOUND", message: "No such route" } });
+  app.use((req, res) => {
+    sendErrorBody(res, "NOT_FOUND", 404, "No such route", req.requestId);
   });
 
   /** The answer to an error no handler answered: its status if it has one (a 4xx), else 500. */
@@ -198,17 +199,10 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
       res.destroy();
       return;
     }
-    res.statusCode = status;
-    res.setHeader("content-type", "application/json; charset=utf-8");
-    res.end(
-      JSON.stringify({
-        error: {
-          code: status === 413 ? "PAYLOAD_TOO_LARGE" : status < 500 ? "BAD_REQUEST" : "INTERNAL_SERVER_ERROR",
-          message: status < 500 && err instanceof Error ? err.message : "Internal server error",
-          requestId: req.requestId,
-        },
-      }),
-    );
+    // Our words only: a parser's message describes the parser, not the request.
+    if (status === 413) sendErrorBody(res, "PAYLOAD_TOO_LARGE", 413, "Request body too large", req.requestId);
+    else if (status < 500) sendErrorBody(res, "BAD_REQUEST", status, "Malformed request", req.requestId);
+    else sendErrorBody(res, "INTERNAL_SERVER_ERROR", 500, "Internal server error", req.requestId);
   };
   const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
     sendError(err, req, res);

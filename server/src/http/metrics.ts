@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
 import type { Config } from "../config.js";
 import type { Metrics } from "../infra/metrics.js";
+import { sendErrorBody } from "./error-body.js";
 
 function digest(value: string): Buffer {
   return createHash("sha256").update(value).digest();
@@ -15,7 +16,7 @@ export function metricsHandler(config: Config, metrics: Metrics): RequestHandler
   const expected = config.metrics.token === null ? null : digest(config.metrics.token);
   return async (req, res) => {
     if (!config.metrics.enabled) {
-      res.status(404).json({ error: { code: "NOT_FOUND", message: "No such route" } });
+      sendErrorBody(res, "NOT_FOUND", 404, "No such route", req.requestId);
       return;
     }
     if (expected) {
@@ -23,9 +24,7 @@ export function metricsHandler(config: Config, metrics: Metrics): RequestHandler
       // Compare digests: equal lengths, and no timing hint about the token.
       if (!match?.[1] || !timingSafeEqual(digest(match[1]), expected)) {
         res.setHeader("WWW-Authenticate", 'Bearer realm="metrics"');
-        res
-          .status(401)
-          .json({ error: { code: "UNAUTHORIZED", message: "A valid metrics token is required" } });
+        sendErrorBody(res, "UNAUTHORIZED", 401, "A valid metrics token is required", req.requestId);
         return;
       }
     }
