@@ -398,6 +398,8 @@ describe.runIf(HAVE_CHROMIUM)("REST docs in Chromium", () => {
     const page = await newPage();
     await page.goto(`${ts.url}/docs`);
     await page.locator(".opblock").first().waitFor({ timeout: 30_000 });
+    // The REST docs and the panel link to each other.
+    expect(await page.locator('#pages a[href="/panel"]').count()).toBe(1);
     const operations = await page
       .locator(".opblock-summary-path")
       .evaluateAll((nodes) => nodes.map((n) => n.textContent.replace(/\u200b/g, "").trim()));
