@@ -544,12 +544,17 @@ describe("rendered docs", () => {
     const res = await fetch(`${ts.url}/docs`);
     expect(res.status).toBe(200);
     const html = await res.text();
-    const assets = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] ?? "");
+    // What the page loads (scripts, styles, icons), as against the links to the other pages.
+    const assets = [...html.matchAll(/<(?:script|link)\b[^>]*?(?:src|href)="([^"]+)"/g)].map(
+      (m) => m[1] ?? "",
+    );
     expect(assets.length).toBeGreaterThanOrEqual(3);
     for (const asset of assets) {
       expect(asset).toMatch(/^\/docs\/assets\//);
       expect((await fetch(`${ts.url}${asset}`)).status).toBe(200);
     }
+    const links = [...html.matchAll(/<a\b[^>]*?href="([^"]+)"/g)].map((m) => m[1] ?? "");
+    expect(links).toEqual(["/", "/panel", "/api/openapi.json"]);
     const init = await (await fetch(`${ts.url}/docs/assets/docs.js`)).text();
     expect(init).toContain('url: "/api/openapi.json"');
     expect(init).toContain("validatorUrl: null");
