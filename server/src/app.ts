@@ -1,27 +1,26 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { TRPCError } from "@trpc/server";
 import * as trpcExpress from "@trpc/server/adapters/express";
-import express, { type ErrorRequestHandler, type Express } from "express";
+import express, { type Express } from "express";
 import proxyAddr from "proxy-addr";
 import type { Config } from "./config.js";
 import { sendErrorBody } from "./http/error-body.js";
+import { errorHandler, errorResponder } from "./http/error-responder.js";
 import { frontMiddleware } from "./http/front.js";
 import { homeRouter } from "./http/home.js";
 import { docsRouter, resetPasswordRouter } from "./http/docs.js";
 import { metricsHandler } from "./http/metrics.js";
 import { panelRouter } from "./http/panel.js";
 import { lazyHandler, REST_BASE_PATH } from "./http/lazy.js";
+import { createListener } from "./http/listener.js";
+import { procedureErrorLogger } from "./http/procedure-errors.js";
 import { fastTrpcHandler, trpcJsonGuard } from "./http/trpc-fast/handler.js";
 import type { Logger } from "./infra/logger.js";
-import { OverloadedError } from "./shared/errors.js";
 import { appRouter } from "./router.js";
 import type { Services } from "./services.js";
 import { contextFactory, type Context } from "./trpc/context.js";
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_BATCH_SIZE = 50;
-/** At most one log line per this interval about calls refused for a full bcrypt queue. */
-const OVERLOAD_LOG_INTERVAL_MS = 10_000;
 
 /**
  * proxy-addr's trust function for TRUST_PROXY: the first `n` hops (the socket's address is hop
@@ -88,38 +87,7 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     req.socket.remoteAddress === undefined ? "unknown" : proxyAddr(req, trust);
 
   const createContext = contextFactory(services, clientIp);
-  // A full bcrypt queue is load, not a fault: one line per interval, with how many calls it
-  // refused since the last one, and no stack.
-  let overloadRefused = 0;
-  let overloadLoggedAt = Number.NEGATIVE_INFINITY;
-  const noteOverload = (error: OverloadedError, path: string | undefined) => {
-    overloadRefused += 1;
-    const now = Date.now();
-    if (now - overloadLoggedAt < OVERLOAD_LOG_INTERVAL_MS) return;
-    log.warn(
-      { refused: overloadRefused, path, reason: error.message },
-      "bcrypt queue is full: calls refused with SERVICE_UNAVAILABLE (PASSWORD_QUEUE_MAX)",
-    );
-    overloadLoggedAt = now;
-    overloadRefused = 0;
-  };
-  const onProcedureError = ({
-    error,
-    path,
-    ctx,
-  }: {
-    error: TRPCError;
-    path: string | undefined;
-    ctx?: Context;
-  }) => {
-    if (error.code === "INTERNAL_SERVER_ERROR") {
-      log.error({ err: error.cause ?? error, path, requestId: ctx?.requestId }, "procedure failed");
-    } else if (error.code === "SERVICE_UNAVAILABLE" && error.cause instanceof OverloadedError) {
-      noteOverload(error.cause, path);
-    } else if (error.code === "SERVICE_UNAVAILABLE") {
-      log.warn({ err: error.cause ?? error, path, requestId: ctx?.requestId }, "database unavailable");
-    }
-  };
+  const onProcedureError = procedureErrorLogger(log);
   const officialAdapter = trpcExpress.createExpressMiddleware({
     router: appRouter,
     maxBodySize: MAX_BODY_BYTES,
@@ -188,52 +156,10 @@ export function createApp({ config, log, services }: AppDeps, options: AppOption
     sendErrorBody(res, "NOT_FOUND", 404, "No such route", req.requestId);
   });
 
-  /** The answer to an error no handler answered: its status if it has one (a 4xx), else 500. */
-  const sendError = (err: unknown, req: IncomingMessage, res: ServerResponse) => {
-    const status =
-      typeof err === "object" && err !== null && "status" in err && typeof err.status === "number"
-        ? err.status
-        : 500;
-    if (status >= 500) log.error({ err, requestId: req.requestId }, "unhandled error");
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    // Our words only: a parser's message describes the parser, not the request.
-    if (status === 413) sendErrorBody(res, "PAYLOAD_TOO_LARGE", 413, "Request body too large", req.requestId);
-    else if (status < 500) sendErrorBody(res, "BAD_REQUEST", status, "Malformed request", req.requestId);
-    else sendErrorBody(res, "INTERNAL_SERVER_ERROR", 500, "Internal server error", req.requestId);
-  };
-  const onError: ErrorRequestHandler = (err: unknown, req, res, _next) => {
-    sendError(err, req, res);
-  };
-  app.use(onError);
+  const respondError = errorResponder(log);
+  app.use(errorHandler(respondError));
 
-  const trpcPrefix = `${TRPC_BASE_PATH}/`;
-  const listener = (req: IncomingMessage, res: ServerResponse): void => {
-    if (!fast || !req.url?.startsWith(trpcPrefix)) {
-      app(req, res);
-      return;
-    }
-    // What express does for its middleware: a throw becomes an error answer, not an
-    // exception that ends the process. As in express, next(null) passes the request on like
-    // next() (cors does so).
-    try {
-      front(req, res, (err) => {
-        if (err !== undefined && err !== null) {
-          sendError(err, req, res);
-          return;
-        }
-        fast(req, res, (passed) => {
-          // The front middleware lets a request it has seen through, so express picks up here.
-          if (passed === undefined || passed === null) app(req, res);
-          else sendError(passed, req, res);
-        });
-      });
-    } catch (err) {
-      sendError(err, req, res);
-    }
-  };
+  const listener = createListener({ app, front, fast, prefix: `${TRPC_BASE_PATH}/`, respondError });
 
   return Object.assign(app, {
     preload: async () => {
