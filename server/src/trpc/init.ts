@@ -183,6 +183,8 @@ const t = initTRPC
   });
 
 export const router = t.router;
+/** For middleware declared on procedures (`trpc/rate-limits.ts`). */
+export const middleware = t.middleware;
 
 export async function enforceRateLimit(ctx: Context, limiter: RateLimiter, key: string): Promise<void> {
   const verdict = await limiter.consume(key);

@@ -1,5 +1,5 @@
-import { UnauthorizedError } from "../../shared/errors.js";
-import { anonymousProcedure, enforceRateLimit, router, userProcedure } from "../../trpc/init.js";
+import { anonymousProcedure, router, userProcedure } from "../../trpc/init.js";
+import { rateLimited } from "../../trpc/rate-limits.js";
 import { toUserPublic } from "../users/presenter.js";
 import { UserPublic } from "../users/schemas.js";
 import {
@@ -29,8 +29,8 @@ export const authRouter = router({
     })
     .input(RegisterInput)
     .output(AuthOutput)
+    .use(rateLimited("register"))
     .mutation(async ({ ctx, input }) => {
-      await enforceRateLimit(ctx, ctx.services.rateLimits.register, ctx.ip);
       const { user, tokens } = await ctx.services.auth.register(input);
       return { user: toUserPublic(user, "self"), tokens };
     }),
@@ -47,37 +47,9 @@ export const authRouter = router({
     })
     .input(LoginInput)
     .output(AuthOutput)
+    .use(rateLimited("login"))
     .mutation(async ({ ctx, input }) => {
-      const limits = ctx.services.rateLimits;
-      await enforceRateLimit(ctx, limits.loginByIp, ctx.ip);
-      // Failed sign-ins only, per (email, IP) and, looser, per email: so wrong passwords sent
-      // by someone else cannot lock the owner out from their own IP. Each attempt takes its
-      // points while it runs (concurrent guesses cannot slip past the limit) and an attempt
-      // that is not a failure gives them back; a success also clears its (email, IP).
-      const pair = `${input.email} ${ctx.ip}`;
-      await enforceRateLimit(ctx, limits.loginFailuresByEmailIp, pair);
-      try {
-        await enforceRateLimit(ctx, limits.loginFailuresByEmail, input.email);
-      } catch (refused) {
-        await limits.loginFailuresByEmailIp.reward(pair);
-        throw refused;
-      }
-      let result: Awaited<ReturnType<typeof ctx.services.auth.login>>;
-      try {
-        result = await ctx.services.auth.login(input.email, input.password);
-      } catch (error) {
-        if (!(error instanceof UnauthorizedError)) {
-          await Promise.all([
-            limits.loginFailuresByEmailIp.reward(pair),
-            limits.loginFailuresByEmail.reward(input.email),
-          ]);
-        }
-        throw error;
-      }
-      await Promise.all([
-        limits.loginFailuresByEmailIp.delete(pair),
-        limits.loginFailuresByEmail.reward(input.email),
-      ]);
+      const result = await ctx.services.auth.login(input.email, input.password);
       return { user: toUserPublic(result.user, "self"), tokens: result.tokens };
     }),
 
@@ -158,8 +130,8 @@ export const authRouter = router({
     })
     .input(ChangePasswordInput)
     .output(SuccessOutput)
+    .use(rateLimited("changePassword"))
     .mutation(async ({ ctx, input }) => {
-      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordChange, `change ${ctx.ip}`);
       await ctx.services.auth.changePassword(ctx.principal, input.currentPassword, input.newPassword);
       return { success: true as const };
     }),
@@ -177,10 +149,8 @@ export const authRouter = router({
     })
     .input(RequestPasswordResetInput)
     .output(SuccessOutput)
+    .use(rateLimited("requestPasswordReset"))
     .mutation(async ({ ctx, input }) => {
-      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordReset, ctx.ip);
-      // Known and unknown emails alike, so the answer tells nothing about the account.
-      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordResetByEmail, input.email);
       await ctx.services.auth.requestPasswordReset(input.email);
       return { success: true as const };
     }),
@@ -197,8 +167,8 @@ export const authRouter = router({
     })
     .input(ResetPasswordInput)
     .output(SuccessOutput)
+    .use(rateLimited("resetPassword"))
     .mutation(async ({ ctx, input }) => {
-      await enforceRateLimit(ctx, ctx.services.rateLimits.passwordChange, `reset ${ctx.ip}`);
       await ctx.services.auth.resetPassword(input.token, input.newPassword);
       return { success: true as const };
     }),
