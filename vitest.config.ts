@@ -16,6 +16,7 @@ const groups = {
     "event-bus",
     "layers",
     "lazy-handler",
+    "policies",
     "redis-client",
     "trpc-invoke",
   ],

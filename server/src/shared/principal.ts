@@ -17,3 +17,8 @@ export type Principal =
 export function isAdmin(principal: Principal | null): boolean {
   return principal?.role === "ADMIN";
 }
+
+/** Whether `principal` is the signed-in user `userId` (an API key is never a user). */
+export function isUser(principal: Principal | null, userId: string): boolean {
+  return principal?.kind === "user" && principal.id === userId;
+}

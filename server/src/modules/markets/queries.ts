@@ -1,7 +1,8 @@
 import { likeLiteral, utcTimestamp, type Sql, type SqlValue } from "../../infra/database/sql.js";
 import { ValidationError } from "../../shared/errors.js";
 import { cursorBigint, cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
-import { isAdmin, type Principal } from "../../shared/principal.js";
+import type { Principal } from "../../shared/principal.js";
+import { visibleMarketsSql } from "./policy.js";
 import type { MarketListInput, MarketOutput, MarketStatus } from "./schemas.js";
 
 /** The hot reads of markets as single SQL statements (see infra/database/sql.ts for why). */
@@ -72,13 +73,8 @@ export async function selectMarketPage(
     return `$${String(values.length)}`;
   };
   const filters: string[] = [];
-  if (!isAdmin(viewer)) {
-    filters.push(
-      viewer?.kind === "user"
-        ? `(m.status <> 'DRAFT' OR m.owner_id = ${param(viewer.id)})`
-        : "m.status <> 'DRAFT'",
-    );
-  }
+  const visible = visibleMarketsSql(viewer, param);
+  if (visible !== null) filters.push(visible);
   if (input.status) filters.push(`m.status = ${param(input.status)}::"MarketStatus"`);
   if (input.ownerId) filters.push(`m.owner_id = ${param(input.ownerId)}`);
   if (input.search) {

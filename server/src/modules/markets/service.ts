@@ -5,7 +5,7 @@ import type { Sql } from "../../infra/database/sql.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
-import { canManageMarket, canSeeMarket, type MarketAccess } from "./access.js";
+import { canManageMarket, canSeeMarket, type MarketAccess } from "./policy.js";
 import type { MarketEvent, MarketEvents } from "./events.js";
 import { marketInclude, toMarket } from "./presenter.js";
 import { selectMarket, selectMarketPage } from "./queries.js";

@@ -1,44 +1,14 @@
-import type { Prisma } from "../../generated/prisma/client.js";
 import type { Db } from "../../infra/database/db.js";
 import { ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
-import { isAdmin, type Principal } from "../../shared/principal.js";
-import { canSeeMarket, isUser, type MarketAccess } from "../markets/access.js";
+import type { Principal } from "../../shared/principal.js";
+import { canSeeMarket } from "../markets/policy.js";
+import { canSeePost, canWritePost, visiblePostsWhere } from "./policy.js";
 import type { MarketEvents } from "../markets/events.js";
 import { postInclude, toPost, type PostRow } from "./presenter.js";
 import type { PostCreateInput, PostListInput, PostUpdateData } from "./schemas.js";
 
 const marketAccess = { select: { ownerId: true, status: true } } as const;
-
-/**
- * A post is visible when it is published (or the viewer wrote it, or is an admin) and its
- * market, if it has one, is visible: a draft market's posts are as hidden as the market.
- */
-function canSeePost(
-  viewer: Principal | null,
-  post: { published: boolean; authorId: string; market: MarketAccess | null },
-): boolean {
-  if (isAdmin(viewer)) return true;
-  if (!post.published && !isUser(viewer, post.authorId)) return false;
-  return post.market === null || canSeeMarket(viewer, post.market);
-}
-
-function visiblePostsWhere(viewer: Principal | null): Prisma.PostWhereInput {
-  if (isAdmin(viewer)) return {};
-  const me = viewer?.kind === "user" ? viewer.id : null;
-  return {
-    AND: [
-      me ? { OR: [{ published: true }, { authorId: me }] } : { published: true },
-      {
-        OR: [
-          { marketId: null },
-          { market: { status: { not: "DRAFT" } } },
-          ...(me ? [{ market: { ownerId: me } }] : []),
-        ],
-      },
-    ],
-  };
-}
 
 export class PostService {
   constructor(
@@ -131,7 +101,7 @@ export class PostService {
       select: { published: true, authorId: true, market: marketAccess },
     });
     if (!row || !canSeePost(viewer, row)) throw new NotFoundError("Post");
-    if (!isAdmin(viewer) && !isUser(viewer, row.authorId)) {
+    if (!canWritePost(viewer, row)) {
       throw new ForbiddenError("Only the author or an admin may do this");
     }
     return row;

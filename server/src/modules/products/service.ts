@@ -6,7 +6,8 @@ import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import type { Principal } from "../../shared/principal.js";
 import { isForeignKeyViolation } from "../../shared/prisma-errors.js";
-import { canManageMarket, canSeeMarket, type MarketAccess } from "../markets/access.js";
+import { canSeeMarket, type MarketAccess } from "../markets/policy.js";
+import { canManageProduct, canSeeProduct } from "./policy.js";
 import { accessOf, type MarketService } from "../markets/service.js";
 import { selectProduct, selectProductPage } from "./queries.js";
 import type { ProductCreateInput, ProductListInput, ProductUpdateData } from "./schemas.js";
@@ -51,7 +52,8 @@ export class ProductService {
       selectProduct(this.sql, id),
     );
     const market = product && (await this.markets.find(product.marketId));
-    if (!product || !market || !canSeeMarket(viewer, accessOf(market))) throw new NotFoundError("Product");
+    if (!product || !market || !canSeeProduct(viewer, { market: accessOf(market) }))
+      throw new NotFoundError("Product");
     return product;
   }
 
@@ -111,14 +113,14 @@ export class ProductService {
       where: { id },
       select: { marketId: true, market: marketAccess },
     });
-    if (!row || !canSeeMarket(viewer, row.market)) throw new NotFoundError("Product");
+    if (!row || !canSeeProduct(viewer, row)) throw new NotFoundError("Product");
     assertManager(viewer, row.market);
     return { marketId: row.marketId };
   }
 }
 
 function assertManager(viewer: Principal, market: MarketAccess): void {
-  if (!canManageMarket(viewer, market)) {
+  if (!canManageProduct(viewer, { market })) {
     throw new ForbiddenError("Only the market's owner or an admin may do this");
   }
 }

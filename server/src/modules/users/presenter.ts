@@ -1,5 +1,6 @@
 import type { User } from "../../generated/prisma/client.js";
 import type { Principal } from "../../shared/principal.js";
+import { canSeeUserEmail } from "./policy.js";
 import type { UserPublic } from "./schemas.js";
 
 /** What any read of a user needs: never the password hash, so it is safe to cache. */
@@ -27,9 +28,7 @@ export function toUserView(user: UserView): UserView {
 
 /** The public view of a user; the email only for that user ("self") and admins. */
 export function toUserPublic(user: UserView, viewer: Principal | null | "self"): UserPublic {
-  const seesEmail =
-    viewer === "self" ||
-    (viewer !== null && (viewer.role === "ADMIN" || (viewer.kind === "user" && viewer.id === user.id)));
+  const seesEmail = viewer === "self" || canSeeUserEmail(viewer, user);
   return {
     id: user.id,
     username: user.username,

@@ -6,7 +6,8 @@ import type { Sql } from "../../infra/database/sql.js";
 import { cacheGroups } from "../../shared/cache-groups.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
-import { isAdmin, type Principal } from "../../shared/principal.js";
+import type { Principal } from "../../shared/principal.js";
+import { canUpdateUser } from "./policy.js";
 import { isForeignKeyViolation, isUniqueViolation } from "../../shared/prisma-errors.js";
 import type { MarketService } from "../markets/service.js";
 import type { UserView } from "./presenter.js";
@@ -67,7 +68,7 @@ export class UserService {
    * NOT_FOUND is only for an id that does not exist.
    */
   async update(viewer: Principal, id: string, data: UserUpdateData | UpdateMeInput): Promise<User> {
-    if (!isAdmin(viewer) && !(viewer.kind === "user" && viewer.id === id)) {
+    if (!canUpdateUser(viewer, { id })) {
       const exists = await this.db.user.findUnique({ where: { id }, select: { id: true } });
       if (!exists) throw new NotFoundError("User");
       throw new ForbiddenError("Only that user or an admin may update a user");
