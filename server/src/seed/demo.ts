@@ -105,7 +105,7 @@ export async function seedDemo({ services, db }: SeedDeps): Promise<DemoSeedRepo
       }),
     );
     userIds.set(user.key, registered.user.id);
-    if (user.role === "ADMIN") await services.users.setRole(registered.user.id, "ADMIN");
+    if (user.role === "ADMIN") await services.users.setRole(null, registered.user.id, "ADMIN");
     // Authenticated after the promotion: the session check reads the role it has now.
     await signIn(registered.tokens.accessToken, user.key);
     created.users += 1;

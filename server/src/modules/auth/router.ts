@@ -1,6 +1,5 @@
 import { anonymousProcedure, router, userProcedure } from "../../trpc/init.js";
 import { rateLimited } from "../../trpc/rate-limits.js";
-import { toUserPublic } from "../users/presenter.js";
 import { UserPublic } from "../users/schemas.js";
 import {
   ChangePasswordInput,
@@ -30,10 +29,7 @@ export const authRouter = router({
     .input(RegisterInput)
     .output(AuthOutput)
     .use(rateLimited("register"))
-    .mutation(async ({ ctx, input }) => {
-      const { user, tokens } = await ctx.services.auth.register(input);
-      return { user: toUserPublic(user, "self"), tokens };
-    }),
+    .mutation(({ ctx, input }) => ctx.services.auth.register(input)),
 
   login: anonymousProcedure
     .meta({
@@ -48,10 +44,7 @@ export const authRouter = router({
     .input(LoginInput)
     .output(AuthOutput)
     .use(rateLimited("login"))
-    .mutation(async ({ ctx, input }) => {
-      const result = await ctx.services.auth.login(input.email, input.password);
-      return { user: toUserPublic(result.user, "self"), tokens: result.tokens };
-    }),
+    .mutation(({ ctx, input }) => ctx.services.auth.login(input.email, input.password)),
 
   refresh: anonymousProcedure
     .meta({

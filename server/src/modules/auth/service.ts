@@ -11,6 +11,8 @@ import { PASSWORD_RESET_QUEUE } from "../../shared/job-queues.js";
 import { ConflictError, UnauthorizedError, ValidationError } from "../../shared/errors.js";
 import type { Principal, Role } from "../../shared/principal.js";
 import { isRecordNotFound, isUniqueViolation } from "../../shared/prisma-errors.js";
+import { toUserPublic } from "../users/presenter.js";
+import type { UserPublic } from "../users/schemas.js";
 import { selectSession } from "./queries.js";
 import type { SessionEvents } from "./session-events.js";
 import type { RegisterInput, Tokens } from "./schemas.js";
@@ -31,8 +33,9 @@ export interface AuthSettings {
 /** What a live-session check needs, cached per session; null for a dead session. */
 type LiveSession = { userId: string; role: Role } | null;
 
+/** What signing up or in answers: the user as they see themselves, and their tokens. */
 export interface AuthResult {
-  user: User;
+  user: UserPublic;
   tokens: Tokens;
 }
 
@@ -109,7 +112,7 @@ export class AuthService {
           passwordHash,
         },
       });
-      return { user, tokens: await this.startSession(user) };
+      return { user: toUserPublic(user, "self"), tokens: await this.startSession(user) };
     } catch (error) {
       if (isUniqueViolation(error)) throw await this.describeDuplicate(this.db, input.email, input.username);
       throw error;
@@ -187,7 +190,7 @@ export class AuthService {
       ? await this.passwords.verify(password, user.passwordHash, "signIn")
       : await this.passwords.verifyAgainstDummy(password);
     if (!user || !ok) throw new UnauthorizedError(INVALID_CREDENTIALS);
-    return { user, tokens: await this.startSession(user) };
+    return { user: toUserPublic(user, "self"), tokens: await this.startSession(user) };
   }
 
   /**

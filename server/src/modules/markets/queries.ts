@@ -3,7 +3,8 @@ import { ValidationError } from "../../shared/errors.js";
 import { cursorBigint, cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
 import type { Principal } from "../../shared/principal.js";
 import { visibleMarketsSql } from "./policy.js";
-import type { MarketListInput, MarketOutput, MarketStatus } from "./schemas.js";
+import { toMarket, type MarketRecord } from "./presenter.js";
+import type { MarketListInput, MarketOutput } from "./schemas.js";
 
 /** The hot reads of markets as single SQL statements (see infra/database/sql.ts for why). */
 
@@ -11,35 +12,8 @@ const COLUMNS = `m.id, m.name, m.description, m.status::text AS status,
   m.volume_cents::text AS "volumeCents", m.owner_id AS "ownerId", u.username AS "ownerUsername",
   m.created_at AT TIME ZONE 'UTC' AS "createdAt", m.updated_at AT TIME ZONE 'UTC' AS "updatedAt"`;
 
-interface MarketSqlRow {
-  id: string;
-  name: string;
-  description: string | null;
-  status: string;
-  /** int8 as text: exact in cursors; a number in the output (far below 2^53 for any market). */
-  volumeCents: string;
-  ownerId: string;
-  ownerUsername: string;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
-const STATUSES: readonly MarketStatus[] = ["DRAFT", "ACTIVE", "CLOSED"];
-
-function toOutput(row: MarketSqlRow): MarketOutput {
-  const status = STATUSES.find((s) => s === row.status);
-  if (!status) throw new Error(`unknown market status ${row.status}`);
-  return {
-    id: row.id,
-    name: row.name,
-    description: row.description,
-    status,
-    volumeCents: Number(row.volumeCents),
-    owner: { id: row.ownerId, username: row.ownerUsername },
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
-}
+/** A row of COLUMNS, as `toMarket` reads it. */
+type MarketSqlRow = MarketRecord & { volumeCents: string };
 
 export async function selectMarket(sql: Sql, id: string): Promise<MarketOutput | null> {
   const rows = await sql.rows<MarketSqlRow>(
@@ -47,7 +21,7 @@ export async function selectMarket(sql: Sql, id: string): Promise<MarketOutput |
     [id],
   );
   const row = rows[0];
-  return row ? toOutput(row) : null;
+  return row ? toMarket(row) : null;
 }
 
 const SORT_COLUMN = { createdAt: "m.created_at", volume: "m.volume_cents", name: "m.name" } as const;
@@ -115,7 +89,7 @@ export async function selectMarketPage(
   ]);
   const total = counted[0]?.total ?? 0;
   const page = keysetPage(rows, input.limit, (last) => [tag, sortValue(input.sort, last), last.id]);
-  return { items: page.items.map(toOutput), nextCursor: page.nextCursor, total };
+  return { items: page.items.map(toMarket), nextCursor: page.nextCursor, total };
 }
 
 function sortValue(sort: MarketListInput["sort"], row: MarketSqlRow): string {

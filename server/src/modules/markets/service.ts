@@ -7,7 +7,7 @@ import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/error
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import { canManageMarket, canSeeMarket, type MarketAccess } from "./policy.js";
 import type { MarketEvent, MarketEvents } from "./events.js";
-import { marketInclude, toMarket } from "./presenter.js";
+import { marketInclude, recordOf, toMarket } from "./presenter.js";
 import { selectMarket, selectMarketPage } from "./queries.js";
 import type {
   MarketCreateInput,
@@ -114,7 +114,7 @@ export class MarketService {
       include: marketInclude,
     });
     await this.cache.invalidate([cacheGroups.marketLists]);
-    return toMarket(row);
+    return toMarket(recordOf(row));
   }
 
   async update(viewer: Principal, id: string, data: MarketUpdateData): Promise<MarketOutput> {
@@ -140,7 +140,7 @@ export class MarketService {
         include: marketInclude,
       });
     });
-    const output = toMarket(market);
+    const output = toMarket(recordOf(market));
     await this.cache.invalidate([cacheGroups.market(id), cacheGroups.marketLists]);
     await this.publish(market.id, { type: "market.updated", market: output });
     return output;

@@ -1,6 +1,5 @@
 import { SuccessOutput } from "../../shared/schemas.js";
 import { protectedProcedure, publicProcedure, router, userProcedure } from "../../trpc/init.js";
-import { toPost } from "./presenter.js";
 import {
   PostCreateInput,
   PostIdInput,
@@ -17,10 +16,7 @@ export const postsRouter = router({
     })
     .input(PostListInput)
     .output(PostPage)
-    .query(async ({ ctx, input }) => {
-      const page = await ctx.services.posts.list(ctx.principal, input);
-      return { ...page, items: page.items.map(toPost) };
-    }),
+    .query(({ ctx, input }) => ctx.services.posts.list(ctx.principal, input)),
 
   byId: publicProcedure
     .meta({
@@ -28,7 +24,7 @@ export const postsRouter = router({
     })
     .input(PostIdInput)
     .output(PostOutput)
-    .query(async ({ ctx, input }) => toPost(await ctx.services.posts.byId(ctx.principal, input.id))),
+    .query(({ ctx, input }) => ctx.services.posts.byId(ctx.principal, input.id)),
 
   create: userProcedure
     .meta({
@@ -42,7 +38,7 @@ export const postsRouter = router({
     })
     .input(PostCreateInput)
     .output(PostOutput)
-    .mutation(async ({ ctx, input }) => toPost(await ctx.services.posts.create(ctx.principal, input))),
+    .mutation(({ ctx, input }) => ctx.services.posts.create(ctx.principal, input)),
 
   update: protectedProcedure
     .meta({
@@ -55,9 +51,7 @@ export const postsRouter = router({
     })
     .input(PostUpdateInput)
     .output(PostOutput)
-    .mutation(async ({ ctx, input }) =>
-      toPost(await ctx.services.posts.update(ctx.principal, input.id, input.data)),
-    ),
+    .mutation(({ ctx, input }) => ctx.services.posts.update(ctx.principal, input.id, input.data)),
 
   delete: protectedProcedure
     .meta({

@@ -5,8 +5,8 @@ import type { Principal } from "../../shared/principal.js";
 import { canSeeMarket } from "../markets/policy.js";
 import { canSeePost, canWritePost, visiblePostsWhere } from "./policy.js";
 import type { MarketEvents } from "../markets/events.js";
-import { postInclude, toPost, type PostRow } from "./presenter.js";
-import type { PostCreateInput, PostListInput, PostUpdateData } from "./schemas.js";
+import { postInclude, toPost } from "./presenter.js";
+import type { PostCreateInput, PostListInput, PostOutput, PostUpdateData } from "./schemas.js";
 
 const marketAccess = { select: { ownerId: true, status: true } } as const;
 
@@ -19,7 +19,7 @@ export class PostService {
   async list(
     viewer: Principal | null,
     input: PostListInput,
-  ): Promise<{ items: PostRow[]; nextCursor: string | null }> {
+  ): Promise<{ items: PostOutput[]; nextCursor: string | null }> {
     const after = readCursor(input.cursor, "posts", 2);
     const rows = await this.db.post.findMany({
       where: {
@@ -41,20 +41,20 @@ export class PostService {
       take: input.limit + 1,
       include: postInclude,
     });
-    return keysetPage(rows, input.limit, (last) => ["posts", last.createdAt.toISOString(), last.id]);
+    const page = keysetPage(rows, input.limit, (last) => ["posts", last.createdAt.toISOString(), last.id]);
+    return { items: page.items.map(toPost), nextCursor: page.nextCursor };
   }
 
-  async byId(viewer: Principal | null, id: string): Promise<PostRow> {
+  async byId(viewer: Principal | null, id: string): Promise<PostOutput> {
     const row = await this.db.post.findUnique({
       where: { id },
       include: { ...postInclude, market: marketAccess },
     });
     if (!row || !canSeePost(viewer, row)) throw new NotFoundError("Post");
-    const { market: _market, ...post } = row;
-    return post;
+    return toPost(row);
   }
 
-  async create(viewer: Principal & { kind: "user" }, input: PostCreateInput): Promise<PostRow> {
+  async create(viewer: Principal & { kind: "user" }, input: PostCreateInput): Promise<PostOutput> {
     if (input.marketId !== undefined) {
       const market = await this.db.market.findUnique({ where: { id: input.marketId }, ...marketAccess });
       if (!market || !canSeeMarket(viewer, market)) throw new NotFoundError("Market");
@@ -69,11 +69,12 @@ export class PostService {
       },
       include: postInclude,
     });
-    if (post.published) await this.announce(post);
-    return post;
+    const output = toPost(post);
+    if (post.published) await this.announce(post.marketId, output);
+    return output;
   }
 
-  async update(viewer: Principal, id: string, data: PostUpdateData): Promise<PostRow> {
+  async update(viewer: Principal, id: string, data: PostUpdateData): Promise<PostOutput> {
     const current = await this.writablePost(viewer, id);
     const post = await this.db.post.update({
       where: { id },
@@ -85,8 +86,9 @@ export class PostService {
       include: postInclude,
     });
     // Publishing a draft is, for its market's followers, the moment the post appears.
-    if (!current.published && post.published) await this.announce(post);
-    return post;
+    const output = toPost(post);
+    if (!current.published && post.published) await this.announce(post.marketId, output);
+    return output;
   }
 
   async delete(viewer: Principal, id: string): Promise<void> {
@@ -107,9 +109,7 @@ export class PostService {
     return row;
   }
 
-  private async announce(post: PostRow): Promise<void> {
-    if (post.marketId !== null) {
-      await this.events.publish(post.marketId, { type: "post.created", post: toPost(post) });
-    }
+  private async announce(marketId: string | null, post: PostOutput): Promise<void> {
+    if (marketId !== null) await this.events.publish(marketId, { type: "post.created", post });
   }
 }

@@ -1,15 +1,14 @@
-import type { Product } from "../../generated/prisma/client.js";
 import { utcTimestamp, type Sql, type SqlValue } from "../../infra/database/sql.js";
 import { cursorDate, keysetPage, readCursor } from "../../shared/pagination.js";
-import type { ProductListInput } from "./schemas.js";
+import type { ProductListInput, ProductOutput } from "./schemas.js";
 
 /** The hot reads of products as single SQL statements (see infra/database/sql.ts for why). */
 
 const COLUMNS = `id, market_id AS "marketId", name, description, price_cents AS "priceCents", stock,
   created_at AT TIME ZONE 'UTC' AS "createdAt", updated_at AT TIME ZONE 'UTC' AS "updatedAt"`;
 
-export async function selectProduct(sql: Sql, id: string): Promise<Product | null> {
-  const rows = await sql.rows<Product>(`SELECT ${COLUMNS} FROM products WHERE id = $1`, [id]);
+export async function selectProduct(sql: Sql, id: string): Promise<ProductOutput | null> {
+  const rows = await sql.rows<ProductOutput>(`SELECT ${COLUMNS} FROM products WHERE id = $1`, [id]);
   return rows[0] ?? null;
 }
 
@@ -17,7 +16,7 @@ export async function selectProduct(sql: Sql, id: string): Promise<Product | nul
 export async function selectProductPage(
   sql: Sql,
   input: ProductListInput,
-): Promise<{ items: Product[]; nextCursor: string | null }> {
+): Promise<{ items: ProductOutput[]; nextCursor: string | null }> {
   const after = readCursor(input.cursor, "products", 2);
   const values: SqlValue[] = [input.marketId];
   let keyset = "";
@@ -26,7 +25,7 @@ export async function selectProductPage(
     keyset = "AND (created_at < $2::timestamp OR (created_at = $2::timestamp AND id < $3))";
   }
   values.push(input.limit + 1);
-  const rows = await sql.rows<Product>(
+  const rows = await sql.rows<ProductOutput>(
     `SELECT ${COLUMNS} FROM products WHERE market_id = $1 ${keyset}
      ORDER BY created_at DESC, id DESC LIMIT $${String(values.length)}`,
     values,

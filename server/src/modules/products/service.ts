@@ -1,4 +1,3 @@
-import type { Product } from "../../generated/prisma/client.js";
 import type { Cache } from "../../infra/cache/cache.js";
 import type { Db } from "../../infra/database/db.js";
 import type { Sql } from "../../infra/database/sql.js";
@@ -10,12 +9,12 @@ import { canSeeMarket, type MarketAccess } from "../markets/policy.js";
 import { canManageProduct, canSeeProduct } from "./policy.js";
 import { accessOf, type MarketService } from "../markets/service.js";
 import { selectProduct, selectProductPage } from "./queries.js";
-import type { ProductCreateInput, ProductListInput, ProductUpdateData } from "./schemas.js";
+import type { ProductCreateInput, ProductListInput, ProductOutput, ProductUpdateData } from "./schemas.js";
 
 const marketAccess = { select: { ownerId: true, status: true } } as const;
 
 export interface ProductPageResult {
-  items: Product[];
+  items: ProductOutput[];
   nextCursor: string | null;
 }
 
@@ -47,7 +46,7 @@ export class ProductService {
     return selectProductPage(this.sql, input);
   }
 
-  async byId(viewer: Principal | null, id: string): Promise<Product> {
+  async byId(viewer: Principal | null, id: string): Promise<ProductOutput> {
     const product = await this.cache.getOrLoad("product", `product:${id}`, [cacheGroups.product(id)], () =>
       selectProduct(this.sql, id),
     );
@@ -57,7 +56,7 @@ export class ProductService {
     return product;
   }
 
-  async create(viewer: Principal, input: ProductCreateInput): Promise<Product> {
+  async create(viewer: Principal, input: ProductCreateInput): Promise<ProductOutput> {
     const market = await this.visibleMarket(viewer, input.marketId);
     assertManager(viewer, market);
     const product = await this.db.product.create({
@@ -73,7 +72,7 @@ export class ProductService {
     return product;
   }
 
-  async update(viewer: Principal, id: string, data: ProductUpdateData): Promise<Product> {
+  async update(viewer: Principal, id: string, data: ProductUpdateData): Promise<ProductOutput> {
     await this.managedProduct(viewer, id);
     const product = await this.db.product.update({
       where: { id },

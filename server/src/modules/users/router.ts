@@ -6,7 +6,6 @@ import {
   router,
   userProcedure,
 } from "../../trpc/init.js";
-import { toUserPublic } from "./presenter.js";
 import {
   SetRoleInput,
   UpdateMeInput,
@@ -28,9 +27,7 @@ export const usersRouter = router({
       },
     })
     .output(UserPublic)
-    .query(async ({ ctx }) => {
-      return toUserPublic(await ctx.services.users.byId(ctx.principal.id), ctx.principal);
-    }),
+    .query(({ ctx }) => ctx.services.users.byId(ctx.principal, ctx.principal.id)),
 
   updateMe: userProcedure
     .meta({
@@ -43,12 +40,7 @@ export const usersRouter = router({
     })
     .input(UpdateMeInput)
     .output(UserPublic)
-    .mutation(async ({ ctx, input }) => {
-      return toUserPublic(
-        await ctx.services.users.update(ctx.principal, ctx.principal.id, input),
-        ctx.principal,
-      );
-    }),
+    .mutation(({ ctx, input }) => ctx.services.users.update(ctx.principal, ctx.principal.id, input)),
 
   byId: publicProcedure
     .meta({
@@ -61,7 +53,7 @@ export const usersRouter = router({
     })
     .input(UserIdInput)
     .output(UserPublic)
-    .query(async ({ ctx, input }) => toUserPublic(await ctx.services.users.byId(input.id), ctx.principal)),
+    .query(({ ctx, input }) => ctx.services.users.byId(ctx.principal, input.id)),
 
   list: adminProcedure
     .meta({
@@ -75,10 +67,7 @@ export const usersRouter = router({
     })
     .input(UserListInput)
     .output(UserPage)
-    .query(async ({ ctx, input }) => {
-      const page = await ctx.services.users.list(input);
-      return { ...page, items: page.items.map((u) => toUserPublic(u, ctx.principal)) };
-    }),
+    .query(({ ctx, input }) => ctx.services.users.list(ctx.principal, input)),
 
   update: protectedProcedure
     .meta({
@@ -91,12 +80,7 @@ export const usersRouter = router({
     })
     .input(UserUpdateInput)
     .output(UserPublic)
-    .mutation(async ({ ctx, input }) => {
-      return toUserPublic(
-        await ctx.services.users.update(ctx.principal, input.id, input.data),
-        ctx.principal,
-      );
-    }),
+    .mutation(({ ctx, input }) => ctx.services.users.update(ctx.principal, input.id, input.data)),
 
   setRole: adminProcedure
     .meta({
@@ -110,9 +94,7 @@ export const usersRouter = router({
     })
     .input(SetRoleInput)
     .output(UserPublic)
-    .mutation(async ({ ctx, input }) =>
-      toUserPublic(await ctx.services.users.setRole(input.id, input.role), ctx.principal),
-    ),
+    .mutation(({ ctx, input }) => ctx.services.users.setRole(ctx.principal, input.id, input.role)),
 
   delete: adminProcedure
     .meta({

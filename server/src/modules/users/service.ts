@@ -10,14 +10,14 @@ import type { Principal } from "../../shared/principal.js";
 import { canUpdateUser } from "./policy.js";
 import { isForeignKeyViolation, isUniqueViolation } from "../../shared/prisma-errors.js";
 import type { MarketService } from "../markets/service.js";
-import type { UserView } from "./presenter.js";
+import { toUserPublic, type UserView } from "./presenter.js";
 import { selectUserViews } from "./queries.js";
-import type { UpdateMeInput, UserListInput, UserUpdateData } from "./schemas.js";
+import type { UpdateMeInput, UserListInput, UserPublic, UserUpdateData } from "./schemas.js";
 
 const CURSOR_TAG = "users";
 
 export interface UserPageResult {
-  items: User[];
+  items: UserPublic[];
   nextCursor: string | null;
   total: number;
 }
@@ -54,20 +54,24 @@ export class UserService {
     this.views = new DataLoader((ids) => selectUserViews(sql, ids), { cache: false, maxBatchSize: 100 });
   }
 
-  /** Cached: `users.byId` and `users.me` are among the hottest reads. */
-  async byId(id: string): Promise<UserView> {
+  /**
+   * A user as `viewer` may see them (users/policy.ts). Cached: `users.byId` and `users.me`
+   * are among the hottest reads; the view is the same for everyone, the email is left out per
+   * caller after the cache.
+   */
+  async byId(viewer: Principal | null, id: string): Promise<UserPublic> {
     const user = await this.cache.getOrLoad("user", `user:${id}`, [cacheGroups.user(id)], () =>
       this.views.load(id),
     );
     if (!user) throw new NotFoundError("User");
-    return user;
+    return toUserPublic(user, viewer);
   }
 
   /**
    * Self or admin. Anyone may see any user (users.byId), so anyone else is FORBIDDEN;
    * NOT_FOUND is only for an id that does not exist.
    */
-  async update(viewer: Principal, id: string, data: UserUpdateData | UpdateMeInput): Promise<User> {
+  async update(viewer: Principal, id: string, data: UserUpdateData | UpdateMeInput): Promise<UserPublic> {
     if (!canUpdateUser(viewer, { id })) {
       const exists = await this.db.user.findUnique({ where: { id }, select: { id: true } });
       if (!exists) throw new NotFoundError("User");
@@ -93,10 +97,11 @@ export class UserService {
     await this.cache.invalidate([cacheGroups.user(id)]);
     // Markets show their owner's username.
     if (data.username !== undefined) await this.markets.ownerRenamed(id);
-    return user;
+    return toUserPublic(user, viewer);
   }
 
-  async list(input: UserListInput): Promise<UserPageResult> {
+  /** Admins' (the procedure checks): each user with their email. */
+  async list(viewer: Principal, input: UserListInput): Promise<UserPageResult> {
     const search = input.search?.trim();
     const where: Prisma.UserWhereInput = search
       ? {
@@ -125,10 +130,11 @@ export class UserService {
       this.db.user.count({ where }),
     ]);
     const page = keysetPage(rows, input.limit, (last) => [CURSOR_TAG, last.createdAt.toISOString(), last.id]);
-    return { ...page, total };
+    return { items: page.items.map((u) => toUserPublic(u, viewer)), nextCursor: page.nextCursor, total };
   }
 
-  async setRole(id: string, role: Role): Promise<User> {
+  /** Admins' (the procedure checks, or the demo seed); the user as `viewer` may see them. */
+  async setRole(viewer: Principal | null, id: string, role: Role): Promise<UserPublic> {
     const user = await this.db.$transaction(async (tx) => {
       const current = await tx.user.findUnique({ where: { id } });
       if (!current) throw new NotFoundError("User");
@@ -138,7 +144,7 @@ export class UserService {
     // Live-session checks carry the role: a demotion must take effect on the next call.
     await this.cache.invalidateOrThrow([cacheGroups.user(id), cacheGroups.sessionsOf(id)]);
     await this.auth.sessionsChanged(id);
-    return user;
+    return toUserPublic(user, viewer);
   }
 
   /**
