@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { EventBus, SubscribeOptions } from "../../infra/events/bus.js";
 import type { Logger } from "../../infra/logger.js";
-import { PostOutput } from "../posts/schemas.js";
+import { PostOutput } from "../../shared/schemas.js";
 import { MarketOutput } from "./schemas.js";
 
 /** What `markets.onEvent` streams: one channel per market. */

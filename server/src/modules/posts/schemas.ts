@@ -1,18 +1,9 @@
 import { z } from "zod";
 import { PageInput, pageOutput } from "../../shared/pagination.js";
-import { Id, UserRef } from "../../shared/schemas.js";
+import { Id, PostOutput } from "../../shared/schemas.js";
 
-export const PostOutput = z.object({
-  id: z.string().describe("The post's id"),
-  title: z.string().describe("The post's title"),
-  content: z.string().describe("The post's text"),
-  published: z.boolean().describe("false: a draft, seen by its author and admins only"),
-  marketId: z.string().nullable().describe("The market it is about; null: none"),
-  author: UserRef.describe("Who wrote it"),
-  createdAt: z.date().describe("When the post was created"),
-  updatedAt: z.date().describe("When the post last changed"),
-});
-export type PostOutput = z.infer<typeof PostOutput>;
+// PostOutput lives in shared/ (see there); re-exported as the posts' output.
+export { PostOutput } from "../../shared/schemas.js";
 
 const Title = z.string().trim().min(1).max(200);
 const Content = z.string().min(1).max(20_000);
