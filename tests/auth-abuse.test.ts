@@ -6,13 +6,8 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agoraErrorCode, createAgoraClient, type AgoraClient } from "@agora/client";
 import { createLogger } from "@agora/server/testing";
-import {
-  newUserInput,
-  registerUser,
-  startTestServer,
-  type TestServer,
-  type UserSession,
-} from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { newUserInput, registerUser, type UserSession } from "./support/people.js";
 
 /** What a call answered: "OK" or its error code. */
 function outcome(call: Promise<unknown>): Promise<string> {

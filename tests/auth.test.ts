@@ -4,14 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@agora/server/testing";
 import { expectError, expectFieldErrors } from "./support/errors.js";
 import { signTestToken } from "./support/tokens.js";
-import {
-  newUserInput,
-  registerUser,
-  startTestServer,
-  TEST_AUDIENCE,
-  TEST_ISSUER,
-  type TestServer,
-} from "./support/server.js";
+import { startTestServer, TEST_AUDIENCE, TEST_ISSUER, type TestServer } from "./support/server.js";
+import { newUserInput, registerUser } from "./support/people.js";
 
 let ts: TestServer;
 const logLines: string[] = [];

@@ -10,8 +10,8 @@ import { agoraErrorCode, createAgoraClient, type AgoraClient } from "@agora/clie
 import { appRouter } from "@agora/server/router";
 import { createMarket, createProduct } from "./support/marketplace.js";
 import * as people from "./support/people.js";
-import { activeMarketWithProduct, placeOrder, type Person } from "./support/people.js";
-import { ADMIN, newUserInput, startTestServer, type TestServer } from "./support/server.js";
+import { activeMarketWithProduct, placeOrder, type UserSession, newUserInput } from "./support/people.js";
+import { ADMIN, startTestServer, type TestServer } from "./support/server.js";
 import { signTestToken } from "./support/tokens.js";
 
 /**
@@ -161,14 +161,14 @@ interface Caller {
   kind: Kind;
   api: AgoraClient;
   /** The caller's person, for the kinds that are one (user, other, owner, admin). */
-  person: Person | null;
+  person: UserSession | null;
 }
 
 let ts: TestServer;
-let owner: Person;
-let other: Person;
-let stranger: Person;
-let admin: Person;
+let owner: UserSession;
+let other: UserSession;
+let stranger: UserSession;
+let admin: UserSession;
 let userKey: string;
 let adminKey: string;
 let expiredToken: string;
@@ -191,13 +191,13 @@ let fx: {
 };
 
 const signIn = (email: string, password: string) => people.signIn(ts, email, password);
-const newPerson = () => people.newPerson(ts);
+const newUser = () => people.registerUser(ts);
 const newAdmin = () => people.newAdmin(ts, admin);
 
 beforeAll(async () => {
   ts = await startTestServer();
   admin = await signIn(ADMIN.email, ADMIN.password);
-  [owner, other, stranger] = [await newPerson(), await newPerson(), await newPerson()];
+  [owner, other, stranger] = [await newUser(), await newUser(), await newUser()];
   userKey = (await admin.api.apiKeys.create.mutate({ name: "matrix user key", role: "USER" })).key;
   adminKey = (await admin.api.apiKeys.create.mutate({ name: "matrix admin key", role: "ADMIN" })).key;
 
@@ -205,7 +205,7 @@ beforeAll(async () => {
   const now = Math.floor(Date.now() / 1000);
   const { sid } = decodeJwt(admin.tokens.accessToken);
   expiredToken = await signTestToken(
-    { sub: admin.id, role: "ADMIN", sid },
+    { sub: admin.user.id, role: "ADMIN", sid },
     { iat: now - 3600, exp: now - 60 },
   );
   const ended = await signIn(ADMIN.email, ADMIN.password);
@@ -267,7 +267,7 @@ interface CaseSpec<T, R> {
    */
   state?: (target: T, caller: Caller) => Promise<unknown>;
   /** Who plays `owner` when it is not the cast's owner (the target is a person made for the cell). */
-  ownerOf?: (target: T) => Person;
+  ownerOf?: (target: T) => UserSession;
   callers?: Callers;
   /**
    * The cells of a row run concurrently (each has its own object), except where they share
@@ -294,14 +294,14 @@ function codeOf(error: unknown): string {
   return `threw ${error instanceof Error ? error.message : String(error)}`;
 }
 
-async function callerFor(kind: Kind, callers: Callers, ownerOverride: Person | null): Promise<Caller> {
+async function callerFor(kind: Kind, callers: Callers, ownerOverride: UserSession | null): Promise<Caller> {
   if (kind === "owner" && ownerOverride) return { kind, api: ownerOverride.api, person: ownerOverride };
-  const cast: Partial<Record<Kind, Person>> = { user: stranger, other, owner, admin };
+  const cast: Partial<Record<Kind, UserSession>> = { user: stranger, other, owner, admin };
   const person = cast[kind];
   if (person) {
     let acting = person;
-    if (callers === "throwaway") acting = kind === "admin" ? await newAdmin() : await newPerson();
-    else if (callers === "fresh-session") acting = await signIn(person.email, person.password);
+    if (callers === "throwaway") acting = kind === "admin" ? await newAdmin() : await newUser();
+    else if (callers === "fresh-session") acting = await signIn(person.input.email, person.input.password);
     return { kind, api: acting.api, person: acting };
   }
   const clients: Partial<Record<Kind, AgoraClient>> = {
@@ -373,10 +373,10 @@ function firstEvent(api: AgoraClient, marketId: string): Promise<unknown> {
 
 /** A mailed reset token for a new account (mail goes out from a background job). */
 async function mailedResetToken(): Promise<string> {
-  const person = await newPerson();
+  const person = await newUser();
   const before = ts.mailer.sent.length;
-  await ts.client().auth.requestPasswordReset.mutate({ email: person.email });
-  const mail = await ts.waitForMail(person.email, before);
+  await ts.client().auth.requestPasswordReset.mutate({ email: person.input.email });
+  const mail = await ts.waitForMail(person.input.email, before);
   const token = /Reset token: (\S+)/.exec(mail.text)?.[1];
   if (!token) throw new Error("no reset token in the mail");
   return token;
@@ -415,15 +415,15 @@ const CASES: Record<string, Runner> = {
         .then(() => "exists", codeOf),
   }),
   "auth.login | an account's email and password": cell({
-    setup: newPerson,
-    call: (api, p) => api.auth.login.mutate({ email: p.email, password: p.password }),
+    setup: newUser,
+    call: (api, p) => api.auth.login.mutate({ email: p.input.email, password: p.input.password }),
   }),
   "auth.refresh | a live refresh token": cell({
-    setup: newPerson,
+    setup: newUser,
     call: (api, p) => api.auth.refresh.mutate({ refreshToken: p.tokens.refreshToken }),
   }),
   "auth.logout | the caller's own session": cell({
-    setup: () => signIn(owner.email, owner.password),
+    setup: () => signIn(owner.input.email, owner.input.password),
     callers: "fresh-session",
     // Callers that are no person offer a real session's token: still refused.
     call: (api, fallback, caller) =>
@@ -431,7 +431,7 @@ const CASES: Record<string, Runner> = {
     state: (fallback, caller) => sessionState((caller.person ?? fallback).tokens.accessToken),
   }),
   "auth.logout | the owner's session": cell({
-    setup: () => signIn(owner.email, owner.password),
+    setup: () => signIn(owner.input.email, owner.input.password),
     call: (api, session) => api.auth.logout.mutate({ refreshToken: session.tokens.refreshToken }),
     state: (session) => sessionState(session.tokens.accessToken),
   }),
@@ -450,11 +450,11 @@ const CASES: Record<string, Runner> = {
     callers: "throwaway",
     call: (api, _none, caller) =>
       api.auth.changePassword.mutate({
-        currentPassword: caller.person?.password ?? owner.password,
+        currentPassword: caller.person?.input.password ?? owner.input.password,
         newPassword: "Changed-Passw0rd",
       }),
     state: (_none, caller) => {
-      const { email, password } = caller.person ?? owner;
+      const { email, password } = (caller.person ?? owner).input;
       return ts
         .client()
         .auth.login.mutate({ email, password })
@@ -462,8 +462,8 @@ const CASES: Record<string, Runner> = {
     },
   }),
   "auth.requestPasswordReset | an account's email": cell({
-    setup: newPerson,
-    call: (api, p) => api.auth.requestPasswordReset.mutate({ email: p.email }),
+    setup: newUser,
+    call: (api, p) => api.auth.requestPasswordReset.mutate({ email: p.input.email }),
   }),
   "auth.resetPassword | a mailed reset token": cell({
     setup: mailedResetToken,
@@ -479,7 +479,7 @@ const CASES: Record<string, Runner> = {
   }),
   "users.byId | the owner": cell({
     setup: none,
-    call: (api) => api.users.byId.query({ id: owner.id }),
+    call: (api) => api.users.byId.query({ id: owner.user.id }),
   }),
   "users.byId | an unknown id": cell({
     setup: none,
@@ -493,24 +493,24 @@ const CASES: Record<string, Runner> = {
     sequential: true,
     setup: none,
     call: (api) =>
-      api.users.update.mutate({ id: owner.id, data: { name: `Named ${String((renames += 1))}` } }),
-    state: () => userState(owner.id),
+      api.users.update.mutate({ id: owner.user.id, data: { name: `Named ${String((renames += 1))}` } }),
+    state: () => userState(owner.user.id),
   }),
   "users.update | an unknown id": cell({
     setup: none,
     call: (api) => api.users.update.mutate({ id: "no-such-user", data: { name: "Nobody" } }),
   }),
   "users.setRole | the owner, made ADMIN": cell({
-    setup: newPerson,
+    setup: newUser,
     ownerOf: (p) => p,
-    call: (api, p) => api.users.setRole.mutate({ id: p.id, role: "ADMIN" }),
-    state: (p) => userState(p.id),
+    call: (api, p) => api.users.setRole.mutate({ id: p.user.id, role: "ADMIN" }),
+    state: (p) => userState(p.user.id),
   }),
   "users.delete | the owner": cell({
-    setup: newPerson,
+    setup: newUser,
     ownerOf: (p) => p,
-    call: (api, p) => api.users.delete.mutate({ id: p.id }),
-    state: (p) => userState(p.id),
+    call: (api, p) => api.users.delete.mutate({ id: p.user.id }),
+    state: (p) => userState(p.user.id),
   }),
   "apiKeys.create | a new key": cell({
     sequential: true,
@@ -537,12 +537,13 @@ const CASES: Record<string, Runner> = {
 
   "markets.list | status ACTIVE: an ACTIVE market": cell({
     setup: none,
-    call: (api) => api.markets.list.query({ ownerId: owner.id, status: "ACTIVE", order: "asc", limit: 100 }),
+    call: (api) =>
+      api.markets.list.query({ ownerId: owner.user.id, status: "ACTIVE", order: "asc", limit: 100 }),
     shows: (page) => listed(page, fx.activeMarket),
   }),
   "markets.list | ownerId of the owner: a DRAFT market": cell({
     setup: none,
-    call: (api) => api.markets.list.query({ ownerId: owner.id, order: "asc", limit: 100 }),
+    call: (api) => api.markets.list.query({ ownerId: owner.user.id, order: "asc", limit: 100 }),
     shows: (page) => listed(page, fx.draftMarket),
   }),
   "markets.list | status DRAFT: a DRAFT market": cell({
@@ -685,12 +686,12 @@ const CASES: Record<string, Runner> = {
 
   "posts.list | published, by authorId": cell({
     setup: none,
-    call: (api) => api.posts.list.query({ authorId: owner.id, marketId: fx.otherMarket, limit: 100 }),
+    call: (api) => api.posts.list.query({ authorId: owner.user.id, marketId: fx.otherMarket, limit: 100 }),
     shows: (page) => listed(page, fx.publishedPost),
   }),
   "posts.list | unpublished, by authorId": cell({
     setup: none,
-    call: (api) => api.posts.list.query({ authorId: owner.id, marketId: fx.otherMarket, limit: 100 }),
+    call: (api) => api.posts.list.query({ authorId: owner.user.id, marketId: fx.otherMarket, limit: 100 }),
     shows: (page) => listed(page, fx.unpublishedPost),
   }),
   "posts.list | published in a DRAFT market, by marketId": cell({
@@ -797,7 +798,7 @@ describe("the same object-level rules over REST (/api/v1)", () => {
     const order = await placeOrder(owner, other);
     const published = await ownersPost(true);
     const unpublished = await ownersPost(false);
-    const as = (p: Person) => ({ token: p.tokens.accessToken });
+    const as = (p: UserSession) => ({ token: p.tokens.accessToken });
     const snapshot = () =>
       Promise.all([
         marketState(draft.id),
@@ -842,7 +843,7 @@ describe("the same object-level rules over REST (/api/v1)", () => {
 
     // A list filtered by someone else's id shows only what the caller may see.
     const listed = async (auth: { token?: string }) => {
-      const res = await rest("GET", `/markets?ownerId=${owner.id}&status=DRAFT&limit=100`, auth);
+      const res = await rest("GET", `/markets?ownerId=${owner.user.id}&status=DRAFT&limit=100`, auth);
       return (res.body as { items: { id: string }[] }).items.map((m) => m.id);
     };
     expect(await listed(as(other))).toEqual([]);
@@ -853,7 +854,8 @@ describe("the same object-level rules over REST (/api/v1)", () => {
 describe("lists count only what the caller may see", () => {
   it("markets.list's total leaves hidden DRAFT markets out", async () => {
     const count = async (api: AgoraClient, status?: "DRAFT" | "ACTIVE" | "CLOSED") =>
-      (await api.markets.list.query({ ownerId: owner.id, limit: 1, ...(status ? { status } : {}) })).total;
+      (await api.markets.list.query({ ownerId: owner.user.id, limit: 1, ...(status ? { status } : {}) }))
+        .total;
     const drafts = await count(admin.api, "DRAFT");
     expect(drafts).toBeGreaterThan(0);
     const all = await count(admin.api);
@@ -867,12 +869,12 @@ describe("lists count only what the caller may see", () => {
 
 describe("stale credentials on public procedures", () => {
   it("are refused (not treated as anonymous), so the SDK refreshes and the owner still sees their draft", async () => {
-    const alice = await newPerson();
+    const alice = await newUser();
     const draft = await createMarket(alice.api, { status: "DRAFT" });
     const now = Math.floor(Date.now() / 1000);
     const { sid } = decodeJwt(alice.tokens.accessToken);
     const stale = await signTestToken(
-      { sub: alice.id, role: "USER", sid },
+      { sub: alice.user.id, role: "USER", sid },
       { iat: now - 3600, exp: now - 60 },
     );
     const state = { tokens: { ...alice.tokens, accessToken: stale } };

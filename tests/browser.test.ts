@@ -6,7 +6,8 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "./support/build.js";
 import { startServerProcess } from "./support/process.js";
-import { loginAdmin, newUserInput, startTestServer, waitFor, type TestServer } from "./support/server.js";
+import { startTestServer, waitFor, type TestServer } from "./support/server.js";
+import { loginAdmin, newUserInput } from "./support/people.js";
 
 // The panel and the REST docs in a real browser: Debian's Chromium driven by playwright-core
 // (no browser download). `.ci/run` installs the chromium package, and in CI (or with

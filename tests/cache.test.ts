@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectError } from "./support/errors.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
-import { registerUser, startCast, startTestServer, type Cast } from "./support/server.js";
+import { startTestServer } from "./support/server.js";
+import { registerUser, startCast, type Cast } from "./support/people.js";
 
 /**
  * Hot reads are cached (in process, or in Redis when REDIS_URL is set: this file runs in both

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAgoraError } from "@agora/client";
 import { createMarket, createProduct } from "./support/marketplace.js";
-import { loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { loginAdmin, registerUser } from "./support/people.js";
 
 // Row locks and races need real PostgreSQL: PGlite runs one statement at a time.
 describe.runIf(!!process.env.DATABASE_URL)("orders under real concurrency (PostgreSQL)", () => {

@@ -26,7 +26,7 @@ import { appRouter } from "@agora/server/router";
 import { createApp } from "@agora/server/testing";
 import { createMarket, createProduct } from "./support/marketplace.js";
 import * as people from "./support/people.js";
-import { activeMarketWithProduct, type Person } from "./support/people.js";
+import { activeMarketWithProduct, type UserSession } from "./support/people.js";
 import { ADMIN, startTestServer, type TestServer } from "./support/server.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
@@ -49,11 +49,11 @@ const CALLERS: readonly CallerKind[] = ["anon", "owner", "other", "admin", "fres
 // Fixtures
 
 let ts: TestServer;
-let admin: Person;
-let owner: Person;
-let other: Person;
+let admin: UserSession;
+let owner: UserSession;
+let other: UserSession;
 /** The user users.update changes. */
-let target: Person;
+let target: UserSession;
 /** Mailed password-reset tokens not used yet. */
 const resetTokens: string[] = [];
 let fx: Record<string, string>;
@@ -64,9 +64,9 @@ beforeAll(async () => {
   ts = await startTestServer({ RATE_LIMIT_ENABLED: "false", ACCESS_TOKEN_TTL_SECONDS: "86400" });
   admin = await people.signIn(ts, ADMIN.email, ADMIN.password);
   [owner, other, target] = [
-    await people.newPerson(ts),
-    await people.newPerson(ts),
-    await people.newPerson(ts),
+    await people.registerUser(ts),
+    await people.registerUser(ts),
+    await people.registerUser(ts),
   ];
   const active = await activeMarketWithProduct(owner);
   await owner.api.products.update.mutate({ id: active.productId, data: { stock: 1_000_000 } });
@@ -85,11 +85,11 @@ beforeAll(async () => {
   });
   const hidden = await owner.api.posts.create.mutate({ title: "Hidden", content: "Body", published: false });
   fx = {
-    owner: owner.id,
-    other: other.id,
-    target: target.id,
-    ownerEmail: owner.email,
-    ownerPassword: owner.password,
+    owner: owner.user.id,
+    other: other.user.id,
+    target: target.user.id,
+    ownerEmail: owner.input.email,
+    ownerPassword: owner.input.password,
     activeMarket: active.marketId,
     draftMarket: draft.id,
     activeProduct: active.productId,
@@ -103,14 +103,14 @@ beforeAll(async () => {
   // Reset tokens come by mail from a background job: ask for a few at once.
   const asked = await Promise.all(
     Array.from({ length: 8 }, async () => {
-      const person = await people.newPerson(ts);
+      const person = await people.registerUser(ts);
       const before = ts.mailer.sent.length;
-      await ts.client().auth.requestPasswordReset.mutate({ email: person.email });
+      await ts.client().auth.requestPasswordReset.mutate({ email: person.input.email });
       return { person, before };
     }),
   );
   for (const { person, before } of asked) {
-    const mail = await ts.waitForMail(person.email, Math.max(0, before - 8));
+    const mail = await ts.waitForMail(person.input.email, Math.max(0, before - 8));
     const token = /Reset token: (\S+)/.exec(mail.text)?.[1];
     if (token) resetTokens.push(token);
   }
@@ -170,7 +170,7 @@ const compared = { count: 0 };
 
 let unique = 0;
 
-async function freshObject(what: string, caller: Person | null): Promise<string> {
+async function freshObject(what: string, caller: UserSession | null): Promise<string> {
   made += 1;
   switch (what) {
     case "market":
@@ -191,10 +191,10 @@ async function freshObject(what: string, caller: Person | null): Promise<string>
     case "apiKey":
       return (await admin.api.apiKeys.create.mutate({ name: "fuzz" })).id;
     case "user":
-      return (await people.newPerson(ts)).id;
+      return (await people.registerUser(ts)).user.id;
     case "refreshToken":
       // A new session of the caller (or of the owner, for callers that are no person).
-      return (await people.signIn(ts, (caller ?? owner).email, (caller ?? owner).password)).tokens
+      return (await people.signIn(ts, (caller ?? owner).input.email, (caller ?? owner).input.password)).tokens
         .refreshToken;
     case "resetToken":
       return resetTokens.pop() ?? "no-reset-token-left";
@@ -203,21 +203,21 @@ async function freshObject(what: string, caller: Person | null): Promise<string>
   }
 }
 
-async function resolveString(value: string, caller: Person | null): Promise<string> {
+async function resolveString(value: string, caller: UserSession | null): Promise<string> {
   if (value.startsWith("@fx:")) {
     const id = fx[value.slice(4)];
     if (id === undefined) throw new Error(`unknown fixture ${value}`);
     return id;
   }
   if (value.startsWith("@fresh:")) return freshObject(value.slice(7), caller);
-  if (value === "@caller:password") return (caller ?? owner).password;
+  if (value === "@caller:password") return (caller ?? owner).input.password;
   if (value.includes("{u}"))
     return value.replaceAll("{u}", `${Date.now().toString(36)}${String((unique += 1))}`);
   return value;
 }
 
 /** A copy of `value` with placeholders resolved (own properties kept, `__proto__` included). */
-async function resolve(value: unknown, caller: Person | null, depth = 0): Promise<unknown> {
+async function resolve(value: unknown, caller: UserSession | null, depth = 0): Promise<unknown> {
   if (depth > 20) return value;
   if (typeof value === "string") return resolveString(value, caller);
   if (Array.isArray(value)) {
@@ -1418,10 +1418,10 @@ async function checksum(): Promise<Record<string, string>> {
   return result.rows[0] ?? {};
 }
 
-async function callerOf(kind: CallerKind, endsSessions: boolean): Promise<Person | null> {
+async function callerOf(kind: CallerKind, endsSessions: boolean): Promise<UserSession | null> {
   if (endsSessions && kind !== "anon") {
     made += 1;
-    return kind === "admin" ? people.newAdmin(ts, admin) : people.newPerson(ts);
+    return kind === "admin" ? people.newAdmin(ts, admin) : people.registerUser(ts);
   }
   switch (kind) {
     case "anon":
@@ -1434,7 +1434,7 @@ async function callerOf(kind: CallerKind, endsSessions: boolean): Promise<Person
       return admin;
     case "fresh":
       made += 1;
-      return people.newPerson(ts);
+      return people.registerUser(ts);
   }
 }
 

@@ -3,7 +3,7 @@ import { isAgoraError } from "@agora/client";
 import { createMarket, createProduct, subscriptionError } from "./support/marketplace.js";
 import { expectError } from "./support/errors.js";
 import { answerBeforeBodyEnds } from "./support/partial-body.js";
-import { startCast, type Cast } from "./support/server.js";
+import { startCast, type Cast } from "./support/people.js";
 
 // Input that no procedure can store or compare (NUL, unpaired surrogates, cursors beyond what
 // the database holds, broken superjson envelopes) is the caller's BAD_REQUEST in our own

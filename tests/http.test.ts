@@ -5,7 +5,8 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError, createApp, createLogger, loadConfig } from "@agora/server/testing";
 import { expectError } from "./support/errors.js";
-import { newUserInput, registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { newUserInput, registerUser } from "./support/people.js";
 
 let ts: TestServer;
 beforeAll(async () => {

@@ -4,14 +4,8 @@ import { agoraErrorCode, createAgoraClient, type AgoraClient } from "@agora/clie
 import { expectError } from "./support/errors.js";
 import { createMarket, createProduct, subscriptionError, watchMarket } from "./support/marketplace.js";
 import { repoRoot, startServerProcess, type ServerProcess } from "./support/process.js";
-import {
-  ADMIN,
-  createTestDatabase,
-  newUserInput,
-  TEST_JWT_SECRET,
-  waitFor,
-  type AuthResult,
-} from "./support/server.js";
+import { ADMIN, createTestDatabase, TEST_JWT_SECRET, waitFor } from "./support/server.js";
+import { newUserInput, type AuthResult } from "./support/people.js";
 import { startSmtpServer, type TestSmtpServer } from "./support/smtp.js";
 
 /**

@@ -9,16 +9,8 @@ import {
 } from "@agora/server/testing";
 import { expectError } from "./support/errors.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
-import {
-  loginAdmin,
-  registerUser,
-  startCast,
-  startTestServer,
-  waitFor,
-  createTestDatabase,
-  type Cast,
-  type TestServer,
-} from "./support/server.js";
+import { startTestServer, waitFor, createTestDatabase, type TestServer } from "./support/server.js";
+import { loginAdmin, registerUser, startCast, type Cast } from "./support/people.js";
 import { freePort } from "./support/process.js";
 import { startSmtpServer } from "./support/smtp.js";
 

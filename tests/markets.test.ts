@@ -2,13 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgoraClient } from "@agora/client";
 import { expectError, expectFieldErrors } from "./support/errors.js";
 import { createMarket, createProduct, subscriptionError, watchMarket } from "./support/marketplace.js";
-import {
-  registerUser,
-  startCast,
-  startTestServer,
-  type TestServer,
-  type UserSession,
-} from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { registerUser, startCast, type UserSession } from "./support/people.js";
 
 let ts: TestServer;
 let owner: UserSession;

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectError } from "./support/errors.js";
 import { createMarket } from "./support/marketplace.js";
-import { registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { registerUser } from "./support/people.js";
 
 const TOKEN = "metrics-token-0123456789abcdef";
 let ts: TestServer;

@@ -9,7 +9,8 @@ import addFormats from "ajv-formats";
 import { sample } from "openapi-sampler";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { repoRoot } from "./support/build.js";
-import { ADMIN, loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { ADMIN, startTestServer, type TestServer } from "./support/server.js";
+import { loginAdmin, registerUser } from "./support/people.js";
 
 const execFileAsync = promisify(execFile);
 

@@ -7,7 +7,8 @@ import {
 } from "@agora/server/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMarket } from "./support/marketplace.js";
-import { loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { loginAdmin, registerUser } from "./support/people.js";
 import { viewersAround } from "./support/viewers.js";
 
 /**

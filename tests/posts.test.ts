@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AgoraClient } from "@agora/client";
 import { expectError, expectFieldErrors } from "./support/errors.js";
 import { createMarket } from "./support/marketplace.js";
-import { registerUser, startCast, type TestServer, type UserSession } from "./support/server.js";
+import { type TestServer } from "./support/server.js";
+import { registerUser, startCast, type UserSession } from "./support/people.js";
 
 let ts: TestServer;
 let author: UserSession;

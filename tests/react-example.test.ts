@@ -11,7 +11,8 @@ import type { AgoraClient, Tokens } from "@agora/client";
 import { repoRoot, run } from "./support/build.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
 import { freePort } from "./support/process.js";
-import { registerUser, startTestServer, type TestServer, type UserSession } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { registerUser, type UserSession } from "./support/people.js";
 import { signTestToken } from "./support/tokens.js";
 
 // The React example app (client-sdk/examples/react) as a frontend developer meets it: the SDK

@@ -1,7 +1,8 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { answerBeforeBodyEnds } from "./support/partial-body.js";
-import { newUserInput, startTestServer, type TestServer } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { newUserInput } from "./support/people.js";
 
 let ts: TestServer;
 beforeAll(async () => {

@@ -5,7 +5,8 @@ import { createMarket, createProduct, watchMarket, type Received } from "./suppo
 import pg from "pg";
 import { startServerProcess, type ServerProcess } from "./support/process.js";
 import { createTestDatabase } from "./support/database.js";
-import { newUserInput, TEST_JWT_SECRET, waitFor } from "./support/server.js";
+import { TEST_JWT_SECRET, waitFor } from "./support/server.js";
+import { newUserInput } from "./support/people.js";
 import { startOwnedRedis, type OwnedRedis } from "./support/services.js";
 import { startSmtpServer, type ReceivedMail } from "./support/smtp.js";
 

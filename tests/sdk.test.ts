@@ -15,7 +15,8 @@ import {
 } from "@agora/client";
 import { createTokenStore, retryUnlessClientError } from "@agora/client/react";
 import { expectError } from "./support/errors.js";
-import { loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { loginAdmin, registerUser } from "./support/people.js";
 import { signTestToken } from "./support/tokens.js";
 
 let ts: TestServer;

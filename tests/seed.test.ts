@@ -13,7 +13,8 @@ import {
 } from "@agora/server/testing";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { expectError } from "./support/errors.js";
-import { ADMIN, loginAdmin, startTestServer, TEST_JWT_SECRET, testServerEnv } from "./support/server.js";
+import { ADMIN, startTestServer, TEST_JWT_SECRET, testServerEnv } from "./support/server.js";
+import { loginAdmin } from "./support/people.js";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 

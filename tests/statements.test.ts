@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMarket, createProduct } from "./support/marketplace.js";
-import { registerUser, startTestServer, type TestServer, type UserSession } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { registerUser, type UserSession } from "./support/people.js";
 
 /**
  * No N+1: a list issues the same number of SQL statements for 1 row as for 100, and placing

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agoraErrorCode, createAgoraClient } from "@agora/client";
 import { EventSource, type EventSourceInit } from "eventsource";
 import { createMarket, subscriptionError, watchMarket } from "./support/marketplace.js";
-import { loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { loginAdmin, registerUser } from "./support/people.js";
 
 // Event streams (SSE) against callers who would hold them: how many one address or account
 // may hold, how long one lasts, what a resume may replay, and that a stream never outlives the

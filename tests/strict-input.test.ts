@@ -1,7 +1,8 @@
 import { appRouter } from "@agora/server/router";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { loginAdmin, startTestServer, type TestServer } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { loginAdmin } from "./support/people.js";
 
 /**
  * Inputs are strictly typed on /trpc and in REST JSON bodies: a string where a boolean, a

@@ -11,15 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { agoraErrorCode, type AgoraClient } from "@agora/client";
 import { expectError } from "./support/errors.js";
 import {
-  loginAdmin,
-  registerUser,
   startTestServer,
   TEST_AUDIENCE,
   TEST_ISSUER,
   TEST_JWT_SECRET,
   type TestServer,
-  type UserSession,
 } from "./support/server.js";
+import { loginAdmin, registerUser, type UserSession } from "./support/people.js";
 
 let ts: TestServer;
 let admin: AgoraClient;

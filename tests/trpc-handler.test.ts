@@ -4,7 +4,8 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, createLogger } from "@agora/server/testing";
 import { createMarket } from "./support/marketplace.js";
-import { registerUser, startTestServer, type TestServer, type UserSession } from "./support/server.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { registerUser, type UserSession } from "./support/people.js";
 
 /**
  * The fast /trpc handler (server/src/http/trpc-fast/) must answer exactly as tRPC's own express

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectError, expectFieldErrors } from "./support/errors.js";
-import { ADMIN, loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { ADMIN, startTestServer, type TestServer } from "./support/server.js";
+import { loginAdmin, registerUser } from "./support/people.js";
 
 let ts: TestServer;
 let admin: Awaited<ReturnType<typeof loginAdmin>>;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { createAgoraClient, type AgoraClient, type RouterOutputs } from "@agora/client";
+import { createAgoraClient, type AgoraClient } from "@agora/client";
 import {
   loadConfig,
   MemoryMailer,
@@ -162,55 +162,4 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-export type AuthResult = RouterOutputs["auth"]["register"];
-
-let counter = 0;
-/** A unique, valid registration; override any field. */
-export function newUserInput(
-  overrides: Partial<{ email: string; username: string; password: string; name: string }> = {},
-) {
-  counter += 1;
-  const tag = `${Date.now().toString(36)}${counter}${Math.random().toString(36).slice(2, 6)}`;
-  return {
-    email: `user_${tag}@example.com`,
-    username: `user_${tag}`.slice(0, 30),
-    password: "Passw0rdGood",
-    ...overrides,
-  };
-}
-
-export type UserSession = AuthResult & { api: AgoraClient; input: ReturnType<typeof newUserInput> };
-
-/** Registers a fresh user and returns it with a client that acts as that user. */
-export async function registerUser(
-  ts: TestServer,
-  overrides: Parameters<typeof newUserInput>[0] = {},
-): Promise<UserSession> {
-  const input = newUserInput(overrides);
-  const result = await ts.client().auth.register.mutate(input);
-  return { ...result, api: ts.client({ token: result.tokens.accessToken }), input };
-}
-
-/** Logs in as the admin seeded from ADMIN_EMAIL/ADMIN_PASSWORD at startup. */
-export async function loginAdmin(ts: TestServer): Promise<AuthResult & { api: AgoraClient }> {
-  const result = await ts.client().auth.login.mutate({ email: ADMIN.email, password: ADMIN.password });
-  return { ...result, api: ts.client({ token: result.tokens.accessToken }) };
-}
-
-export interface Cast {
-  ts: TestServer;
-  /** Three freshly registered users; take as many as the file needs. */
-  users: [UserSession, UserSession, UserSession];
-  /** The seeded admin's client. */
-  admin: AgoraClient;
-  anon: AgoraClient;
-}
-
-/** The usual cast of a domain test file: a server, three users, the admin and an anonymous client. */
-export async function startCast(): Promise<Cast> {
-  const ts = await startTestServer();
-  const users: Cast["users"] = [await registerUser(ts), await registerUser(ts), await registerUser(ts)];
-  return { ts, users, admin: (await loginAdmin(ts)).api, anon: ts.client() };
 }
