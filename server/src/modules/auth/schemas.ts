@@ -1,20 +1,11 @@
 import { z } from "zod";
 import { BCRYPT_MAX_BYTES } from "../../infra/passwords.js";
+import { DisplayName, Email, Username } from "../users/schemas.js";
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, "utf8");
 
 // `.meta()`: what the OpenAPI document shows of a rule zod cannot express in JSON Schema (a
 // pipe documents only its first schema; refinements not at all). Validation is unchanged.
-export const Email = z
-  .string()
-  .trim()
-  .toLowerCase()
-  .pipe(z.email("Must be a valid email address").max(254))
-  .meta({ format: "email", maxLength: 254, examples: ["ada@example.com"] });
-
-export const Username = z
-  .string()
-  .regex(/^[A-Za-z0-9_]{3,30}$/, "Must be 3 to 30 characters: letters, digits or underscores");
 
 /** bcrypt reads at most 72 bytes; a longer password is refused, never silently truncated. */
 export const Password = z
@@ -31,8 +22,6 @@ export const Password = z
     pattern: "^(?=.*[A-Z])(?=.*[a-z])(?=.*[0-9])",
     examples: ["Correct-H0rse-battery"],
   });
-
-export const DisplayName = z.string().trim().min(1, "Must not be empty").max(100);
 
 export const RegisterInput = z.object({
   email: Email.describe("The account's email address, to sign in with; stored in lower case"),

@@ -1,7 +1,22 @@
 import { z } from "zod";
 import { PageInput, pageOutputWithTotal } from "../../shared/pagination.js";
 import { Id } from "../../shared/schemas.js";
-import { DisplayName, Email, Username } from "../auth/schemas.js";
+
+// The account's fields, as registration (auth/) and changes (here) accept them.
+// `.meta()`: what the OpenAPI document shows of a rule zod cannot express in JSON Schema (a
+// pipe documents only its first schema; refinements not at all). Validation is unchanged.
+export const Email = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.email("Must be a valid email address").max(254))
+  .meta({ format: "email", maxLength: 254, examples: ["ada@example.com"] });
+
+export const Username = z
+  .string()
+  .regex(/^[A-Za-z0-9_]{3,30}$/, "Must be 3 to 30 characters: letters, digits or underscores");
+
+export const DisplayName = z.string().trim().min(1, "Must not be empty").max(100);
 
 export const RoleSchema = z.enum(["USER", "ADMIN"]);
 
