@@ -14,6 +14,7 @@ const COLORS: Record<ServerId | "derived", string> = {
   "express-prisma": "#ea580c",
   "express-bare": "#65a30d",
   "node-pg": "#475569",
+  "node-pg-orders": "#334155",
   derived: "#fdba74",
 };
 
