@@ -114,3 +114,28 @@ function refusal(error: unknown): Error | null {
   }
   return null;
 }
+
+/** What the confirmation mail of an order says, or null once the order is gone. */
+export interface Confirmation {
+  id: string;
+  email: string;
+  username: string;
+  marketName: string;
+  /** bigint as text: node-postgres reads int8 as a string. */
+  totalCents: string;
+  lines: { quantity: number; unitPriceCents: number; name: string }[];
+}
+
+const CONFIRMATION = `
+  SELECT o.id, u.email, u.username, m.name AS "marketName", o.total_cents::text AS "totalCents",
+    COALESCE((SELECT jsonb_agg(jsonb_build_object('quantity', i.quantity,
+                'unitPriceCents', i.unit_price_cents, 'name', p.name) ORDER BY i.product_id)
+              FROM order_items i JOIN products p ON p.id = i.product_id
+              WHERE i.order_id = o.id), '[]'::jsonb) AS lines
+  FROM orders o JOIN users u ON u.id = o.user_id JOIN markets m ON m.id = o.market_id
+  WHERE o.id = $1`;
+
+export async function selectConfirmation(sql: Sql, orderId: string): Promise<Confirmation | null> {
+  const rows = await sql.rows<Confirmation>(CONFIRMATION, [orderId]);
+  return rows[0] ?? null;
+}
