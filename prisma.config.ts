@@ -26,10 +26,35 @@ function databaseUrl(): string {
   return url;
 }
 
+type PgAdapter = Awaited<ReturnType<PrismaPg["connect"]>>;
+
+/**
+ * adapter-pg 6.19 runs a migration script by splitting it at every ";", which cuts a function
+ * body (`$$ ... $$`, as in the place_order migration) into pieces that do not parse. Send the
+ * whole script as one simple-protocol query instead, as the server's own migration runner
+ * (server/src/infra/database/migrate.ts) does: PostgreSQL runs its statements in order, in one
+ * implicit transaction.
+ */
+function wholeScripts(adapter: PgAdapter): PgAdapter {
+  adapter.executeScript = async (script: string) => {
+    await adapter.underlyingDriver().query(script);
+  };
+  return adapter;
+}
+
+class WholeScriptPg extends PrismaPg {
+  override async connect(): Promise<PgAdapter> {
+    return wholeScripts(await super.connect());
+  }
+  override async connectToShadowDb(): Promise<PgAdapter> {
+    return wholeScripts(await super.connectToShadowDb());
+  }
+}
+
 export default defineConfig({
   experimental: { adapter: true },
   engine: "js",
   schema: "prisma/schema.prisma",
   migrations: { path: "prisma/migrations" },
-  adapter: () => Promise.resolve(new PrismaPg({ connectionString: databaseUrl() })),
+  adapter: () => Promise.resolve(new WholeScriptPg({ connectionString: databaseUrl() })),
 });

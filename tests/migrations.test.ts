@@ -89,6 +89,7 @@ describe("in-process migrations", () => {
       "20261122035356_init",
       "20261122100000_marketplace",
       "20261206170000_subscription_tickets",
+      "20261206200000_place_order",
     ]);
     expect(await applyMigrations(migrated, log)).toEqual([]);
     expect(await tables(migrated)).toEqual(

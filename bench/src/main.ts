@@ -56,6 +56,7 @@ import {
 } from "./scenarios.js";
 import { BENCH_PASSWORD, seed } from "./seed.js";
 import { renderSvg } from "./svg.js";
+import { writeTargets } from "./targets-write.js";
 import { INSTALL_WRK, runWrk, writeWrkScript, type HttpRequest } from "./wrk.js";
 
 function listEnv(name: string): Set<string> | null {
@@ -289,9 +290,11 @@ async function main(): Promise<void> {
     const agora = running.get("agora");
     if (!agora) throw new Error("unreachable: agora is always started");
 
-    const buyerTokens: string[] = [];
-    for (const b of seeded.buyers) buyerTokens.push(await login(agora.url, b.email));
-    const fx: Fixtures = { seed: seeded, buyerTokens };
+    // The hot-market buyers start with the buyers: one login each.
+    const hotBuyerTokens: string[] = [];
+    for (const b of seeded.hotBuyers) hotBuyerTokens.push(await login(agora.url, b.email));
+    const buyerTokens = hotBuyerTokens.slice(0, seeded.buyers.length);
+    const fx: Fixtures = { seed: seeded, buyerTokens, hotBuyerTokens };
 
     // Every server x scenario gets its script, and one request first to prove it answers 2xx:
     // a benchmark of error responses would be fast and worthless.
@@ -435,7 +438,10 @@ async function main(): Promise<void> {
     const report: Report = {
       meta,
       rows,
-      targets: buildTargets(rows, eventLoop, embeddedStart, measurements),
+      targets: [
+        ...buildTargets(rows, eventLoop, embeddedStart, measurements),
+        ...writeTargets(rows, measurements),
+      ],
       embeddedStart,
       eventLoop,
       measurements,

@@ -1,4 +1,5 @@
 import superjson from "superjson";
+import { agoraOrderRequests, fourMarketLines, hotMarketLines, peerOrderRequests } from "./orders-hot.js";
 import type { SeedData } from "./seed.js";
 import type { HttpRequest } from "./wrk.js";
 
@@ -12,7 +13,8 @@ export type ServerId =
   | "agora-pooler"
   | "express-prisma"
   | "express-bare"
-  | "node-pg";
+  | "node-pg"
+  | "node-pg-orders";
 
 export interface ServerDef {
   id: ServerId;
@@ -129,6 +131,15 @@ export const SERVERS: readonly ServerDef[] = [
     peerEntry: "node-pg.ts",
     readyPath: "/health",
   },
+  {
+    // The write path's ceiling: one prepared call of place_order per order (orders-hot.ts).
+    id: "node-pg-orders",
+    label: "node:http + pg, one call",
+    kind: "peer",
+    needsRedis: false,
+    peerEntry: "node-pg-orders.ts",
+    readyPath: "/health",
+  },
 ];
 
 export function serverDef(id: ServerId): ServerDef {
@@ -145,6 +156,7 @@ export type ScenarioId =
   | "users.byId"
   | "users.byId x10 batch"
   | "orders.create"
+  | "orders.create hot market"
   | "health.live + logins";
 
 /** What the scenarios need besides the seeded rows: tokens from logging in once. */
@@ -152,6 +164,8 @@ export interface Fixtures {
   seed: SeedData;
   /** One access token per buyer, in the order of `seed.buyers`. */
   buyerTokens: string[];
+  /** One access token per hot-market buyer, in the order of `seed.hotBuyers`. */
+  hotBuyerTokens: string[];
 }
 
 export interface Scenario {
@@ -273,19 +287,26 @@ export const SCENARIOS: readonly Scenario[] = [
   {
     id: "orders.create",
     title: "orders.create under contention (16 buyers, 4 markets, 1 line each)",
-    servers: PLAIN_AGORA,
-    requests: (_s, fx) =>
-      fx.buyerTokens.flatMap((token) =>
-        fx.seed.hotMarkets.flatMap((m) =>
-          m.productIds.map((productId) =>
-            trpcPost(
-              "orders.create",
-              { marketId: m.marketId, items: [{ productId, quantity: 1 }] },
-              bearer(token),
-            ),
+    servers: [...PLAIN_AGORA, "node-pg-orders"],
+    requests: (s, fx) =>
+      s.kind === "agora"
+        ? agoraOrderRequests(fx.buyerTokens, fourMarketLines(fx.seed))
+        : peerOrderRequests(
+            fx.seed.buyers.map((b) => b.id),
+            fourMarketLines(fx.seed),
           ),
-        ),
-      ),
+  },
+  {
+    id: "orders.create hot market",
+    title: "orders.create on ONE market (32 buyers, one product with ample stock: a flash sale)",
+    servers: [...PLAIN_AGORA, "node-pg-orders"],
+    requests: (s, fx) =>
+      s.kind === "agora"
+        ? agoraOrderRequests(fx.hotBuyerTokens, hotMarketLines(fx.seed))
+        : peerOrderRequests(
+            fx.seed.hotBuyers.map((b) => b.id),
+            hotMarketLines(fx.seed),
+          ),
   },
   {
     id: "health.live + logins",

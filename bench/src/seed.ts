@@ -7,6 +7,8 @@ export const MARKETS = 2_000;
 export const PRODUCTS_PER_MARKET = 3;
 /** Buyers of the orders.create scenario, and the tokens users.me is called with. */
 export const BUYERS = 16;
+/** Buyers of the single-hot-market scenario (the first BUYERS of them are the buyers above). */
+export const HOT_BUYERS = 32;
 /** The handful of markets every order goes to, so orders contend on their rows. */
 export const HOT_MARKETS = 4;
 export const BENCH_PASSWORD = "BenchPassw0rd";
@@ -21,6 +23,8 @@ export interface SeedData {
   /** ACTIVE and CLOSED markets: what anyone may read. */
   visibleMarketIds: string[];
   buyers: Credentials[];
+  /** HOT_BUYERS users (buyers first), who never own a hot market. */
+  hotBuyers: Credentials[];
   /** The user the event-loop test logs in as: its hash has the production cost (12). */
   loginUser: Credentials;
   hotMarkets: { marketId: string; productIds: string[] }[];
@@ -66,7 +70,7 @@ export async function seed(url: string, loginCost: number): Promise<SeedData> {
       createdAt: new Date(now - (MARKETS - i) * 1_000),
     };
   });
-  // Markets 2..5 are ACTIVE and owned by users 2..5; buyers are users 50..65, never owners of them.
+  // Markets 2..5 are ACTIVE and owned by users 2..5; buyers are users 50..81, never owners of them.
   const hotIndexes = Array.from({ length: HOT_MARKETS }, (_, k) => k + 2);
   const products = markets.flatMap((m, i) =>
     Array.from({ length: PRODUCTS_PER_MARKET }, (_, j) => ({
@@ -138,6 +142,7 @@ export async function seed(url: string, loginCost: number): Promise<SeedData> {
     userIds: users.map((u) => u.id),
     visibleMarketIds: markets.filter((m) => m.status !== "DRAFT").map((m) => m.id),
     buyers: users.slice(50, 50 + BUYERS).map((u) => ({ id: u.id, email: u.email })),
+    hotBuyers: users.slice(50, 50 + HOT_BUYERS).map((u) => ({ id: u.id, email: u.email })),
     loginUser: { id: loginUser.id, email: loginUser.email },
     hotMarkets: hotIndexes.map((i) => {
       const market = markets[i];

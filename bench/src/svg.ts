@@ -14,6 +14,7 @@ const COLORS: Record<ServerId | "derived", string> = {
   "express-prisma": "#ea580c",
   "express-bare": "#65a30d",
   "node-pg": "#475569",
+  "node-pg-orders": "#334155",
   derived: "#fdba74",
 };
 
@@ -112,9 +113,16 @@ function panels(report: Report): Panel[] {
   const orders = rowBars(rows, "orders.create");
   if (orders.length > 0)
     out.push({
-      title: "orders.create under contention",
+      title: "orders.create under contention (4 markets)",
       unit: "requests per second, higher is better",
       bars: orders,
+    });
+  const flashSale = rowBars(rows, "orders.create hot market");
+  if (flashSale.length > 0)
+    out.push({
+      title: "orders.create on one hot market (32 buyers, one product)",
+      unit: "requests per second, higher is better",
+      bars: flashSale,
     });
   if (report.eventLoop.length > 0) {
     const idle = median(report.eventLoop.map((e) => e.idleP99Ms));

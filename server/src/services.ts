@@ -96,7 +96,7 @@ export function createServices(infra: Infra): Services {
     health: new HealthService(() => database.ping(), redis ? () => pingRedis(redis) : null),
     markets,
     products: new ProductService(db, markets, cache, database.sql),
-    orders: new OrderService(db, marketEvents, markets, jobs, infra.mailer),
+    orders: new OrderService(db, marketEvents, markets, database.sql, infra.mailer),
     posts: new PostService(db, marketEvents),
     rateLimits: {
       global: limiter("global", rl.max),

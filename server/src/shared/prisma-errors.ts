@@ -1,8 +1,9 @@
 import { Prisma } from "../generated/prisma/client.js";
 
-/** P2002: a unique constraint refused the write. */
+/** P2002 (or 23505 from node-postgres directly): a unique constraint refused the write. */
 export function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002";
+  if (error instanceof Prisma.PrismaClientKnownRequestError) return error.code === "P2002";
+  return sqlState(error) === "23505";
 }
 
 /** P2025: the row an update or delete needed does not exist. */

@@ -6,14 +6,14 @@ import type pg from "pg";
  *
  * Prisma compiles every query in its Wasm query compiler and then interprets the plan: on a
  * one-row read that is most of the request's CPU (see bench/README). The reads that every
- * page view makes (a market, a page of markets, a user, a product, a session) are written
- * once here as SQL, each a single statement, and run as named prepared statements, so
- * PostgreSQL parses and plans each text once per connection. Writes and everything else stay
- * on Prisma. Each query's rows are declared next to it; timestamps are read `AT TIME ZONE
- * 'UTC'` (Prisma stores UTC in `timestamp` columns) so they come back as correct `Date`s
- * whatever the session's time zone.
+ * page view makes (a market, a page of markets, a user, a product, a session) and the order
+ * placement (one call of the `place_order` function) are written once as SQL, each a single
+ * statement, and run as named prepared statements, so PostgreSQL parses and plans each text
+ * once per connection. Other writes and everything else stay on Prisma. Each query's rows are
+ * declared next to it; timestamps are read `AT TIME ZONE 'UTC'` (Prisma stores UTC in
+ * `timestamp` columns) so they come back as correct `Date`s whatever the session's time zone.
  */
-export type SqlValue = string | number | boolean | Date | null | readonly string[];
+export type SqlValue = string | number | boolean | Date | null | readonly string[] | readonly number[];
 
 export class Sql {
   private readonly names = new Map<string, string>();

@@ -1,5 +1,4 @@
 import { protectedProcedure, router, userProcedure } from "../../trpc/init.js";
-import { toOrder } from "./presenter.js";
 import {
   OrderCreateInput,
   OrderIdInput,
@@ -24,7 +23,7 @@ export const ordersRouter = router({
     })
     .input(OrderCreateInput)
     .output(OrderOutput)
-    .mutation(async ({ ctx, input }) => toOrder(await ctx.services.orders.create(ctx.principal, input))),
+    .mutation(({ ctx, input }) => ctx.services.orders.create(ctx.principal, input)),
 
   byId: protectedProcedure
     .meta({
@@ -37,7 +36,7 @@ export const ordersRouter = router({
     })
     .input(OrderIdInput)
     .output(OrderOutput)
-    .query(async ({ ctx, input }) => toOrder(await ctx.services.orders.byId(ctx.principal, input.id))),
+    .query(({ ctx, input }) => ctx.services.orders.byId(ctx.principal, input.id)),
 
   listMine: userProcedure
     .meta({
@@ -50,10 +49,7 @@ export const ordersRouter = router({
     })
     .input(OrderListMineInput)
     .output(OrderPage)
-    .query(async ({ ctx, input }) => {
-      const page = await ctx.services.orders.listMine(ctx.principal, input);
-      return { ...page, items: page.items.map(toOrder) };
-    }),
+    .query(({ ctx, input }) => ctx.services.orders.listMine(ctx.principal, input)),
 
   listForMarket: protectedProcedure
     .meta({
@@ -66,10 +62,7 @@ export const ordersRouter = router({
     })
     .input(OrderListForMarketInput)
     .output(OrderPage)
-    .query(async ({ ctx, input }) => {
-      const page = await ctx.services.orders.listForMarket(ctx.principal, input);
-      return { ...page, items: page.items.map(toOrder) };
-    }),
+    .query(({ ctx, input }) => ctx.services.orders.listForMarket(ctx.principal, input)),
 
   cancel: protectedProcedure
     .meta({
@@ -82,5 +75,5 @@ export const ordersRouter = router({
     })
     .input(OrderIdInput)
     .output(OrderOutput)
-    .mutation(async ({ ctx, input }) => toOrder(await ctx.services.orders.cancel(ctx.principal, input.id))),
+    .mutation(({ ctx, input }) => ctx.services.orders.cancel(ctx.principal, input.id)),
 });

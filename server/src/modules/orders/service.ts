@@ -1,14 +1,8 @@
-import { Prisma } from "../../generated/prisma/client.js";
+import type { Prisma } from "../../generated/prisma/client.js";
 import type { Db, Tx } from "../../infra/database/db.js";
-import type { JobQueue } from "../../infra/jobs.js";
+import type { Sql } from "../../infra/database/sql.js";
 import type { Mailer } from "../../infra/mailer.js";
-import {
-  ConflictError,
-  ForbiddenError,
-  NotFoundError,
-  StockConflictError,
-  ValidationError,
-} from "../../shared/errors.js";
+import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor, type PageInput } from "../../shared/pagination.js";
 import { isAdmin, type Principal } from "../../shared/principal.js";
 import { isUniqueViolation } from "../../shared/prisma-errors.js";
@@ -16,15 +10,16 @@ import { canManageMarket, canSeeMarket, isUser } from "../markets/access.js";
 import { ORDER_CONFIRMATION_QUEUE } from "../../shared/job-queues.js";
 import type { MarketEvents } from "../markets/events.js";
 import { lockMarket, type MarketService } from "../markets/service.js";
-import { orderInclude, type OrderRow } from "./presenter.js";
-import type { OrderCreateInput, OrderListForMarketInput } from "./schemas.js";
+import { placeOrder, selectConfirmation, type Placement } from "./place.js";
+import { orderInclude, toOrder, type OrderRow } from "./presenter.js";
+import type { OrderCreateInput, OrderListForMarketInput, OrderOutput } from "./schemas.js";
 
 type UserPrincipal = Principal & { kind: "user" };
 
 /** The queue of the buyer's confirmation mail, enqueued by the transaction that places the order. */
 
 export interface OrderPageResult {
-  items: OrderRow[];
+  items: OrderOutput[];
   nextCursor: string | null;
 }
 
@@ -38,110 +33,46 @@ export class OrderService {
     private readonly db: Db,
     private readonly events: MarketEvents,
     private readonly markets: MarketService,
-    private readonly jobs: JobQueue,
+    private readonly sql: Sql,
     private readonly mailer: Mailer,
   ) {}
 
-  async create(viewer: UserPrincipal, input: OrderCreateInput): Promise<OrderRow> {
-    const key = input.idempotencyKey;
-    if (key !== undefined) {
-      const existing = await this.byKey(viewer.id, key);
-      if (existing) return existing;
-    }
-    let placed: { order: OrderRow; volumeCents: bigint };
+  async create(viewer: UserPrincipal, input: OrderCreateInput): Promise<OrderOutput> {
+    let placed: Placement;
     try {
-      placed = await this.db.$transaction((tx) => this.place(tx, viewer, input));
+      placed = await placeOrder(this.sql, viewer.id, input, ORDER_CONFIRMATION_QUEUE);
     } catch (error) {
-      // The same key raced us and won: its order is the answer (ours rolled back entirely).
+      // The same key raced us in another market and won: its order is the answer (ours rolled
+      // back entirely). In the same market the function finds it itself after the lock.
+      const key = input.idempotencyKey;
       if (key !== undefined && isUniqueViolation(error)) {
         const existing = await this.byKey(viewer.id, key);
-        if (existing) return existing;
+        if (existing) return toOrder(existing);
       }
       throw error;
     }
+    switch (placed.outcome) {
+      case "existing":
+        return placed.order;
+      case "no_market":
+        throw new NotFoundError("Market");
+      case "inactive":
+        if (!canSeeMarket(viewer, placed.market)) throw new NotFoundError("Market");
+        throw new ConflictError(`The market is ${placed.market.status}, not ACTIVE`);
+      case "placed":
+        break;
+    }
+    const { order, volumeCents } = placed;
     await this.markets.ordersChanged(
-      placed.order.marketId,
-      placed.order.items.map((i) => i.productId),
+      order.marketId,
+      order.items.map((i) => i.productId),
     );
-    await this.events.publish(placed.order.marketId, {
+    await this.events.publish(order.marketId, {
       type: "order.placed",
-      orderId: placed.order.id,
-      volumeCents: Number(placed.volumeCents),
+      orderId: order.id,
+      volumeCents: Number(volumeCents),
     });
-    return placed.order;
-  }
-
-  private async place(
-    tx: Tx,
-    viewer: UserPrincipal,
-    input: OrderCreateInput,
-  ): Promise<{ order: OrderRow; volumeCents: bigint }> {
-    const market = await lockMarket(tx, input.marketId, "FOR NO KEY UPDATE");
-    if (!market || !canSeeMarket(viewer, market)) throw new NotFoundError("Market");
-    if (market.status !== "ACTIVE") throw new ConflictError(`The market is ${market.status}, not ACTIVE`);
-
-    // One statement takes the stock of every line, and only where there is enough: a
-    // conditional update, so concurrent orders can never drive stock below zero.
-    const lines = Prisma.join(input.items.map((i) => Prisma.sql`(${i.productId}::text, ${i.quantity}::int)`));
-    const taken = await tx.$queryRaw<{ id: string; priceCents: number }[]>`
-      UPDATE products AS p SET stock = p.stock - v.quantity
-      FROM (VALUES ${lines}) AS v(id, quantity)
-      WHERE p.id = v.id AND p.market_id = ${input.marketId} AND p.stock >= v.quantity
-      RETURNING p.id, p.price_cents AS "priceCents"`;
-    if (taken.length !== input.items.length) await this.explainShortfall(tx, input, taken);
-
-    const prices = new Map(taken.map((t) => [t.id, t.priceCents]));
-    const items = input.items.map((i) => ({
-      productId: i.productId,
-      quantity: i.quantity,
-      unitPriceCents: prices.get(i.productId) ?? 0,
-    }));
-    const totalCents = items.reduce((sum, i) => sum + BigInt(i.unitPriceCents) * BigInt(i.quantity), 0n);
-    const order = await tx.order.create({
-      data: {
-        marketId: input.marketId,
-        userId: viewer.id,
-        totalCents,
-        idempotencyKey: input.idempotencyKey ?? null,
-        items: { createMany: { data: items } },
-      },
-      include: orderInclude,
-    });
-    const volumeCents = await addVolume(tx, input.marketId, totalCents);
-    // Same transaction: the mail is owed exactly when the order exists, even if we crash next.
-    await this.jobs.enqueue(tx, ORDER_CONFIRMATION_QUEUE, { orderId: order.id });
-    return { order, volumeCents };
-  }
-
-  /** Some line was not taken: say which and why. Throwing rolls back what was taken. */
-  private async explainShortfall(
-    tx: Tx,
-    input: OrderCreateInput,
-    taken: readonly { id: string }[],
-  ): Promise<never> {
-    const takenIds = new Set(taken.map((t) => t.id));
-    const missing = input.items.filter((i) => !takenIds.has(i.productId));
-    const rows = await tx.product.findMany({
-      where: { id: { in: missing.map((i) => i.productId) } },
-      select: { id: true, name: true, marketId: true, stock: true },
-    });
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    const foreign: Record<string, string[]> = {};
-    input.items.forEach((item, index) => {
-      if (takenIds.has(item.productId)) return;
-      const row = byId.get(item.productId);
-      if (!row || row.marketId !== input.marketId) {
-        foreign[`items.${index}.productId`] = ["No such product in this market"];
-      }
-    });
-    if (Object.keys(foreign).length > 0) throw new ValidationError(foreign);
-    const [first] = missing;
-    if (!first) throw new Error("explainShortfall called with every line taken");
-    const row = byId.get(first.productId);
-    throw new StockConflictError(
-      { productId: first.productId, available: row?.stock ?? 0, requested: first.quantity },
-      row?.name ?? null,
-    );
+    return order;
   }
 
   private byKey(userId: string, idempotencyKey: string): Promise<OrderRow | null> {
@@ -152,7 +83,7 @@ export class OrderService {
   }
 
   /** The buyer, the market's owner and admins may see an order. */
-  async byId(viewer: Principal, id: string): Promise<OrderRow> {
+  async byId(viewer: Principal, id: string): Promise<OrderOutput> {
     const row = await this.db.order.findUnique({
       where: { id },
       include: { ...orderInclude, market: { select: { ownerId: true } } },
@@ -161,7 +92,7 @@ export class OrderService {
       throw new NotFoundError("Order");
     }
     const { market: _market, ...order } = row;
-    return order;
+    return toOrder(order);
   }
 
   async listMine(viewer: UserPrincipal, input: PageInput): Promise<OrderPageResult> {
@@ -200,11 +131,12 @@ export class OrderService {
       take: input.limit + 1,
       include: orderInclude,
     });
-    return keysetPage(rows, input.limit, (last) => [tag, last.createdAt.toISOString(), last.id]);
+    const page = keysetPage(rows, input.limit, (last) => [tag, last.createdAt.toISOString(), last.id]);
+    return { ...page, items: page.items.map(toOrder) };
   }
 
   /** Buyer or admin. Restocks and lowers the volume exactly once: the status flip is the guard. */
-  async cancel(viewer: Principal, id: string): Promise<OrderRow> {
+  async cancel(viewer: Principal, id: string): Promise<OrderOutput> {
     const { order, marketId } = await this.db.$transaction(async (tx) => {
       const head = await tx.order.findUnique({
         where: { id },
@@ -237,29 +169,25 @@ export class OrderService {
     );
     const market = await this.markets.find(marketId);
     if (market) await this.events.publish(marketId, { type: "market.updated", market });
-    return order;
+    return toOrder(order);
   }
 
-  /** The job behind ORDER_CONFIRMATION_QUEUE: mails the buyer what they ordered. */
+  /**
+   * The job behind ORDER_CONFIRMATION_QUEUE: mails the buyer what they ordered. One statement
+   * (every order has one job: through Prisma's includes it was five queries per order).
+   */
   async sendConfirmation(orderId: string): Promise<void> {
-    const order = await this.db.order.findUnique({
-      where: { id: orderId },
-      include: {
-        user: { select: { email: true, username: true } },
-        market: { select: { name: true } },
-        items: { orderBy: { productId: "asc" }, include: { product: { select: { name: true } } } },
-      },
-    });
+    const order = await selectConfirmation(this.sql, orderId);
     if (!order) return; // nothing left to confirm
-    const lines = order.items.map(
-      (i) => `- ${String(i.quantity)} x ${i.product.name} at ${formatCents(i.unitPriceCents)}`,
+    const lines = order.lines.map(
+      (i) => `- ${String(i.quantity)} x ${i.name} at ${formatCents(i.unitPriceCents)}`,
     );
     await this.mailer.send({
-      to: order.user.email,
+      to: order.email,
       subject: `Your Agora order ${order.id}`,
       text:
-        `Hello ${order.user.username},\n\nThank you for your order ${order.id} in "${order.market.name}":\n\n` +
-        `${lines.join("\n")}\n\nTotal: ${formatCents(order.totalCents)}\n`,
+        `Hello ${order.username},\n\nThank you for your order ${order.id} in "${order.marketName}":\n\n` +
+        `${lines.join("\n")}\n\nTotal: ${formatCents(BigInt(order.totalCents))}\n`,
     });
   }
 }
