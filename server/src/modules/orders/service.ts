@@ -66,6 +66,7 @@ export class OrderService {
     await this.events.publish(placed.order.marketId, {
       type: "order.placed",
       orderId: placed.order.id,
+      marketVolumeCents: Number(placed.volumeCents),
       volumeCents: Number(placed.volumeCents),
     });
     return placed.order;
