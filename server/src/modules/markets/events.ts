@@ -7,11 +7,14 @@ import { MarketOutput } from "./schemas.js";
 /** What `markets.onEvent` streams: one channel per market. */
 export const MarketEvent = z.discriminatedUnion("type", [
   z
-    .object({ type: z.literal("market.updated"), market: MarketOutput.describe("The market as it is now") })
+    .object({
+      type: z.literal("market.updated").describe("The kind of event"),
+      market: MarketOutput.describe("The market as it is now"),
+    })
     .describe("The market was changed"),
   z
     .object({
-      type: z.literal("order.placed"),
+      type: z.literal("order.placed").describe("The kind of event"),
       orderId: z.string().describe("The new order's id (orders.byId gives its items and amount)"),
       marketVolumeCents: z
         .number()
@@ -29,7 +32,10 @@ export const MarketEvent = z.discriminatedUnion("type", [
     })
     .describe("An order was placed in the market"),
   z
-    .object({ type: z.literal("post.created"), post: PostOutput.describe("The new post") })
+    .object({
+      type: z.literal("post.created").describe("The kind of event"),
+      post: PostOutput.describe("The new post"),
+    })
     .describe("A post about the market was written"),
 ]);
 export type MarketEvent = z.infer<typeof MarketEvent>;
