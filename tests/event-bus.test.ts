@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   connectRedis,
   createLogger,
+  MarketEvents,
   MemoryEventBus,
   RedisEventBus,
   type BusEvent,
@@ -180,4 +181,30 @@ describe.runIf(process.env.REDIS_URL)("the Redis event bus", () => {
       await owned.destroy();
     }
   }, 60_000);
+});
+
+describe("market events", () => {
+  it("gives an order.placed published before marketVolumeCents existed its marketVolumeCents", async () => {
+    const bus = new MemoryEventBus({ historySize: 50, maxRetained: 100 });
+    const events = new MarketEvents(bus, createLogger("silent"));
+    const stream = await events.subscribe("m1", within());
+    // What an older instance publishes, or a stream kept from before the field was added.
+    await bus.publish("market:m1", { type: "order.placed", orderId: "o1", volumeCents: 700 });
+    await events.publish("m1", {
+      type: "order.placed",
+      orderId: "o2",
+      marketVolumeCents: 900,
+      volumeCents: 900,
+    });
+    const seen: unknown[] = [];
+    for await (const { event } of stream) {
+      seen.push(event);
+      if (seen.length === 2) break;
+    }
+    expect(seen).toEqual([
+      { type: "order.placed", orderId: "o1", marketVolumeCents: 700, volumeCents: 700 },
+      { type: "order.placed", orderId: "o2", marketVolumeCents: 900, volumeCents: 900 },
+    ]);
+    await bus.close();
+  });
 });

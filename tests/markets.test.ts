@@ -266,7 +266,14 @@ describe("markets.onEvent", () => {
       const [updated, placed, created] = events.map((e) => e.data);
       expect(updated?.type === "market.updated" && updated.market.name).toBe("Live");
       expect(updated?.type === "market.updated" && updated.market.updatedAt).toBeInstanceOf(Date);
-      expect(placed).toEqual({ type: "order.placed", orderId: order.id, volumeCents: 500 });
+      // The market's new total (one order of 2 x 250 on a new market), under its clear name
+      // and, deprecated, its first one.
+      expect(placed).toEqual({
+        type: "order.placed",
+        orderId: order.id,
+        marketVolumeCents: 500,
+        volumeCents: 500,
+      });
       expect(created?.type === "post.created" && created.post.id).toBe(post.id);
       expect(new Set(events.map((e) => e.id)).size).toBe(3);
 

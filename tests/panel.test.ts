@@ -6,6 +6,7 @@ import { startTestServer, TEST_JWT_SECRET, type TestServer } from "./support/ser
 interface JsonSchema {
   type?: string;
   description?: string;
+  deprecated?: boolean;
   properties?: Record<string, JsonSchema>;
   required?: string[];
   items?: JsonSchema;
@@ -138,9 +139,12 @@ describe("panel", () => {
     const placed = (event?.oneOf ?? event?.anyOf)?.find(
       (branch) => branch.properties?.type?.const === "order.placed",
     );
-    expect(placed?.properties?.volumeCents?.description).toMatch(
-      /market's new total.*NOT the order's amount/,
+    expect(placed?.properties?.marketVolumeCents?.description).toMatch(
+      /market's new total.*not the order's amount/,
     );
+    // Its first name stays for existing clients, marked deprecated.
+    expect(placed?.properties?.volumeCents?.deprecated).toBe(true);
+    expect(placed?.properties?.volumeCents?.description).toMatch(/^Deprecated: use marketVolumeCents/);
     expect(byPath.get("markets.list")?.rest).toEqual({ method: "GET", path: "/api/v1/markets" });
     expect(byPath.get("auth.logoutAll")?.output).toMatchObject({ properties: { success: { const: true } } });
   });

@@ -244,7 +244,8 @@ it("signs in, scrolls markets, orders, marks a stock conflict, streams live even
     marketId: market.id,
     items: [{ productId: tea.id, quantity: 1 }],
   });
-  await page.getByText("Order placed: +3.50").waitFor();
+  // The market's new total: its first order, 1 x 3.50.
+  await page.getByText("Order placed: market volume now 3.50").waitFor();
   report.push(
     `live event in the page ${String(Math.round(performance.now() - placedAt))} ms after the order was placed elsewhere`,
   );

@@ -38,6 +38,7 @@ import {
   renderTable,
   renderTargets,
   type EmbeddedStart,
+  type Target,
   type LoginLoadResult,
   type Measurement,
   type Meta,
@@ -55,6 +56,7 @@ import {
   type ServerId,
 } from "./scenarios.js";
 import { BENCH_PASSWORD, seed } from "./seed.js";
+import { measureStartTargets } from "./start-targets.js";
 import { renderSvg } from "./svg.js";
 import { writeTargets } from "./targets-write.js";
 import { INSTALL_WRK, runWrk, writeWrkScript, type HttpRequest } from "./wrk.js";
@@ -374,6 +376,7 @@ async function main(): Promise<void> {
     for (const r of running.values()) await r.proc.stop();
 
     let embeddedStart: EmbeddedStart | null = null;
+    let startTargets: Target[] = [];
     if (knobs.embedded) {
       log("  embedded default: first start on an empty DATA_DIR, then a restart (node server/dist/main.js)");
       const env = { ...baseEnv(), JWT_SECRET };
@@ -398,6 +401,10 @@ async function main(): Promise<void> {
         }
         embeddedStart.ab = { baseline: BASELINE, rounds };
       }
+      log(
+        "  issue 29 target 5: `pnpm start` and the production build's restart, before and after, alternated",
+      );
+      startTargets = (await measureStartTargets(workDir, env, knobs.rounds, BASELINE || null, log)).targets;
     }
 
     const notes: string[] = [];
@@ -441,6 +448,7 @@ async function main(): Promise<void> {
       targets: [
         ...buildTargets(rows, eventLoop, embeddedStart, measurements),
         ...writeTargets(rows, measurements),
+        ...startTargets,
       ],
       embeddedStart,
       eventLoop,

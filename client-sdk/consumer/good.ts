@@ -105,7 +105,7 @@ export async function tour(): Promise<string[]> {
             seen.push(`${id}: ${event.data.market.status}`);
             break;
           case "order.placed":
-            seen.push(`${id}: +${event.data.volumeCents}`);
+            seen.push(`${id}: market volume ${event.data.marketVolumeCents}`);
             break;
           case "post.created":
             seen.push(`${id}: ${event.data.post.title}`);

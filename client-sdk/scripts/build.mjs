@@ -4,8 +4,10 @@
 // The router's types live in the server's source and reach Prisma, zod and the request
 // context. tsc's declaration emit already expands every procedure's input and output into
 // plain object types; only the router's `ctx` still points into the server. So:
-//   1. emit the server's declarations, 2. replace the request context with an opaque type
-//   (clients never see it), 3. compile the SDK against those declarations, 4. bundle the JS
+//   1. emit the server's declarations, and write the router's documentation into them as JSDoc
+//   (scripts/document-types.mjs: the texts the panel and the OpenAPI document show, for the
+//   editor's hover), 2. replace the request context with an opaque type (clients never see
+//   it), 3. compile the SDK against those declarations, 4. bundle the JS
 //   and the declarations (rollup-plugin-dts inlines the router's types), 5. check that the
 //   bundle imports nothing but the package's declared dependencies.
 /* global console, performance, process */
@@ -15,8 +17,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { rollup } from "rollup";
 import { dts } from "rollup-plugin-dts";
+import { documentRouterTypes } from "./document-types.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const serverDir = path.join(root, "../server");
 const buildDir = path.join(root, ".tmp/build");
 const distDir = path.join(root, "dist");
 const tsc = path.join(root, "node_modules/typescript/bin/tsc");
@@ -43,6 +47,23 @@ await rm(buildDir, { recursive: true, force: true });
 await rm(distDir, { recursive: true, force: true });
 
 await step("server declarations", () => run(["-p", path.join(root, "tsconfig.router-types.json")]));
+
+const documented = await step("hover docs from the router's schemas", async () => {
+  // The descriptions the panel and the OpenAPI document show, read from the live router.
+  const out = execFileSync(process.execPath, ["--import", "tsx", "src/cli/sdk-docs.ts"], {
+    cwd: serverDir,
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const file = path.join(buildDir, "server/router.d.ts");
+  const ts = (await import("typescript")).default;
+  const result = documentRouterTypes(ts, await readFile(file, "utf8"), JSON.parse(out));
+  if (result.undocumented.length > 0)
+    throw new Error(`no declaration found to document for: ${result.undocumented.join(", ")}`);
+  await writeFile(file, result.text);
+  return result;
+});
+console.log(`    JSDoc on ${documented.procedures} procedures and ${documented.fields} of their fields`);
 
 await step("opaque request context", async () => {
   const file = path.join(buildDir, "server/trpc/context.d.ts");

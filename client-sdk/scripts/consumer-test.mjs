@@ -10,7 +10,8 @@
 //      `@ts-expect-error` must be used), the README's examples and consumer/live.ts; the same
 //      again as a browser project (DOM lib, bundler resolution, no Node types, no skipLibCheck);
 //      the README's own `npx tsc` with its tsconfig.json (no skipLibCheck) on its first call;
-//      and the README's claim that a CommonJS project fails with TS1309.
+//      the README's claim that a CommonJS project fails with TS1309; and the editor's hover
+//      docs (scripts/hover-check.mjs): the router's descriptions on procedures and fields.
 //   4. bad.ts with its directives removed must fail, each marked line with the TS code its
 //      directive names: the expected errors are real, and for the stated reason.
 //   5. Starts the real server from the workspace and runs live.ts (compiled by the consumer's
@@ -28,6 +29,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { fail, freePort, run, StepError } from "../../scripts/steps.mjs";
+import { checkHovers } from "./hover-check.mjs";
 
 const sdkDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const repoRoot = path.resolve(sdkDir, "..");
@@ -313,6 +315,17 @@ try {
       `a CommonJS project should refuse the README's top-level await with TS1309:\n${cjs.stdout}${cjs.stderr}`,
     );
   log("  a CommonJS project refuses the main example with TS1309, as the README says");
+
+  // The editor's hover docs: the router's own texts, read by the TypeScript language service.
+  const docs = JSON.parse(
+    (
+      await run(process.execPath, ["--import", "tsx", "src/cli/sdk-docs.ts"], {
+        cwd: path.join(repoRoot, "server"),
+      })
+    ).stdout,
+  );
+  log("  hover docs (TypeScript language service, against the installed package):");
+  for (const line of checkHovers(app, docs)) log(`    ${line}`);
 
   // 4. The expected errors are real.
   log("\n[4/6] bad.ts without its @ts-expect-error directives must fail, line by line");

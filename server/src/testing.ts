@@ -12,6 +12,7 @@ export { Cache, MemoryCacheStore, RedisCacheStore, type CacheStore } from "./inf
 export { connectRedis, pingRedis } from "./infra/redis.js";
 export { JobQueue } from "./infra/jobs.js";
 export { MemoryEventBus, RedisEventBus, type BusEvent } from "./infra/events/index.js";
+export { MarketEvents } from "./modules/markets/events.js";
 export { createApp } from "./app.js";
 export { lazyHandler } from "./http/lazy.js";
 export { renderApiContract } from "./http/contract.js";

@@ -140,7 +140,7 @@ export function renderApiContract(): string {
     "",
     "[README](../README.md) · [Behaviour](behaviour.md) · [REST](rest.md) · [SDK](../client-sdk/README.md)",
     "",
-    `${String(procedures.length)} procedures, called at \`/trpc/<procedure>\` with superjson (queries by GET, mutations by POST, subscriptions as server-sent events) or through \`@agora/client\`; those with a REST route are also served under \`/api/v1\`. The same descriptions show in the panel (\`/panel\`), the OpenAPI document (\`/api/openapi.json\`) and here.`,
+    `${String(procedures.length)} procedures, called at \`/trpc/<procedure>\` with superjson (queries by GET, mutations by POST, subscriptions as server-sent events) or through \`@agora/client\`; those with a REST route are also served under \`/api/v1\`. The same descriptions show in the panel (\`/panel\`), the OpenAPI document (\`/api/openapi.json\`), an editor's hover on the SDK's procedures and fields, and here.`,
     "",
     "## Who may call",
     "",

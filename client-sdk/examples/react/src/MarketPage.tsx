@@ -22,7 +22,10 @@ export function MarketPage({ marketId, onBack }: { marketId: string; onBack: () 
       {
         onData: ({ data }) => {
           if (data.type === "order.placed") {
-            setEvents((seen) => [`Order placed: +${money(data.volumeCents)}`, ...seen]);
+            setEvents((seen) => [
+              `Order placed: market volume now ${money(data.marketVolumeCents)}`,
+              ...seen,
+            ]);
             void queryClient.invalidateQueries({ queryKey: productsQuery.queryKey });
           } else if (data.type === "market.updated") {
             setEvents((seen) => [`Market updated: ${data.market.name}`, ...seen]);

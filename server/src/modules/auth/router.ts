@@ -14,7 +14,10 @@ import {
 import { SuccessOutput } from "../../shared/schemas.js";
 import { z } from "zod";
 
-const AuthOutput = z.object({ user: UserPublic, tokens: TokensOutput });
+const AuthOutput = z.object({
+  user: UserPublic.describe("The signed-in user"),
+  tokens: TokensOutput.describe("The new session's tokens"),
+});
 
 export const authRouter = router({
   register: anonymousProcedure

@@ -68,8 +68,6 @@ export const TokensOutput = z.object({
 export type Tokens = z.infer<typeof TokensOutput>;
 
 export const SubscriptionTicketOutput = z.object({
-  /** Opens one subscription as its `ticket` connection param; spent on first use. */
-  ticket: z.string(),
-  /** Seconds within which the stream must be opened. */
-  expiresIn: z.number().int(),
+  ticket: z.string().describe("Opens one subscription as its `ticket` connection param; spent on first use"),
+  expiresIn: z.number().int().describe("Seconds within which the stream must be opened"),
 });

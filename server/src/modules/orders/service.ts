@@ -70,6 +70,7 @@ export class OrderService {
     await this.events.publish(order.marketId, {
       type: "order.placed",
       orderId: order.id,
+      marketVolumeCents: Number(volumeCents),
       volumeCents: Number(volumeCents),
     });
     return order;
