@@ -106,7 +106,8 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
     "-c fsync=off",
     "-c synchronous_commit=off",
     "-c full_page_writes=off",
-    // Four Agora processes, two peers and the x2 workers each hold a pool of 10.
+    // Up to eight Agora processes (with the baseline's), three database peers and the x2
+    // workers each hold a pool of 10.
     "-c max_connections=200",
   ].join(" ");
   await asPostgres("pg_ctl", ["-D", dir, "-o", options, "-l", path.join(dir, "server.log"), "-w", "start"]);

@@ -1,3 +1,4 @@
+import os from "node:os";
 import { median } from "./procs.js";
 import { SCENARIOS, serverDef, type ScenarioId, type ServerId } from "./scenarios.js";
 import type { WrkResult } from "./wrk.js";
@@ -86,6 +87,8 @@ export interface Report {
   meta: Meta;
   rows: Row[];
   targets: Target[];
+  /** Issue 29's targets: Agora against the machine's limit (bare Fastify, node:http + pg). */
+  targets29: Target[];
   embeddedStart: EmbeddedStart | null;
   /** Per round: health.live p99 under logins over the idle p99 of the same round. */
   eventLoop: {
@@ -211,6 +214,7 @@ export function eventLoopPerRound(measurements: readonly Measurement[]): Report[
 }
 
 const x = (v: number) => `${v.toFixed(2)}x`;
+const cpuCount = os.cpus().length;
 
 /**
  * The ratio of two rows' req/s in each round that measured both (one round is one stretch of
@@ -404,6 +408,115 @@ export function buildTargets(
       });
     }
   }
+  return targets;
+}
+
+/**
+ * With BENCH_BASELINE: what the same line reads for the baseline build, measured in the same
+ * rounds (its row in place of this build's), so each target shows its before and after.
+ */
+function withBaseline(target: Target, before: string | null): Target {
+  return before === null ? target : { ...target, measured: `${target.measured}; baseline build: ${before}` };
+}
+
+const ratioOf = (num: Row | undefined, den: Row | undefined): string | null =>
+  num && den ? `${fmtInt(num.reqPerSec)} req/s = ${x(num.reqPerSec / den.reqPerSec)}` : null;
+
+/**
+ * Issue 29 ("close to the machine's limit"): the ceilings are bare Fastify's trivial answer and
+ * node:http + pg serving markets.byId with the same named prepared statement. Target 5 (start-up)
+ * and 7 (the write path) are measured elsewhere (the embedded start lines above; orders).
+ */
+export function buildIssue29Targets(rows: readonly Row[], measurements: readonly Measurement[]): Target[] {
+  const fastifyHealth = find(rows, "health.live", "fastify-bare");
+  const ceiling = find(rows, "markets.byId", "node-pg");
+  const cached = find(rows, "markets.byId", "agora+cache");
+  const cachedBefore = find(rows, "markets.byId", "agora-baseline+cache");
+  const uncached = find(rows, "markets.byId", "agora");
+  const uncachedBefore = find(rows, "markets.byId", "agora-baseline");
+  const health = find(rows, "health.live", "agora");
+  const healthBefore = find(rows, "health.live", "agora-baseline");
+  const targets: Target[] = [
+    withBaseline(
+      ratioTarget(
+        "29.1 cached markets.byId vs bare Fastify's GET /health",
+        cached,
+        fastifyHealth,
+        0.5,
+        "bare Fastify 5's trivial call",
+        measurements,
+      ),
+      ratioOf(cachedBefore, fastifyHealth),
+    ),
+    withBaseline(
+      ratioTarget(
+        "29.1 cached markets.byId vs node:http+pg markets.byId (uncached ceiling)",
+        cached,
+        ceiling,
+        1.5,
+        "node:http + pg, named prepared statement",
+        measurements,
+      ),
+      ratioOf(cachedBefore, ceiling),
+    ),
+    withBaseline(
+      ratioTarget(
+        "29.2 uncached markets.byId vs node:http+pg",
+        uncached,
+        ceiling,
+        0.75,
+        "node:http + pg, named prepared statement",
+        measurements,
+      ),
+      ratioOf(uncachedBefore, ceiling),
+    ),
+    withBaseline(
+      ratioTarget(
+        "29.3 health.live (access log on) vs bare Fastify's GET /health",
+        health,
+        fastifyHealth,
+        0.6,
+        "bare Fastify 5",
+        measurements,
+      ),
+      ratioOf(healthBefore, fastifyHealth),
+    ),
+  ];
+  const p99 = (row: Row | undefined) =>
+    row && ceiling ? `p99 ${fmtMs(row.p99Ms)} ms = ${x(row.p99Ms / ceiling.p99Ms)}` : null;
+  targets.push(
+    uncached && ceiling
+      ? withBaseline(
+          {
+            name: "29.4 p99 of uncached markets.byId vs node:http+pg's",
+            measured: `${fmtMs(uncached.p99Ms)} ms vs ${fmtMs(ceiling.p99Ms)} ms = ${x(uncached.p99Ms / ceiling.p99Ms)}`,
+            goal: "<= 2x node:http + pg's p99",
+            pass: uncached.p99Ms <= 2 * ceiling.p99Ms,
+          },
+          p99(uncachedBefore),
+        )
+      : {
+          name: "29.4 p99 of uncached markets.byId vs node:http+pg's",
+          measured: "not measured",
+          goal: "<= 2x",
+          pass: null,
+        },
+  );
+  const one = find(rows, "markets.byId", "agora+cache+redis");
+  const two = find(rows, "markets.byId", "agora-x2");
+  const x2 = ratioTarget(
+    "29.6 cached markets.byId, 2 workers vs 1 (PostgreSQL + Redis)",
+    two,
+    one,
+    1.6,
+    "one worker (agora+cache (Redis))",
+    measurements,
+  );
+  if (two && one && x2.pass === false) {
+    // On a 2-core machine wrk, PostgreSQL and Redis take the second core from the second worker.
+    x2.measured = `${x2.measured}; this machine has ${String(cpuCount)} cores shared by the workers, wrk, PostgreSQL and Redis`;
+  }
+  targets.push(x2);
   return targets;
 }
 

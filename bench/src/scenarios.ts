@@ -13,6 +13,8 @@ export type ServerId =
   | "agora-pooler"
   | "express-prisma"
   | "express-bare"
+  | "fastify-prisma"
+  | "fastify-bare"
   | "node-pg"
   | "node-pg-orders";
 
@@ -89,11 +91,13 @@ export const SERVERS: readonly ServerDef[] = [
     readyPath: "/healthz",
   },
   {
+    // Two workers sharing the cache through Redis: against agora+cache (Redis), one worker
+    // with the same configuration, it shows what the second core adds (issue 29, target 6).
     id: "agora-x2",
-    label: "agora x2 workers",
+    label: "agora+cache (Redis) x2 workers",
     kind: "agora",
     needsRedis: true,
-    agoraEnv: { CACHE_ENABLED: "false", WEB_CONCURRENCY: "2" },
+    agoraEnv: { CACHE_ENABLED: "true", WEB_CONCURRENCY: "2" },
     readyPath: "/healthz",
   },
   {
@@ -121,6 +125,22 @@ export const SERVERS: readonly ServerDef[] = [
     kind: "peer",
     needsRedis: false,
     peerEntry: "express-bare.ts",
+    readyPath: "/health",
+  },
+  {
+    id: "fastify-prisma",
+    label: "Fastify 5 + Prisma 6",
+    kind: "peer",
+    needsRedis: false,
+    peerEntry: "fastify-prisma.ts",
+    readyPath: "/health",
+  },
+  {
+    id: "fastify-bare",
+    label: "bare Fastify 5",
+    kind: "peer",
+    needsRedis: false,
+    peerEntry: "fastify-bare.ts",
     readyPath: "/health",
   },
   {
@@ -233,13 +253,13 @@ const AGORA_VARIANTS: readonly ServerId[] = [
   "agora-x2",
 ];
 const PLAIN_AGORA: readonly ServerId[] = ["agora", ...(BASELINE ? (["agora-baseline"] as const) : [])];
-const DB_PEERS = ["express-prisma", "node-pg"] as const;
+const DB_PEERS = ["express-prisma", "fastify-prisma", "node-pg"] as const;
 
 export const SCENARIOS: readonly Scenario[] = [
   {
     id: "health.live",
     title: "health.live / GET /health (framework floor)",
-    servers: [...AGORA_VARIANTS, ...DB_PEERS, "express-bare"],
+    servers: [...AGORA_VARIANTS, ...DB_PEERS, "express-bare", "fastify-bare"],
     requests: (s) => [s.kind === "agora" ? trpcGet("health.live") : get("/health")],
   },
   {

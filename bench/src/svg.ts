@@ -13,6 +13,8 @@ const COLORS: Record<ServerId | "derived", string> = {
   "agora-pooler": "#60a5fa",
   "express-prisma": "#ea580c",
   "express-bare": "#65a30d",
+  "fastify-prisma": "#b45309",
+  "fastify-bare": "#15803d",
   "node-pg": "#475569",
   "node-pg-orders": "#334155",
   derived: "#fdba74",

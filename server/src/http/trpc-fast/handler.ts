@@ -24,6 +24,7 @@ import {
   notJsonBody,
   TOO_DEEP_MESSAGE,
 } from "../json-depth.js";
+import { isShared } from "../../shared/shared-values.js";
 import { invokeProcedure } from "./invoke.js";
 
 /**
@@ -69,6 +70,14 @@ export interface FastTrpcHandlerOptions {
 }
 
 const VARY = "trpc-accept, accept";
+
+/**
+ * The JSON of a successful call's answer item (`{"result":{"data":...}}`), by the shared value
+ * it answers with (a cache entry, after its output validation: shared/shared-values.ts): the
+ * same value always serializes to the same bytes, so a cache hit writes them again instead of
+ * running the transformer and JSON.stringify. Weak: it goes with the cache entry.
+ */
+const answers = new WeakMap<object, string>();
 
 function contentType(req: IncomingMessage): string | undefined {
   return req.headers["content-type"]?.split(";", 1)[0]?.trim().toLowerCase();
@@ -354,12 +363,21 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): Middleware {
       return { result: { data: outcome.data } };
     });
     const status = getHTTPStatusCode(untransformed, errors);
-    const body = JSON.stringify(
-      transformTRPCResponse(
-        config,
-        isBatchCall ? untransformed : (untransformed[0] ?? { result: { data: null } }),
-      ),
-    );
+    // JSON.stringify(transformTRPCResponse(config, item or items)), item by item, so that the
+    // answer to a shared value is serialized once (`answers`): the same bytes either way.
+    const itemJson = (item: (typeof untransformed)[number]): string => {
+      const data = "result" in item ? item.result?.data : undefined;
+      if (!isShared(data)) return JSON.stringify(transformTRPCResponse(config, item));
+      let json = answers.get(data);
+      if (json === undefined) {
+        json = JSON.stringify(transformTRPCResponse(config, item));
+        answers.set(data, json);
+      }
+      return json;
+    };
+    const body = isBatchCall
+      ? `[${untransformed.map(itemJson).join(",")}]`
+      : itemJson(untransformed[0] ?? { result: { data: null } });
     res.statusCode = status;
     res.setHeader("vary", VARY);
     res.setHeader("content-type", "application/json");

@@ -5,6 +5,7 @@ import {
   type AnyProcedure,
   type ProcedureType,
 } from "@trpc/server/unstable-core-do-not-import";
+import { isShared, markShared } from "../../shared/shared-values.js";
 
 /** What the HTTP handler passes to a procedure call (tRPC's `ProcedureCallOptions`). */
 export interface CallOptions {
@@ -40,7 +41,32 @@ interface StepOptions {
 }
 
 /** A procedure's middleware (the last one calls the resolver), as tRPC keeps them. */
-type Step = (options: StepOptions) => Promise<StepResult | undefined>;
+type Step = ((options: StepOptions) => Promise<StepResult | undefined>) & { _type?: unknown };
+
+/** What each `.output()` validator made of the shared values it checked (see `runOutputStep`). */
+const validated = new WeakMap<Step, WeakMap<object, unknown>>();
+
+/**
+ * tRPC's output validator (`createOutputMiddleware`: it calls `next()`, then parses the data),
+ * run so that a shared value (a cache entry, shared/shared-values.ts) is validated once: the
+ * validator is a pure function of a value nobody changes, so its result is kept beside the
+ * value and handed out again, itself shared, so the handler can keep its bytes too. Anything
+ * else, and the first time, goes through tRPC's own validator with the same result.
+ */
+async function runOutputStep(step: Step, options: StepOptions): Promise<StepResult | undefined> {
+  const result = await options.next();
+  const again = () => Promise.resolve(result);
+  if (!result.ok || !isShared(result.data)) return step({ ...options, next: again });
+  let memo = validated.get(step);
+  if (!memo) {
+    memo = new WeakMap();
+    validated.set(step, memo);
+  }
+  if (memo.has(result.data)) return { ...result, data: memo.get(result.data) };
+  const checked = await step({ ...options, next: again });
+  if (checked?.ok) memo.set(result.data, markShared(checked.data));
+  return checked;
+}
 
 interface Chain {
   readonly steps: readonly Step[];
@@ -71,7 +97,7 @@ async function run(
         message: "The procedure's middleware chain ended without its resolver",
       });
     }
-    const result = await step({
+    const stepOptions: StepOptions = {
       ctx: options.ctx,
       type: options.type,
       path: options.path,
@@ -90,7 +116,8 @@ async function run(
           signal: options.signal,
           batchIndex: options.batchIndex,
         }),
-    });
+    };
+    const result = await (step._type === "output" ? runOutputStep(step, stepOptions) : step(stepOptions));
     // A middleware that forgot to `return next()`: tRPC's own words and code for it.
     if (result === undefined) {
       throw new TRPCError({

@@ -1,3 +1,4 @@
+import { markShared } from "../../shared/shared-values.js";
 import type { Logger } from "../logger.js";
 
 /**
@@ -74,6 +75,9 @@ export class Cache {
    * The cached value of `key`, or what `load` returns (then cached under the generations of
    * `groups` read before it ran). `name` labels the metrics. A store failure never fails the
    * call: it is logged and the value is loaded without caching.
+   *
+   * What it returns with the cache on is shared between calls (`markShared`): never change it.
+   * What is derived from it may be kept beside it (the fast /trpc path keeps its answer's bytes).
    */
   async getOrLoad<T>(
     name: string,
@@ -93,7 +97,7 @@ export class Cache {
     const { entry, gens } = snapshot;
     if (entry && sameGens(entry.gens, gens)) {
       this.options.observer?.hit(name);
-      return entry.value as T;
+      return markShared(entry.value) as T;
     }
     this.options.observer?.miss(name);
     // Joining a load is safe only if it started under the same generations: one that began
@@ -103,7 +107,8 @@ export class Cache {
     if (pending) return pending as Promise<T>;
     const loading = (async () => {
       try {
-        const value = await load();
+        // Handed to every caller that joins this load and, from the store, to every later hit.
+        const value = markShared(await load());
         try {
           await this.store.write(key, { value, gens }, options.ttlMs ?? this.options.ttlMs);
         } catch (err) {

@@ -1,8 +1,13 @@
 import { randomBytes } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import superjson from "superjson";
 import type { Logger } from "../logger.js";
 import type { Redis } from "../redis.js";
 import type { CacheStore, StoredEntry } from "./cache.js";
+
+/** At most this much stored text is kept decoded (about 16 MB of strings), each entry at most 256 KiB. */
+const DECODED_MAX_CHARS = 8 * 1024 * 1024;
+const DECODED_MAX_ENTRY_CHARS = 256 * 1024;
 
 /** The cache cannot be trusted right now: read from the database, and cache nothing. */
 export class CacheDistrustedError extends Error {
@@ -49,6 +54,16 @@ export class RedisCacheStore implements CacheStore {
   private outages = 0;
   /** When Redis was first seen failing in the current outage (null while it answers). */
   private failingSince: number | null = null;
+  /**
+   * Entries decoded lately, by their stored text (value and generations): the same text decodes
+   * to the same entry, so a hit reuses the object, and what is kept beside it (shared/
+   * shared-values.ts), instead of parsing it again. Whether it is current is still decided by
+   * the generations read with it; bounded by the text's size.
+   */
+  private readonly decoded = new LRUCache<string, StoredEntry>({
+    maxSize: DECODED_MAX_CHARS,
+    sizeCalculation: (_entry, raw) => raw.length,
+  });
 
   constructor(
     private readonly redis: Redis,
@@ -129,7 +144,15 @@ export class RedisCacheStore implements CacheStore {
       if (made === null) throw new CacheDistrustedError("cache epoch missing");
       return { entry: null, gens: [made, ...current] };
     }
-    return { entry: raw ? decodeEntry(raw) : null, gens: [epoch, ...current] };
+    return { entry: raw ? this.decode(raw) : null, gens: [epoch, ...current] };
+  }
+
+  private decode(raw: string): StoredEntry | null {
+    const known = this.decoded.get(raw);
+    if (known) return known;
+    const entry = decodeEntry(raw);
+    if (entry && raw.length <= DECODED_MAX_ENTRY_CHARS) this.decoded.set(raw, entry);
+    return entry;
   }
 
   async write(key: string, entry: StoredEntry, ttlMs: number): Promise<void> {
