@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import superjson from "superjson";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
-import { registerUser, startTestServer, type TestServer, type UserSession } from "./support/server.js";
+import { registerUser, type UserSession } from "./support/people.js";
+import { startTestServer, type TestServer } from "./support/server.js";
 import { servicesUnavailable, startOwnedRedis, type OwnedRedis } from "./support/services.js";
 
 /**

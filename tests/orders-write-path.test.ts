@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isAgoraError } from "@agora/client";
 import { ORDER_CONFIRMATION_QUEUE } from "../server/src/shared/job-queues.js";
 import { createMarket, createProduct } from "./support/marketplace.js";
-import { loginAdmin, registerUser, startTestServer, type TestServer } from "./support/server.js";
+import { loginAdmin, registerUser } from "./support/people.js";
+import { startTestServer, type TestServer } from "./support/server.js";
 
 /**
  * orders.create is one call of the `place_order` function (prisma/migrations/*_place_order):

@@ -4,9 +4,10 @@ import type { Sql } from "../../infra/database/sql.js";
 import type { Mailer } from "../../infra/mailer.js";
 import { ConflictError, ForbiddenError, NotFoundError } from "../../shared/errors.js";
 import { cursorDate, keysetPage, readCursor, type PageInput } from "../../shared/pagination.js";
-import { isAdmin, type Principal } from "../../shared/principal.js";
+import type { Principal } from "../../shared/principal.js";
 import { isUniqueViolation } from "../../shared/prisma-errors.js";
-import { canManageMarket, canSeeMarket, isUser } from "../markets/access.js";
+import { canManageMarket, canSeeMarket } from "../markets/policy.js";
+import { canCancelOrder, canSeeOrder } from "./policy.js";
 import { ORDER_CONFIRMATION_QUEUE } from "../../shared/job-queues.js";
 import type { MarketEvents } from "../markets/events.js";
 import { lockMarket, type MarketService } from "../markets/service.js";
@@ -89,7 +90,7 @@ export class OrderService {
       where: { id },
       include: { ...orderInclude, market: { select: { ownerId: true } } },
     });
-    if (!row || !(isAdmin(viewer) || isUser(viewer, row.userId) || isUser(viewer, row.market.ownerId))) {
+    if (!row || !canSeeOrder(viewer, { userId: row.userId, marketOwnerId: row.market.ownerId })) {
       throw new NotFoundError("Order");
     }
     const { market: _market, ...order } = row;
@@ -144,8 +145,9 @@ export class OrderService {
         select: { userId: true, marketId: true, market: { select: { ownerId: true } } },
       });
       if (!head) throw new NotFoundError("Order");
-      if (!isAdmin(viewer) && !isUser(viewer, head.userId)) {
-        if (isUser(viewer, head.market.ownerId)) {
+      const access = { userId: head.userId, marketOwnerId: head.market.ownerId };
+      if (!canCancelOrder(viewer, access)) {
+        if (canSeeOrder(viewer, access)) {
           throw new ForbiddenError("Only the buyer or an admin may cancel an order");
         }
         throw new NotFoundError("Order");
