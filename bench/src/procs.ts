@@ -163,19 +163,48 @@ export class Managed {
     }
   }
 
-  /** SIGTERM to the group, then SIGKILL if it has not exited within `graceMs`. */
+  /**
+   * SIGTERM to the group, then SIGKILL if it has not exited within `graceMs`. Waits for the
+   * whole group, not only its leader: `pnpm start` exits at once on SIGTERM while the server it
+   * started may still be finishing its start-up, holding its DATA_DIR.
+   */
   async stop(graceMs = 5_000): Promise<void> {
-    if (!this.running) return;
-    this.signalGroup("SIGTERM");
-    const timer = setTimeout(() => {
-      this.signalGroup("SIGKILL");
-    }, graceMs);
+    const pid = this.child.pid;
+    if (pid === undefined) return;
+    if (this.running) this.signalGroup("SIGTERM");
+    const deadline = Date.now() + graceMs;
+    let killed = false;
+    // A zombie (an orphan its new parent never reaps) still answers signal 0: give up 2 s after SIGKILL.
+    while (groupAlive(pid) && Date.now() < deadline + 2_000) {
+      if (!killed && Date.now() > deadline) {
+        killGroup(pid, "SIGKILL");
+        killed = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await this.exited;
-    clearTimeout(timer);
   }
 
   async waitExit(): Promise<number | null> {
     return this.exited;
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** Whether any process of the group led by `pid` is still alive (signal 0 only checks). */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
