@@ -1,3 +1,5 @@
+import { createServer, get as httpGet } from "node:http";
+import type { AddressInfo } from "node:net";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type {
   AnyProcedure,
@@ -6,7 +8,7 @@ import type {
 } from "@trpc/server/unstable-core-do-not-import";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { invokeProcedure, runsDirectly } from "@agora/server/testing";
+import { ClientDisconnect, invokeProcedure, runsDirectly } from "@agora/server/testing";
 
 /**
  * The fast handler calls procedures through its own middleware runner
@@ -182,6 +184,26 @@ describe("the fast handler's middleware runner ends every call as tRPC's does", 
     expect(await procedures.seesSignal(call)).toEqual({ aborted: true });
   });
 
+  it("makes the call's signal only when a step reads it, and hands that one on", async () => {
+    const gone = new AbortController();
+    gone.abort();
+    let reads = 0;
+    const call = (name: string) => ({
+      ...options("query", name, undefined),
+      get signal() {
+        reads += 1;
+        return gone.signal;
+      },
+    });
+    // Middleware (with a context change), an output validator and a resolver: none asks.
+    for (const name of ["contextMerge", "outputChecked", "withMeta"] as const) {
+      await invokeProcedure(procedures[name], call(name));
+    }
+    expect(reads).toBe(0);
+    expect(await invokeProcedure(procedures.seesSignal, call("seesSignal"))).toEqual({ aborted: true });
+    expect(reads).toBe(1);
+  });
+
   it("passes what each step sees: type, path, meta and batch index", async () => {
     const ctx: Ctx = { user: null, trail: [] };
     await invokeProcedure(procedures.withMeta, { ...options("query", "withMeta", undefined), ctx });
@@ -193,5 +215,61 @@ describe("the fast handler's middleware runner ends every call as tRPC's does", 
     const data = await invokeProcedure(procedures.contextMerge, { ...options("query", "x", undefined), ctx });
     expect(data).toEqual({ user: "ada", extra: "ada!", keptTrail: true });
     expect(ctx.user).toBeNull();
+  });
+});
+
+/**
+ * The fast handler's signal for a call (ClientDisconnect): made on first read, aborted when the
+ * client goes away before the answer is written, over a real socket.
+ */
+describe("ClientDisconnect", () => {
+  type Seen = { read: "before close" | "after close"; aborted: boolean };
+
+  /** A server whose one request is answered (or not) as `answer` says; resolves with what the signal said. */
+  async function observe(answer: "end" | "hang", read: Seen["read"]): Promise<Seen> {
+    let settle: (seen: Seen) => void = () => undefined;
+    const seen = new Promise<Seen>((resolve) => {
+      settle = resolve;
+    });
+    const server = createServer((_req, res) => {
+      const disconnect = new ClientDisconnect(res);
+      if (read === "before close") {
+        const signal = disconnect.signal;
+        res.once("close", () => {
+          // The signal's own close listener was added first, so it has run by now.
+          settle({ read, aborted: signal.aborted });
+        });
+      } else {
+        res.once("close", () => {
+          setImmediate(() => {
+            settle({ read, aborted: disconnect.signal.aborted });
+          });
+        });
+      }
+      if (answer === "end") res.end("done");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const request = httpGet({ host: "127.0.0.1", port, path: "/" }, (res) => {
+      res.resume();
+    });
+    request.on("error", () => undefined);
+    if (answer === "hang") setTimeout(() => request.destroy(), 50);
+    try {
+      return await seen;
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  it("aborts when the client goes away before the answer, whenever it is read", async () => {
+    expect(await observe("hang", "before close")).toEqual({ read: "before close", aborted: true });
+    expect(await observe("hang", "after close")).toEqual({ read: "after close", aborted: true });
+  });
+
+  it("never aborts for a call that was answered", async () => {
+    expect(await observe("end", "before close")).toEqual({ read: "before close", aborted: false });
+    expect(await observe("end", "after close")).toEqual({ read: "after close", aborted: false });
   });
 });

@@ -17,7 +17,7 @@ export { createApp } from "./app.js";
 export { lazyHandler } from "./http/lazy.js";
 export { renderApiContract } from "./http/contract.js";
 export { DEMO_MARKETS, DEMO_ORDERS, DEMO_POSTS, DEMO_USERS } from "./seed/demo-data.js";
-export { invokeProcedure, runsDirectly } from "./http/trpc-fast/invoke.js";
+export { ClientDisconnect, invokeProcedure, runsDirectly } from "./http/trpc-fast/invoke.js";
 export { JOB_QUEUES } from "./shared/job-queues.js";
 export { canManageMarket, canSeeMarket, visibleMarketsSql } from "./modules/markets/policy.js";
 export { canCancelOrder, canSeeOrder } from "./modules/orders/policy.js";

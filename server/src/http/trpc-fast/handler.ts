@@ -25,7 +25,7 @@ import {
   TOO_DEEP_MESSAGE,
 } from "../json-depth.js";
 import { isShared } from "../../shared/shared-values.js";
-import { invokeProcedure } from "./invoke.js";
+import { ClientDisconnect, FastCallOptions, invokeProcedure } from "./invoke.js";
 
 /**
  * tRPC's HTTP protocol for plain queries and mutations, without its Fetch round trip.
@@ -285,11 +285,9 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): Middleware {
     };
 
     // Aborted if the client goes away before the answer is written, as tRPC's adapter does
-    // (its `incomingMessageToRequest`): a procedure may stop work nobody will read.
-    const disconnected = new AbortController();
-    res.once("close", () => {
-      if (!res.writableEnded) disconnected.abort();
-    });
+    // (its `incomingMessageToRequest`): a procedure may stop work nobody will read. Made only
+    // if a procedure reads it.
+    const disconnect = new ClientDisconnect(res);
 
     let ctx: Context | undefined;
     let ctxError: TRPCError | undefined;
@@ -314,14 +312,17 @@ export function fastTrpcHandler(options: FastTrpcHandlerOptions): Middleware {
             });
           }
           if (ctxError) throw ctxError;
-          const data = await invokeProcedure(proc, {
-            path: call.path,
-            getRawInput: async () => (await getInputs())[call.batchIndex],
-            ctx,
-            type: procType,
-            signal: disconnected.signal,
-            batchIndex: call.batchIndex,
-          });
+          const data = await invokeProcedure(
+            proc,
+            new FastCallOptions(
+              ctx,
+              procType,
+              call.path,
+              async () => (await getInputs())[call.batchIndex],
+              disconnect,
+              call.batchIndex,
+            ),
+          );
           if (isDataStream(data)) {
             throw new TRPCError({
               code: "UNSUPPORTED_MEDIA_TYPE",
