@@ -61,6 +61,7 @@ import { measureStartTargets } from "./start-targets.js";
 import { renderSvg } from "./svg.js";
 import { writeTargets } from "./targets-write.js";
 import { INSTALL_WRK, runWrk, writeWrkScript, type HttpRequest } from "./wrk.js";
+import { cpuPerRequest, readCpu, type CpuPerRequest } from "./cpu.js";
 
 function listEnv(name: string): Set<string> | null {
   const raw = process.env[name]?.trim();
@@ -350,9 +351,15 @@ async function main(): Promise<void> {
       for (const { scenario, server, script } of roundOrder(round)) {
         const tag = `[round ${round}/${knobs.rounds}] ${scenario.id} x ${labelOf(server.def.id)}`;
         process.stdout.write(`  ${tag.padEnd(58)} `);
+        let cpu: CpuPerRequest | undefined;
         const measure = async () => {
           if (knobs.warmup > 0) await runWrk(server.url, script, knobs.warmup, knobs.connections);
-          return runWrk(server.url, script, knobs.duration, knobs.connections);
+          const group = server.proc.pid;
+          const before = group === undefined ? null : await readCpu(group);
+          const result = await runWrk(server.url, script, knobs.duration, knobs.connections);
+          const after = group === undefined ? null : await readCpu(group);
+          if (before && after) cpu = cpuPerRequest(before, after, result.requests);
+          return result;
         };
         let m: Measurement;
         if (scenario.withLogins) {
@@ -363,12 +370,16 @@ async function main(): Promise<void> {
         } else {
           m = { round, scenario: scenario.id, server: server.def.id, result: await measure() };
         }
+        if (cpu) m.cpu = cpu;
         measurements.push(m);
         const r = m.result;
         const bad = r.errors + r.non2xx > 0 ? `  (${r.errors} socket errors, ${r.non2xx} non-2xx)` : "";
         const logins = m.logins ? `  logins ${m.logins.okPerSec.toFixed(1)}/s` : "";
+        const cpuNote = cpu
+          ? `  CPU/req ${cpu.serverUs.toFixed(0)} us${cpu.databaseUs === null ? "" : ` (PostgreSQL ${cpu.databaseUs.toFixed(0)} us)`}`
+          : "";
         log(
-          `${fmt(r.reqPerSec).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(1).padStart(6)} ms  p99 ${r.p99Ms.toFixed(1).padStart(6)} ms${logins}${bad}`,
+          `${fmt(r.reqPerSec).padStart(7)} req/s  p50 ${r.p50Ms.toFixed(1).padStart(6)} ms  p99 ${r.p99Ms.toFixed(1).padStart(6)} ms${cpuNote}${logins}${bad}`,
         );
         await jobQueue.drained();
       }

@@ -120,6 +120,11 @@ export class Managed {
     });
   }
 
+  /** The process id, which is also its process group's (it is started detached). */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   static start(
     name: string,
     command: string,

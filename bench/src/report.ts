@@ -1,6 +1,7 @@
 import os from "node:os";
 import { median } from "./procs.js";
 import { SCENARIOS, serverDef, type ScenarioId, type ServerId } from "./scenarios.js";
+import type { CpuPerRequest } from "./cpu.js";
 import type { WrkResult } from "./wrk.js";
 
 export interface LoginLoadResult {
@@ -22,6 +23,8 @@ export interface Measurement {
   server: ServerId;
   result: WrkResult;
   logins?: LoginLoadResult;
+  /** CPU per request in the measured seconds (bench/src/cpu.ts); absent off Linux. */
+  cpu?: CpuPerRequest;
 }
 
 export interface Row {
@@ -32,6 +35,9 @@ export interface Row {
   reqPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  /** Median CPU microseconds per request: the server's (all its processes), and PostgreSQL's. */
+  cpuUs: number;
+  dbCpuUs: number;
   errors: number;
   non2xx: number;
   /** This row's req/s over Agora's (the plain "agora" row) in the same scenario. */
@@ -128,6 +134,8 @@ export function buildRows(
             reqPerSec: Number.NaN,
             p50Ms: Number.NaN,
             p99Ms: Number.NaN,
+            cpuUs: Number.NaN,
+            dbCpuUs: Number.NaN,
             errors: 0,
             non2xx: 0,
             vsAgora: null,
@@ -143,6 +151,8 @@ export function buildRows(
         reqPerSec: median(ms.map((m) => m.result.reqPerSec)),
         p50Ms: median(ms.map((m) => m.result.p50Ms)),
         p99Ms: median(ms.map((m) => m.result.p99Ms)),
+        cpuUs: median(ms.flatMap((m) => (m.cpu ? [m.cpu.serverUs] : []))),
+        dbCpuUs: median(ms.flatMap((m) => (m.cpu && m.cpu.databaseUs !== null ? [m.cpu.databaseUs] : []))),
         errors: ms.reduce((n, m) => n + m.result.errors, 0),
         non2xx: ms.reduce((n, m) => n + m.result.non2xx, 0),
         vsAgora: null,
@@ -169,6 +179,8 @@ export function buildRows(
           reqPerSec,
           p50Ms: Number.NaN,
           p99Ms: Number.NaN,
+          cpuUs: Number.NaN,
+          dbCpuUs: Number.NaN,
           errors: 0,
           non2xx: 0,
           vsAgora: agora ? reqPerSec / agora.reqPerSec : null,
@@ -543,7 +555,7 @@ export function renderTable(report: Report): string {
     last = r.scenario;
     const scenarioCell = first ? r.scenario : "";
     if (r.skipped) {
-      body.push([scenarioCell, r.label, "skipped", "", "", "", r.skipped]);
+      body.push([scenarioCell, r.label, "skipped", "", "", "", "", "", r.skipped]);
       continue;
     }
     let note = r.note ?? "";
@@ -568,11 +580,16 @@ export function renderTable(report: Report): string {
       fmtInt(r.reqPerSec),
       fmtMs(r.p50Ms),
       fmtMs(r.p99Ms),
+      Number.isFinite(r.cpuUs) ? fmtInt(r.cpuUs) : "",
+      Number.isFinite(r.dbCpuUs) ? fmtInt(r.dbCpuUs) : "",
       r.vsAgora === null ? "" : x(r.vsAgora),
       note,
     ]);
   }
-  return markdownTable(["scenario", "server", "req/s", "p50 ms", "p99 ms", "vs agora", "note"], body);
+  return markdownTable(
+    ["scenario", "server", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "PostgreSQL CPU µs/req", "vs agora", "note"],
+    body,
+  );
 }
 
 export function renderTargets(targets: readonly Target[]): string {
