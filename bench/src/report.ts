@@ -587,7 +587,17 @@ export function renderTable(report: Report): string {
     ]);
   }
   return markdownTable(
-    ["scenario", "server", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "PostgreSQL CPU µs/req", "vs agora", "note"],
+    [
+      "scenario",
+      "server",
+      "req/s",
+      "p50 ms",
+      "p99 ms",
+      "CPU µs/req",
+      "PostgreSQL CPU µs/req",
+      "vs agora",
+      "note",
+    ],
     body,
   );
 }
