@@ -8,16 +8,15 @@
 // A module of ours that locates a file from `import.meta.url` (paths.ts, docs.ts, the worker
 // URLs, the generated Prisma client) is given the URL its own file has in dist/, so every path
 // resolves as it does unbundled.
-import { readFileSync, realpathSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const srcDir = path.join(root, "server/src");
 const outDir = path.join(root, "server/dist");
-// tsx's own esbuild, as scripts/start.mjs uses (tsx is a dependency of the server).
-const esbuild = createRequire(realpathSync(path.join(root, "node_modules/tsx/package.json")))("esbuild");
 
 /** `import.meta.url` as the module's own file in dist/ (relative to the bundle or chunk, in dist/ too). */
 const ownUrl = {
@@ -35,24 +34,48 @@ const ownUrl = {
   },
 };
 
-try {
-  await esbuild.build({
+/**
+ * Bundles server/src/main.ts into `outDir` (main.js and its chunks, with source maps) and
+ * returns esbuild's output files without writing them. `pnpm start` (scripts/start.mjs) makes
+ * server/dist-start/ the same way.
+ */
+export async function bundleServer(esbuild, outDir) {
+  const result = await esbuild.build({
     entryPoints: { main: path.join(srcDir, "main.ts") },
     outdir: outDir,
     entryNames: "[name]",
-    // In dist/ itself, beside main.js: the rewritten URLs above are relative to dist/.
+    // In outDir itself, beside main.js: the rewritten URLs above are relative to it.
     chunkNames: "[name]-[hash]",
     bundle: true,
     splitting: true,
     packages: "external",
     format: "esm",
     platform: "node",
-    target: "node20",
+    target: `node${process.versions.node}`,
     tsconfig: path.join(root, "server/tsconfig.json"),
     sourcemap: "linked",
-    logLevel: "warning",
+    sourcesContent: false,
+    logLevel: "error",
+    write: false,
     plugins: [ownUrl],
   });
-} finally {
-  await esbuild.stop();
+  return result.outputFiles;
+}
+
+/** tsx's own esbuild (tsx is a dependency of the server, so it is there wherever the server builds). */
+export function loadEsbuild() {
+  return createRequire(realpathSync(path.join(root, "node_modules/tsx/package.json")))("esbuild");
+}
+
+// Run as a script (the build): write server/dist/'s bundles over tsc's main.js.
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const esbuild = loadEsbuild();
+  try {
+    for (const file of await bundleServer(esbuild, outDir)) {
+      mkdirSync(path.dirname(file.path), { recursive: true });
+      writeFileSync(file.path, file.contents);
+    }
+  } finally {
+    await esbuild.stop();
+  }
 }
