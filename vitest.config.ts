@@ -34,6 +34,7 @@ const groups = {
     "production-start",
     "quickstart",
     "scale-out",
+    "start-script",
     "startup-failures",
   ],
   /** What other programs see: the SDK as packed, the Python client, the browser pages. */

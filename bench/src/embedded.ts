@@ -3,6 +3,34 @@ import path from "node:path";
 import { freePort, Managed, repoRoot, waitForOk } from "./procs.js";
 import type { EmbeddedStart } from "./report.js";
 
+/** One server start to time: what to spawn, on which DATA_DIR, its log named `name`. */
+export interface TimedStart {
+  name: string;
+  command: string;
+  args: string[];
+  dataDir: string;
+}
+
+/**
+ * Spawns a server (env, plus DATA_DIR and a free PORT) and times it from spawning to its first
+ * answered `health.live`; stops it (its whole process group) before returning.
+ */
+export async function timeStart(workDir: string, env: NodeJS.ProcessEnv, start: TimedStart): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const proc = Managed.start(start.name, start.command, start.args, {
+    env: { ...env, DATA_DIR: start.dataDir, PORT: String(port) },
+    logFile: path.join(workDir, `${start.name}.log`),
+    cwd: repoRoot,
+  });
+  try {
+    await waitForOk(`http://127.0.0.1:${port}/trpc/health.live`, proc, 120_000);
+    return performance.now() - started;
+  } finally {
+    await proc.stop(15_000);
+  }
+}
+
 /**
  * The zero-setup default (no DATABASE_URL: PGlite in DATA_DIR, migrations at start), as a
  * newcomer gets it (development defaults, so demo seeding included), timed from spawning
@@ -21,21 +49,8 @@ export async function measureEmbeddedStart(
   const env: NodeJS.ProcessEnv = { ...baseEnv, NODE_ENV: "development", DATA_DIR: dataDir };
   delete env.DATABASE_URL;
   delete env.REDIS_URL;
-  const once = async (name: string, args = [build.entry], dir = dataDir): Promise<number> => {
-    const port = await freePort();
-    const started = performance.now();
-    const proc = Managed.start(name, process.execPath, args, {
-      env: { ...env, DATA_DIR: dir, PORT: String(port) },
-      logFile: path.join(workDir, `${name}.log`),
-      cwd: repoRoot,
-    });
-    try {
-      await waitForOk(`http://127.0.0.1:${port}/trpc/health.live`, proc, 120_000);
-      return performance.now() - started;
-    } finally {
-      await proc.stop(15_000);
-    }
-  };
+  const once = (name: string, args = [build.entry], dir = dataDir): Promise<number> =>
+    timeStart(workDir, env, { name, command: process.execPath, args, dataDir: dir });
   try {
     const firstStartMs = await once("embedded-first-start");
     const restartMs = await once("embedded-restart");

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import path from "node:path";
-import { freePort, Managed, median, repoRoot, waitForOk } from "./procs.js";
+import { timeStart } from "./embedded.js";
+import { median } from "./procs.js";
 import type { Target } from "./report.js";
 
 /**
@@ -39,21 +40,8 @@ const distLaunch = (entry: string, label: string): Launch => ({
 
 async function time(workDir: string, env: NodeJS.ProcessEnv, launch: Launch): Promise<Times> {
   const dataDir = await mkdtemp(path.join(workDir, "start-target-"));
-  const once = async (name: string): Promise<number> => {
-    const port = await freePort();
-    const started = performance.now();
-    const proc = Managed.start(name, launch.command, launch.args, {
-      env: { ...env, DATA_DIR: dataDir, PORT: String(port) },
-      logFile: path.join(workDir, `${name}.log`),
-      cwd: repoRoot,
-    });
-    try {
-      await waitForOk(`http://127.0.0.1:${port}/trpc/health.live`, proc, 120_000);
-      return performance.now() - started;
-    } finally {
-      await proc.stop(15_000);
-    }
-  };
+  const once = (name: string): Promise<number> =>
+    timeStart(workDir, env, { name, command: launch.command, args: launch.args, dataDir });
   try {
     const firstStartMs = await once("start-target-first");
     const restartMs = await once("start-target-restart");

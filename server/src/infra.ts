@@ -65,7 +65,9 @@ export async function createInfra(config: Config, options: InfraOptions): Promis
 
   try {
     // Not open yet (see Database.open): the rest is built while the embedded database opens.
-    const database = await createDatabase(config.database, log, options.embeddedDatabase);
+    const database = await createDatabase(config.database, log, options.embeddedDatabase, {
+      compileOnOpen: config.redis === null,
+    });
     closers.push({ name: "database", close: () => database.close() });
 
     let redis: Redis | null = null;

@@ -60,7 +60,13 @@ async function runServer(config: Config, log: Logger): Promise<void> {
     // Loaded after the line above: the server's modules take seconds on a first run, which
     // would otherwise pass in silence.
     const { startServer } = await import("./server.js");
-    const server = await startServer(config, { log, ...(embedded ? { embeddedDatabase: embedded } : {}) });
+    const server = await startServer(config, {
+      log,
+      // Liveness answers while the database opens; a cluster worker listens once ready, as its
+      // primary takes a worker that listened for one that started.
+      listenBeforeReady: !cluster.isWorker,
+      ...(embedded ? { embeddedDatabase: embedded } : {}),
+    });
     // Say what is bound (0.0.0.0 is every interface, not a URL to open) and a URL that works.
     const wildcard = config.host === "0.0.0.0" || config.host === "::";
     const address = hostPort(config.host, server.port);

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createApp } from "./app.js";
+import { sendErrorBody } from "./http/error-body.js";
 import type { Config } from "./config.js";
 import { createInfra, type Infra } from "./infra.js";
 import { createLogger, type Logger } from "./infra/logger.js";
@@ -13,6 +14,7 @@ import { Password } from "./modules/auth/schemas.js";
 import { Username } from "./modules/users/schemas.js";
 import { seedDemoOnFirstStart } from "./seed/demo.js";
 import { watchSessionChanges } from "./modules/auth/stream-watch.js";
+import { loadJose } from "./modules/auth/tokens.js";
 import { createServices, type Services } from "./services.js";
 
 export interface RunningServer {
@@ -33,6 +35,50 @@ export interface StartOptions {
   mailer?: Mailer;
   /** The embedded database, already starting (main.ts starts it before loading this module). */
   embeddedDatabase?: EmbeddedLaunch;
+  /**
+   * Listen as soon as the app is built, while the database opens, migrates and the job queue
+   * is prepared: liveness (`health.live`, `/healthz`) answers at once, every other request
+   * waits for start-up to finish (see `holdUntilStarted`). Off by default: a start-up that
+   * fails then has had the port for a moment, and node:cluster's primary counts a worker that
+   * listened as started (main.ts sets it outside cluster workers).
+   */
+  listenBeforeReady?: boolean;
+}
+
+/** Paths answered while start-up is still under way: they need nothing but the process. */
+const LIVENESS_PATHS = new Set(["/trpc/health.live", "/healthz"]);
+
+/**
+ * The request listener while start-up is still under way: liveness is answered at once,
+ * anything else (readiness included: it answers once it can say something true) waits for
+ * start-up and is then served as usual, or answered 503 if start-up failed.
+ */
+function holdUntilStarted(
+  listener: (req: IncomingMessage, res: ServerResponse) => void,
+  started: Promise<void>,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  let open = false;
+  started.then(
+    () => {
+      open = true;
+    },
+    () => undefined,
+  );
+  return (req, res) => {
+    if (open || LIVENESS_PATHS.has((req.url ?? "").split("?", 1)[0] ?? "")) {
+      listener(req, res);
+      return;
+    }
+    started.then(
+      () => {
+        listener(req, res);
+      },
+      () => {
+        res.setHeader("connection", "close");
+        sendErrorBody(res, "SERVICE_UNAVAILABLE", 503, "The server could not start", undefined);
+      },
+    );
+  };
 }
 
 async function listen(server: Server, host: string, port: number): Promise<number> {
@@ -81,8 +127,9 @@ async function ensureAdmin(config: Config, services: Services, log: Logger): Pro
 /**
  * createInfra → createServices → createApp, all before the database is open (nothing they do
  * needs it, and the embedded one takes a second or two to open, in a thread of its own); then
- * the database is opened and migrated, the job queues prepared, and the server listens.
- * `close` drains in the reverse order.
+ * the database is opened and migrated, the job queues prepared, and the server listens (with
+ * `listenBeforeReady`, it listens first and holds all but liveness until then). It returns once
+ * all of that is done. `close` drains in the reverse order.
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.logLevel);
@@ -100,18 +147,43 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     ...(options.embeddedDatabase ? { embeddedDatabase: options.embeddedDatabase } : {}),
   });
   const watching = new AbortController();
+  /** The HTTP server once created: a start-up that fails after listening closes it. */
+  let listening: Server | null = null;
   try {
     const services = createServices(infra);
     defineJobs(services, config, log);
     const app = createApp({ config, log, services });
     step("buildMs");
-    await infra.database.open();
-    step("databaseMs");
-    log.info("preparing the job queue");
-    await infra.jobs.startQueues();
-    step("jobsMs");
-    await ensureAdmin(config, services, log);
-    step("adminMs");
+    const prepare = async () => {
+      await infra.database.open();
+      step("databaseMs");
+      log.info("preparing the job queue");
+      await infra.jobs.startQueues();
+      step("jobsMs");
+      await ensureAdmin(config, services, log);
+      step("adminMs");
+    };
+    const httpServer = (listener: (req: IncomingMessage, res: ServerResponse) => void): Server => {
+      const created = createServer(listener);
+      created.keepAliveTimeout = 5_000;
+      // Past this many sockets, new connections are closed at once: a flood of connections or
+      // event streams cannot take the process to its file-descriptor limit.
+      created.maxConnections = config.httpMaxConnections;
+      return created;
+    };
+    let prepared: Promise<void> | null = null;
+    if (options.listenBeforeReady) {
+      prepared = prepare();
+      // Its failure is thrown by the await below (the held requests answer 503).
+      prepared.catch(() => undefined);
+    } else {
+      await prepare();
+    }
+    const server = httpServer(prepared ? holdUntilStarted(app.listener, prepared) : app.listener);
+    listening = server;
+    const port = await listen(server, config.host, config.port);
+    step("listenMs");
+    await prepared;
 
     // Open event streams end when their session is revoked, whichever instance revoked it.
     const sessionWatch = watchSessionChanges(
@@ -119,16 +191,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       watching.signal,
     );
 
-    const server = createServer(app.listener);
-    server.keepAliveTimeout = 5_000;
-    // Past this many sockets, new connections are closed at once: a flood of connections or
-    // event streams cannot take the process to its file-descriptor limit.
-    server.maxConnections = config.httpMaxConnections;
-    const port = await listen(server, config.host, config.port);
     const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
     // What the app builds on first use is built now, while it already serves.
     app.preload().catch((err: unknown) => {
       log.error({ err }, "the REST surface could not be built");
+    });
+    loadJose().catch((err: unknown) => {
+      log.error({ err }, "the access-token library (jose) could not be loaded");
     });
     // Workers and pg-boss's scheduler start while the server already serves (jobs.ts says why).
     infra.jobs.startWorkers().then(
@@ -179,10 +248,18 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closing;
     };
 
-    step("listenMs");
     return { url: `http://${host}:${port}`, port, services, infra, startup, demoSeeded, close };
   } catch (error) {
     watching.abort();
+    const opened = listening;
+    if (opened?.listening) {
+      await new Promise<void>((resolve) => {
+        opened.close(() => {
+          resolve();
+        });
+        opened.closeAllConnections();
+      });
+    }
     await infra.close();
     throw error;
   }

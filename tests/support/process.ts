@@ -28,7 +28,7 @@ export interface ServerProcess {
   kill(): Promise<void>;
 }
 
-/** The server process exited before it answered /healthz. */
+/** The server process exited before it had started (before /readyz answered). */
 export class ServerExitedError extends Error {
   constructor(
     readonly code: number | null,
@@ -42,7 +42,7 @@ export class ServerExitedError extends Error {
 
 /**
  * Starts `server/src/main.ts` as its own process (what `pnpm start` runs) with exactly the
- * given environment, and waits until /healthz answers. If it exits first, throws a
+ * given environment, and waits until it has started (/readyz answers). If it exits first, throws a
  * {@link ServerExitedError}.
  */
 export async function startServerProcess(
@@ -84,13 +84,17 @@ export async function startServerProcess(
       throw new ServerExitedError(child.exitCode, chunks.join(""), stderr.join(""));
     }
     try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
+      // Liveness answers while the server still starts (main.ts listens before the database is
+      // open); /readyz answers once start-up has finished, `{ status }` up or not. A start-up
+      // that fails answers it with an error body instead, and then exits.
+      const readiness: unknown = await (await fetch(`${url}/readyz`)).json();
+      if (typeof readiness === "object" && readiness !== null && "status" in readiness) break;
     } catch {
       // not listening yet
     }
     if (Date.now() > deadline) {
       child.kill("SIGKILL");
-      throw new Error(`server did not answer /healthz in time:\n${chunks.join("")}`);
+      throw new Error(`server did not finish starting (/readyz) in time:\n${chunks.join("")}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }

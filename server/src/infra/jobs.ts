@@ -1,4 +1,4 @@
-import PgBoss from "pg-boss";
+import type PgBoss from "pg-boss";
 import type pg from "pg";
 import { isDatabaseUnavailable } from "../shared/prisma-errors.js";
 import type { DbOrTx } from "./database/db.js";
@@ -149,11 +149,22 @@ class PoolExecutor implements Executor {
   }
 }
 
-export class JobQueue {
+/** pg-boss, once loaded: its class and this queue's two instances of it. */
+interface Boss {
+  readonly PgBoss: typeof PgBoss;
   /** Sends, queue settings and schedules: needs only the schema, so it is ready before listening. */
-  private readonly boss: PgBoss;
+  readonly boss: PgBoss;
   /** This instance's workers, pg-boss's scheduler and maintenance: started after listening. */
-  private readonly runner: PgBoss;
+  readonly runner: PgBoss;
+}
+
+export class JobQueue {
+  /**
+   * pg-boss is loaded on first use (`startQueues`, which the server runs while it already
+   * answers liveness): its modules (cron-parser, luxon) are a tenth of a second of start-up.
+   */
+  private loading: Promise<Boss> | null = null;
+  private loaded: Boss | null = null;
   private readonly queues = new Map<string, QueueDefinition>();
   private defined = false;
   private queuesReady = false;
@@ -174,21 +185,54 @@ export class JobQueue {
     private readonly options: JobQueueOptions,
   ) {
     this.executor = new PoolExecutor(pool, options.log);
-    const settings = {
-      db: this.executor,
-      schema: SCHEMA,
-      migrate: true,
-      retryLimit: options.retryLimit,
-      retryDelay: options.retryDelaySeconds,
-      retryBackoff: true,
-    };
-    this.boss = new PgBoss({ ...settings, supervise: false, schedule: false });
-    this.runner = new PgBoss({ ...settings, supervise: options.workers, schedule: options.workers });
-    for (const boss of [this.boss, this.runner]) {
-      boss.on("error", (err) => {
-        options.log.error({ err }, "job queue error");
-      });
-    }
+  }
+
+  /** Loads pg-boss and makes this queue's instances of it, once. */
+  private load(): Promise<Boss> {
+    this.loading ??= (async () => {
+      let PgBossClass: typeof PgBoss;
+      try {
+        PgBossClass = (await import("pg-boss")).default;
+      } catch (error) {
+        throw new Error(`the job queue's library (pg-boss) could not be loaded: ${String(error)}`, {
+          cause: error,
+        });
+      }
+      const { options } = this;
+      const settings = {
+        db: this.executor,
+        schema: SCHEMA,
+        migrate: true,
+        retryLimit: options.retryLimit,
+        retryDelay: options.retryDelaySeconds,
+        retryBackoff: true,
+      };
+      const boss = new PgBossClass({ ...settings, supervise: false, schedule: false });
+      const runner = new PgBossClass({ ...settings, supervise: options.workers, schedule: options.workers });
+      for (const instance of [boss, runner]) {
+        instance.on("error", (err) => {
+          options.log.error({ err }, "job queue error");
+        });
+      }
+      this.loaded = { PgBoss: PgBossClass, boss, runner };
+      return this.loaded;
+    })();
+    // A failed load is tried again on the next use (the failure is reported where it was awaited).
+    this.loading.catch(() => {
+      this.loading = null;
+    });
+    return this.loading;
+  }
+
+  /** pg-boss, where it is loaded already (after `startQueues`). */
+  private get boss(): PgBoss {
+    if (!this.loaded) throw new Error("the job queue is used before startQueues");
+    return this.loaded.boss;
+  }
+
+  private get runner(): PgBoss {
+    if (!this.loaded) throw new Error("the job queue is used before startQueues");
+    return this.loaded.runner;
   }
 
   /** Declares a queue and its handler; call before `start`. */
@@ -320,6 +364,7 @@ export class JobQueue {
    * restart this is one statement instead of one per queue.
    */
   private async prepare(names: Iterable<string>): Promise<void> {
+    await this.load();
     await this.install();
     // Migrates pg-boss's schema if it is older than this pg-boss; starts nothing else.
     await this.boss.start();
@@ -393,7 +438,7 @@ export class JobQueue {
     try {
       if (await installed(client)) return;
       try {
-        await client.query(PgBoss.getConstructionPlans(SCHEMA));
+        await client.query((await this.load()).PgBoss.getConstructionPlans(SCHEMA));
       } catch (error) {
         // The script's own BEGIN is still open after its failed statement.
         await client.query("ROLLBACK");
@@ -450,7 +495,8 @@ export class JobQueue {
    */
   async enqueue(db: DbOrTx, queue: string, data: object): Promise<void> {
     if (!this.queues.has(queue)) throw new Error(`unknown queue ${queue}`);
-    await this.boss.send(queue, data, { db: prismaExecutor(db) });
+    const { boss } = this.loaded ?? (await this.load());
+    await boss.send(queue, data, { db: prismaExecutor(db) });
   }
 
   /** Jobs per queue and state, the dead-letter queue included. */
@@ -489,7 +535,8 @@ export class JobQueue {
       await this.workersStarting.catch(() => undefined);
       await this.runner.stop({ graceful: true, wait: true, close: false, timeout });
     }
-    await this.boss.stop({ graceful: true, wait: true, close: false, timeout });
+    // Never loaded: nothing of pg-boss was started.
+    await this.loaded?.boss.stop({ graceful: true, wait: true, close: false, timeout });
     await this.executor.drain(deadline);
     this.executor.close();
   }

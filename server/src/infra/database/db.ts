@@ -85,6 +85,13 @@ export async function createDatabase(
   settings: DatabaseSettings,
   log: Logger,
   launched?: EmbeddedLaunch,
+  options: {
+    /**
+     * Load Prisma's query compiler in `open` (while the database opens, after the server
+     * listens) instead of here. Only without Redis: see the comment at `$connect` below.
+     */
+    compileOnOpen?: boolean;
+  } = {},
 ): Promise<Database> {
   const launch =
     settings.kind === "embedded"
@@ -128,8 +135,9 @@ export async function createDatabase(
     // Sends nothing (the adapter connects per query), but loads Prisma's query compiler (Wasm,
     // 0.2 s): while the embedded database opens rather than after. Awaited here, before anything
     // else starts: compiling it holds the event loop, which would fail Redis's first commands
-    // (REDIS_COMMAND_TIMEOUT_MS, 250 ms) had they been sent meanwhile.
-    await prisma.$connect();
+    // (REDIS_COMMAND_TIMEOUT_MS, 250 ms) had they been sent meanwhile. Without Redis that cannot
+    // happen, and it is done in `open` instead (compileOnOpen), once the server listens.
+    if (!options.compileOnOpen) await prisma.$connect();
     const sql = new Sql(pool, {
       // A statement prepared on one server connection is unknown on the next one a transaction
       // pooler hands out (PgBouncer before 1.21 does not track them).
@@ -147,6 +155,9 @@ export async function createDatabase(
       embedded: launch !== null,
       open() {
         opening ??= (async () => {
+          // Compiled meanwhile (awaited below: a failure is thrown from here).
+          const compiled = options.compileOnOpen ? prisma.$connect() : null;
+          compiled?.catch(() => undefined);
           if (launch && settings.kind === "embedded") {
             const embedded = await launch.ready;
             // Where a PostgreSQL client (psql) reaches it; the URL, with its fixed password, is not logged.
@@ -157,6 +168,7 @@ export async function createDatabase(
           } else {
             await ensurePostgresDatabase(directUrl, log, settings.migrateOnStart);
           }
+          await compiled;
           if (settings.migrateOnStart) await applyMigrations(directUrl, log);
         })();
         return opening;

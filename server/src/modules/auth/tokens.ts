@@ -6,7 +6,7 @@ import {
   randomUUID,
   type KeyObject,
 } from "node:crypto";
-import { decodeJwt, jwtVerify, SignJWT } from "jose";
+import type * as Jose from "jose";
 import { LRUCache } from "lru-cache";
 import type { Role } from "../../shared/principal.js";
 
@@ -26,6 +26,24 @@ export interface TokenSettings {
   issuer: string;
   audience: string;
   accessTokenTtlSeconds: number;
+}
+
+let jose: Promise<typeof Jose> | null = null;
+
+/**
+ * jose, loaded on first use rather than at start-up (its 50 modules are a twentieth of a second
+ * before the server can listen); the server preloads it once listening. A failure to load is
+ * thrown to the caller (never taken for an invalid token) and tried again on the next call.
+ */
+export function loadJose(): Promise<typeof Jose> {
+  if (!jose) {
+    const loading = import("jose");
+    jose = loading;
+    loading.catch(() => {
+      if (jose === loading) jose = null;
+    });
+  }
+  return jose;
 }
 
 /** How far ahead of this instance's clock another instance's may be when it signs a token. */
@@ -72,6 +90,7 @@ export class AccessTokens {
    * else. Proof that a caller held a token of that session (a refresh usually follows expiry).
    */
   async sessionOf(token: string): Promise<string | null> {
+    const { decodeJwt, jwtVerify } = await loadJose();
     let exp: unknown;
     try {
       exp = decodeJwt(token).exp;
@@ -106,6 +125,7 @@ export class AccessTokens {
   }
 
   async sign(claims: AccessClaims): Promise<string> {
+    const { SignJWT } = await loadJose();
     return new SignJWT({ role: claims.role, sid: claims.sessionId })
       .setProtectedHeader({ alg: "HS256", typ: "JWT" })
       .setSubject(claims.userId)
@@ -125,6 +145,7 @@ export class AccessTokens {
       this.verified.delete(token);
       return null;
     }
+    const { jwtVerify } = await loadJose();
     try {
       const { payload } = await jwtVerify(token, this.key, this.verifyOptions);
       const { sub, sid, role, exp, iat } = payload;
