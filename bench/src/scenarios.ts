@@ -48,7 +48,7 @@ export const SERVERS: readonly ServerDef[] = [
     kind: "agora",
     needsRedis: false,
     agoraEnv: { CACHE_ENABLED: "false" },
-    readyPath: "/healthz",
+    readyPath: "/readyz",
   },
   ...(BASELINE
     ? [
@@ -59,7 +59,7 @@ export const SERVERS: readonly ServerDef[] = [
           needsRedis: false,
           agoraEnv: { CACHE_ENABLED: "false" },
           agoraEntry: BASELINE,
-          readyPath: "/healthz",
+          readyPath: "/readyz",
         },
         {
           id: "agora-baseline+cache" as const,
@@ -68,7 +68,7 @@ export const SERVERS: readonly ServerDef[] = [
           needsRedis: false,
           agoraEnv: { CACHE_ENABLED: "true" },
           agoraEntry: BASELINE,
-          readyPath: "/healthz",
+          readyPath: "/readyz",
         },
       ]
     : []),
@@ -79,7 +79,7 @@ export const SERVERS: readonly ServerDef[] = [
     kind: "agora",
     needsRedis: false,
     agoraEnv: { CACHE_ENABLED: "true" },
-    readyPath: "/healthz",
+    readyPath: "/readyz",
   },
   {
     // The cache shared through Redis, as several instances run it.
@@ -88,7 +88,7 @@ export const SERVERS: readonly ServerDef[] = [
     kind: "agora",
     needsRedis: true,
     agoraEnv: { CACHE_ENABLED: "true" },
-    readyPath: "/healthz",
+    readyPath: "/readyz",
   },
   {
     // Two workers sharing the cache through Redis: against agora+cache (Redis), one worker
@@ -98,7 +98,7 @@ export const SERVERS: readonly ServerDef[] = [
     kind: "agora",
     needsRedis: true,
     agoraEnv: { CACHE_ENABLED: "true", WEB_CONCURRENCY: "2" },
-    readyPath: "/healthz",
+    readyPath: "/readyz",
   },
   {
     // What DB_POOLER=transaction costs (behind PgBouncer in transaction mode): the hot reads as
@@ -109,7 +109,7 @@ export const SERVERS: readonly ServerDef[] = [
     kind: "agora",
     needsRedis: false,
     agoraEnv: { CACHE_ENABLED: "false", DB_POOLER: "transaction" },
-    readyPath: "/healthz",
+    readyPath: "/readyz",
   },
   {
     id: "express-prisma",

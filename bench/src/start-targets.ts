@@ -6,7 +6,8 @@ import type { Target } from "./report.js";
 
 /**
  * Issue 29's target 5: the embedded default (PGlite in DATA_DIR, development defaults, demo
- * seeding included), timed from spawning to the first answered `health.live`, on an empty
+ * seeding included), timed from spawning to the first request served from the database
+ * (`/readyz` answering 200: see `timeStart`), on an empty
  * DATA_DIR (first start) and again on the same one (restart):
  *   - `pnpm start` (scripts/start.mjs: the sources, transpiled where they changed) ≤ 1.5 s both;
  *   - `node server/dist/main.js` restart ≤ 0.8 s.
