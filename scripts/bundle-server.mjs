@@ -8,7 +8,7 @@
 // A module of ours that locates a file from `import.meta.url` (paths.ts, docs.ts, the worker
 // URLs, the generated Prisma client) is given the URL its own file has in dist/, so every path
 // resolves as it does unbundled.
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import process from "node:process";
@@ -67,14 +67,29 @@ export function loadEsbuild() {
   return createRequire(realpathSync(path.join(root, "node_modules/tsx/package.json")))("esbuild");
 }
 
-// Run as a script (the build): write server/dist/'s bundles over tsc's main.js.
+// Run as a script (the build): write server/dist/'s bundles over tsc's main.js. The chunks'
+// names carry a hash of their content and tsc does not empty dist/, so what the previous build
+// wrote and this one does not is removed (its list is kept in dist/.bundle-files.json).
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const esbuild = loadEsbuild();
+  const listFile = path.join(outDir, ".bundle-files.json");
+  let previous = [];
   try {
+    previous = JSON.parse(readFileSync(listFile, "utf8"));
+  } catch {
+    previous = [];
+  }
+  try {
+    const written = [];
     for (const file of await bundleServer(esbuild, outDir)) {
       mkdirSync(path.dirname(file.path), { recursive: true });
       writeFileSync(file.path, file.contents);
+      written.push(path.relative(outDir, file.path));
     }
+    for (const name of previous) {
+      if (!written.includes(name)) rmSync(path.join(outDir, name), { force: true });
+    }
+    writeFileSync(listFile, JSON.stringify(written));
   } finally {
     await esbuild.stop();
   }
