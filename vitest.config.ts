@@ -36,6 +36,7 @@ const groups = {
     "scale-out",
     "start-script",
     "startup-failures",
+    "startup-hold",
   ],
   /** What other programs see: the SDK as packed, the Python client, the browser pages. */
   interop: ["browser", "panel", "python-client", "sdk", "sdk-consumer"],
