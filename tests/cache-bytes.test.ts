@@ -106,10 +106,7 @@ describe.each(modes)("a cache hit answers byte for byte as an uncached server (c
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    if (mode === "Redis") {
-      redis = await startOwnedRedis();
-      await redis.start();
-    }
+    if (mode === "Redis") redis = await startOwnedRedis();
     const withCache = await startTestServer({
       ...database.env,
       CACHE_ENABLED: "true",
